@@ -1,0 +1,35 @@
+# Two commands do all set-up themselves on a machine with only Python 3.11:
+#   make demo   fill a sample timeline with the offline generator
+#   make test   run the test suite
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: demo test setup bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	@# Use the system ffmpeg when there is one, else the pinned static build.
+	@if command -v ffmpeg >/dev/null 2>&1 && command -v ffprobe >/dev/null 2>&1; then \
+	  $(BIN)/python -m pip install --quiet -e '.[dev]'; \
+	else \
+	  $(BIN)/python -m pip install --quiet -e '.[dev,ffmpeg]'; \
+	fi
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/python sample_timelines/demo.py
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+bench: $(STAMP)
+	$(BIN)/python bench/conform_ratio.py
+	$(BIN)/python bench/edl_5000.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info demo_output

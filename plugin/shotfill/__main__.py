@@ -1,0 +1,3 @@
+from shotfill.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,81 @@
+"""The one exception tree of ShotFill.
+
+Every message is written for an editor: it names the file and the item and
+says what to do.  ``exit_code`` is what the command line returns for it::
+
+    ShotFillError                      exit 2 unless said otherwise
+     +-- UsageError                    bad flags, unknown suffix, OUTPUT == TIMELINE
+     +-- TimelineError                 a timeline that cannot be read or written
+     |    +-- PlaceholderError         a GEN: note that cannot be used as written
+     +-- ConfigError                   a bad setting, naming the key
+     +-- MediaError                    exit 1: a placeholder's media failed
+     |    +-- FFmpegNotFound           exit 2: no ffmpeg/ffprobe to run
+     |    +-- FFmpegError              ffmpeg ran and failed (argv + stderr tail)
+     |    +-- ConformError             the conformed file is not what was asked
+     +-- ProviderError                 exit 1: a generation failed
+"""
+
+from __future__ import annotations
+
+
+class ShotFillError(Exception):
+    """Base of every error ShotFill raises on purpose."""
+
+    exit_code = 2
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return f"{self.message}\n  -> {self.hint}" if self.hint else self.message
+
+
+class UsageError(ShotFillError, ValueError):
+    """The command was asked for something it cannot do as given."""
+
+
+class TimelineError(ShotFillError, ValueError):
+    """A timeline that cannot be read, understood or written."""
+
+
+class PlaceholderError(TimelineError):
+    """A GEN: note or placeholder that cannot be used as written."""
+
+
+class ConfigError(ShotFillError, ValueError):
+    """A setting in the config or environment is wrong."""
+
+
+class MediaError(ShotFillError):
+    """Media for one placeholder could not be made; other placeholders go on."""
+
+    exit_code = 1
+
+
+class FFmpegNotFound(MediaError):
+    """No usable ffmpeg/ffprobe on this machine."""
+
+    exit_code = 2
+
+
+class FFmpegError(MediaError):
+    """ffmpeg or ffprobe ran and failed; keeps what it said."""
+
+    def __init__(self, message: str, *, argv: list[str], returncode: int, stderr: str) -> None:
+        tail = "\n".join(stderr.strip().splitlines()[-8:])
+        super().__init__(f"{message} (ffmpeg exit {returncode}):\n{tail}")
+        self.argv = argv
+        self.returncode = returncode
+        self.stderr = stderr
+
+
+class ConformError(MediaError):
+    """A conformed file does not have the size, rate or frame count asked for."""
+
+
+class ProviderError(ShotFillError):
+    """A generation service failed for one placeholder."""
+
+    exit_code = 1

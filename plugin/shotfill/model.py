@@ -1,0 +1,169 @@
+"""Typed values that move between the stages.
+
+Each stage takes these and returns new ones; none is changed after it is made
+(``frozen``).  Rates are exact fractions, serialised as ``"24000/1001"``.
+"""
+
+from __future__ import annotations
+
+import enum
+from fractions import Fraction
+from typing import Annotated, Literal, Optional
+
+from pydantic import BaseModel, ConfigDict, PlainSerializer, PlainValidator
+
+from shotfill.rates import normalize_rate, parse_rate, rate_str
+
+
+def _to_rate(v: object) -> Fraction:
+    if isinstance(v, Fraction):
+        return normalize_rate(v)
+    if isinstance(v, str):
+        return parse_rate(v)
+    if isinstance(v, (int, float)):
+        return normalize_rate(v)
+    raise ValueError(f"not a frame rate: {v!r}")
+
+
+Rate = Annotated[Fraction, PlainValidator(_to_rate), PlainSerializer(rate_str, return_type=str)]
+
+
+class Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Fit(str, enum.Enum):
+    """How generated footage of another aspect ratio is made to fill the frame."""
+
+    FILL = "fill"        # scale up and centre-crop: no black bars (default)
+    FIT = "fit"          # scale to fit and letterbox / pillarbox
+    STRETCH = "stretch"  # distort to the frame
+
+
+class Codec(str, enum.Enum):
+    PRORES = "prores"        # ProRes 422 HQ, ffmpeg's fast `prores` encoder, .mov
+    PRORES_KS = "prores_ks"  # ProRes 422 HQ, slower `prores_ks` encoder, .mov
+    DNXHR = "dnxhr"          # DNxHR HQ, .mov
+    H264 = "h264"            # H.264 high, .mp4
+
+    @property
+    def suffix(self) -> str:
+        return ".mp4" if self is Codec.H264 else ".mov"
+
+
+class ShotOptions(Frozen):
+    """``key=value`` options written after the prompt in a GEN: note."""
+
+    seed: Optional[int] = None
+    provider: Optional[str] = None
+    model: Optional[str] = None
+    negative: Optional[str] = None
+    fit: Optional[Fit] = None
+
+
+class Neighbour(Frozen):
+    """The shot just before or after a placeholder on its track."""
+
+    name: str
+    kind: Literal["clip", "gap", "transition", "other"]
+    #: local media file behind the clip, when it exists on disk
+    media_path: Optional[str] = None
+    #: index of the frame to use inside that file (0 = first frame of the file)
+    media_frame: Optional[int] = None
+
+
+class TimelineInfo(Frozen):
+    """What a whole timeline tells about every placeholder in it."""
+
+    path: str
+    format: str
+    name: str
+    rate: Rate
+    drop_frame: bool
+    #: absolute frame of the timeline's first frame (01:00:00:00 -> 86400 at 24)
+    start_frame: int
+    width: Optional[int] = None
+    height: Optional[int] = None
+
+
+class Placeholder(Frozen):
+    """One hole in the edit that ShotFill will fill."""
+
+    id: str
+    track: str
+    #: index among the timeline's video tracks, 0 = lowest (V1)
+    track_index: int
+    #: child indexes from ``timeline.tracks`` down to the item (nested stacks add levels)
+    item_path: tuple[int, ...]
+    kind: Literal["gap", "clip"]
+    #: first frame, relative to the start of the track
+    start: int
+    duration: int
+    rate: Rate
+    #: absolute record frame (timeline start included) and its timecode
+    record_frame: int
+    timecode: str
+    prompt: str
+    options: ShotOptions
+    marker_name: str
+    #: where the GEN: note was found: "gap", "clip", "track", "timeline", "neighbour", "name"
+    marker_on: str
+    before: Optional[Neighbour] = None
+    after: Optional[Neighbour] = None
+
+
+class ConformTarget(Frozen):
+    width: int
+    height: int
+    rate: Rate
+    frames: int
+    #: timecode of the first frame, e.g. ``01:00:10:00`` (``;`` for drop frame)
+    timecode: str
+    codec: Codec = Codec.PRORES
+    fit: Fit = Fit.FILL
+
+
+class GenerationRequest(Frozen):
+    """Everything a provider needs to make one clip; its hash keys cache and journal."""
+
+    placeholder_id: str
+    provider: str
+    model: Optional[str] = None
+    prompt: str
+    negative: Optional[str] = None
+    seed: int
+    width: int
+    height: int
+    rate: Rate
+    frames: int
+    timecode: str
+    #: PNG files of the last frame before and the first frame after, when known
+    first_frame: Optional[str] = None
+    last_frame: Optional[str] = None
+    shot_label: str = ""
+    request_hash: str = ""
+
+
+class GeneratedMedia(Frozen):
+    request_hash: str
+    path: str
+    provider: str
+    model: Optional[str] = None
+    job_id: Optional[str] = None
+
+
+class MediaInfo(Frozen):
+    """What ffprobe says of a video file's first video stream."""
+
+    path: str
+    width: int
+    height: int
+    rate: Rate
+    frames: int
+    codec: str
+    pix_fmt: Optional[str] = None
+    timecode: Optional[str] = None
+    color_primaries: Optional[str] = None
+    color_transfer: Optional[str] = None
+    color_space: Optional[str] = None
+    sample_aspect_ratio: Optional[str] = None

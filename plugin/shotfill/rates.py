@@ -1,0 +1,84 @@
+"""Frame rates as exact rationals, and timecode at those rates.
+
+A rate is normalised once, where it is read (a flag, an EDL, an adapter's
+float), to a :class:`fractions.Fraction` such as ``24000/1001``.  Every frame
+count in ShotFill is an integer at such a rate; floats appear only where OTIO
+insists on them and are turned back into fractions right away.
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+import opentimelineio as otio
+
+from shotfill.errors import UsageError
+
+#: The rates SMPTE timecode is defined for; drop frame exists only at the NTSC 30/60 ones.
+SMPTE_RATES: tuple[Fraction, ...] = (
+    Fraction(24000, 1001), Fraction(24), Fraction(25), Fraction(30000, 1001), Fraction(30),
+    Fraction(48000, 1001), Fraction(48), Fraction(50), Fraction(60000, 1001), Fraction(60),
+)
+DROP_FRAME_RATES = (Fraction(30000, 1001), Fraction(60000, 1001))
+
+
+def normalize_rate(value: float | int | Fraction) -> Fraction:
+    """Snap a rate to the exact SMPTE rational it stands for (23.976 -> 24000/1001).
+
+    Rates that are not near any SMPTE rate (12 fps animation, 15 fps web) are
+    kept as the nearest small rational.
+    """
+    if isinstance(value, Fraction) and value in SMPTE_RATES:
+        return value
+    v = float(value)
+    if v <= 0:
+        raise ValueError(f"frame rate must be positive, got {value}")
+    for r in SMPTE_RATES:
+        if abs(float(r) - v) < 0.01:
+            return r
+    return Fraction(v).limit_denominator(1001)
+
+
+def parse_rate(text: str) -> Fraction:
+    """Parse a rate as an editor writes it: ``23.976``, ``24000/1001``, ``29.97``, ``25``."""
+    t = str(text).strip().lower().removesuffix("fps").strip()
+    try:
+        if "/" in t:
+            num, den = t.split("/", 1)
+            value = Fraction(int(num), int(den))
+        else:
+            value = Fraction(t)
+        return normalize_rate(value)
+    except (ValueError, ZeroDivisionError):
+        raise UsageError(
+            f"'{text}' is not a frame rate",
+            hint="write it as 23.976, 24000/1001, 25, 29.97 or 30000/1001",
+        ) from None
+
+
+def rate_str(rate: Fraction) -> str:
+    """``24000/1001`` or ``25``: the form used in reports and JSON."""
+    return str(rate.numerator) if rate.denominator == 1 else f"{rate.numerator}/{rate.denominator}"
+
+
+def to_frames(t: otio.opentime.RationalTime, rate: Fraction) -> int:
+    """An OTIO time as a whole frame count at ``rate`` (rounded, never truncated)."""
+    return round(Fraction(t.value) / Fraction(t.rate) * rate) if t.rate else 0
+
+
+def rational_time(frames: int, rate: Fraction) -> otio.opentime.RationalTime:
+    return otio.opentime.RationalTime(frames, float(rate))
+
+
+def frames_to_timecode(frames: int, rate: Fraction, drop_frame: bool | None = None) -> str:
+    """SMPTE timecode for an absolute frame number, ``;`` before frames when drop frame."""
+    if drop_frame is None:
+        drop_frame = rate in DROP_FRAME_RATES
+    if drop_frame and rate not in DROP_FRAME_RATES:
+        drop_frame = False
+    return otio.opentime.to_timecode(rational_time(frames, rate), float(rate), drop_frame)
+
+
+def timecode_to_frames(tc: str, rate: Fraction) -> int:
+    """Absolute frame number of a timecode; ``;`` means drop frame."""
+    return int(round(otio.opentime.from_timecode(tc.strip(), float(rate)).value))
