@@ -68,8 +68,11 @@ class Neighbour(Frozen):
     kind: Literal["clip", "gap", "transition", "other"]
     #: local media file behind the clip, when it exists on disk
     media_path: Optional[str] = None
-    #: index of the frame to use inside that file (0 = first frame of the file)
-    media_frame: Optional[int] = None
+    #: the frame to use (the last before / the first after), in the clip's source time
+    source_frame: Optional[int] = None
+    source_rate: Optional[Rate] = None
+    #: first frame of the media in source time, when the timeline says (available_range)
+    available_start: Optional[int] = None
 
 
 class TimelineInfo(Frozen):
@@ -91,6 +94,7 @@ class Placeholder(Frozen):
 
     id: str
     track: str
+    track_name: str = ""
     #: index among the timeline's video tracks, 0 = lowest (V1)
     track_index: int
     #: child indexes from ``timeline.tracks`` down to the item (nested stacks add levels)
@@ -110,6 +114,9 @@ class Placeholder(Frozen):
     marker_on: str
     before: Optional[Neighbour] = None
     after: Optional[Neighbour] = None
+    #: what is wrong with the note (unknown option, bad value); a placeholder with
+    #: problems is reported by ``scan`` and refused by ``fill``
+    problems: tuple[str, ...] = ()
 
 
 class ConformTarget(Frozen):
@@ -162,6 +169,8 @@ class MediaInfo(Frozen):
     frames: int
     codec: str
     pix_fmt: Optional[str] = None
+    #: codec profile as ffprobe names it ("HQ", "DNXHR HQ", "High"): tells ProRes HQ from LT
+    profile: Optional[str] = None
     timecode: Optional[str] = None
     color_primaries: Optional[str] = None
     color_transfer: Optional[str] = None

@@ -1,0 +1,154 @@
+"""What a video file really holds, read with ffprobe: size, exact rate, exact frame count.
+
+The frame count is the number of frames a decoder delivers, because that is
+what conform and frame extraction see.  Containers usually know it (the
+``nb_frames`` sample count), but an edit list (a stream-copied cut of an
+mp4) keeps samples that are never shown, so three cheap figures are read in
+one demux pass: ``nb_frames``, the counted packets, and duration x rate.  When
+all three agree (the duration to within 1/20 frame) the count is taken; otherwise the stream is decoded and its
+frames counted, which is exact but costs a decode.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+from shotfill.errors import MediaError
+from shotfill.media import tools
+from shotfill.model import MediaInfo
+from shotfill.rates import normalize_rate
+
+_UNKNOWN = {"", "unknown", "unspecified", "N/A", "0:1", "0/0"}
+
+
+def probe(path: str | os.PathLike[str]) -> MediaInfo:
+    """Describe the first video stream of ``path``; MediaError naming the file if it has none."""
+    p = Path(path)
+    if not p.is_file():
+        raise MediaError(
+            f"media file {p} does not exist" if not p.exists() else f"{p} is not a file",
+            hint="check the path, or relink the clip in the timeline",
+        )
+    data = _ffprobe_json(p, ["-show_streams", "-show_format", "-count_packets"])
+    streams: list[dict[str, Any]] = data.get("streams") or []
+    video = next(
+        (s for s in streams
+         if s.get("codec_type") == "video" and not (s.get("disposition") or {}).get("attached_pic")),
+        None,
+    )
+    if video is None:
+        raise MediaError(f"{p} has no video stream", hint="use a video file (.mov, .mp4, .mxf ...)")
+
+    rate = _rate(video)
+    if rate is None:
+        raise MediaError(f"{p} has no usable frame rate", hint="re-export it at a constant frame rate")
+    width, height = int(video.get("width") or 0), int(video.get("height") or 0)
+    if width <= 0 or height <= 0:
+        raise MediaError(f"{p} has a video stream without a picture size")
+
+    return MediaInfo(
+        path=str(p),
+        width=width,
+        height=height,
+        rate=rate,
+        frames=_frame_count(p, video, rate),
+        codec=str(video.get("codec_name") or "unknown"),
+        profile=_known(video.get("profile")),
+        pix_fmt=_known(video.get("pix_fmt")),
+        timecode=_timecode(video, streams, data.get("format") or {}),
+        color_primaries=_known(video.get("color_primaries")),
+        color_transfer=_known(video.get("color_transfer")),
+        color_space=_known(video.get("color_space")),
+        sample_aspect_ratio=_known(video.get("sample_aspect_ratio")),
+    )
+
+
+def _ffprobe_json(p: Path, args: list[str]) -> dict[str, Any]:
+    argv = [tools.ffprobe_path(), "-v", "error", "-print_format", "json", *args, tools.file_url(p)]
+    proc = tools.run(argv, what=f"ffprobe reading {p}")
+    try:
+        return json.loads(proc.stdout or "{}")
+    except json.JSONDecodeError:
+        raise MediaError(f"ffprobe gave unreadable output for {p}") from None
+
+
+def _known(value: object) -> str | None:
+    if value is None:
+        return None
+    text = str(value).strip()
+    return None if text in _UNKNOWN else text
+
+
+def _fraction(text: object) -> Fraction | None:
+    try:
+        num, _, den = str(text).partition("/")
+        value = Fraction(int(num), int(den or 1))
+    except (ValueError, ZeroDivisionError):
+        return None
+    return value if value > 0 else None
+
+
+def _rate(video: dict[str, Any]) -> Fraction | None:
+    # avg_frame_rate is frames/duration; r_frame_rate is ffmpeg's guess of the
+    # timestamp base and reads double for field-coded streams, so it is second.
+    for key in ("avg_frame_rate", "r_frame_rate"):
+        value = _fraction(video.get(key))
+        if value is not None:
+            return normalize_rate(value)
+    return None
+
+
+def _duration(video: dict[str, Any]) -> Fraction | None:
+    tb = _fraction(video.get("time_base"))
+    ts = video.get("duration_ts")
+    if tb is not None and ts not in (None, "N/A"):
+        return int(ts) * tb
+    try:
+        return Fraction(str(video["duration"]))
+    except (KeyError, ValueError):
+        return None
+
+
+def _int(value: object) -> int | None:
+    try:
+        return int(str(value))
+    except ValueError:
+        return None
+
+
+def _frame_count(p: Path, video: dict[str, Any], rate: Fraction) -> int:
+    nb_frames = _int(video.get("nb_frames"))
+    packets = _int(video.get("nb_read_packets"))
+    duration = _duration(video)
+    # Not rounded: an edit list that starts mid-frame leaves a fractional
+    # duration, and that is exactly the case where samples != shown frames.
+    if (nb_frames is not None and nb_frames == packets and duration is not None
+            and abs(duration * rate - nb_frames) < Fraction(1, 20)):
+        return nb_frames
+    return _decoded_frame_count(p, int(video.get("index", 0)))
+
+
+def _decoded_frame_count(p: Path, index: int) -> int:
+    data = _ffprobe_json(
+        p, ["-select_streams", str(index), "-count_frames", "-show_entries", "stream=nb_read_frames"]
+    )
+    streams = data.get("streams") or [{}]
+    count = _int(streams[0].get("nb_read_frames"))
+    if count is None:
+        raise MediaError(f"could not count the frames of {p}")
+    return count
+
+
+def _timecode(video: dict[str, Any], streams: list[dict[str, Any]], fmt: dict[str, Any]) -> str | None:
+    # mov/mp4 keep it on the video stream and a tmcd data stream; mxf and some
+    # writers only at the format level.
+    candidates = [video, *(s for s in streams if s is not video), fmt]
+    for entry in candidates:
+        tc = (entry.get("tags") or {}).get("timecode")
+        if tc:
+            return str(tc)
+    return None

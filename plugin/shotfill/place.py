@@ -1,0 +1,90 @@
+"""Put conformed clips where their placeholders were, on a copy of the timeline.
+
+Each filled placeholder is replaced, in place and at the same length, by a clip
+whose media is an external reference to the conformed file.  The GEN: markers
+that sat on the placeholder go onto the new clip (moved into its time space);
+markers elsewhere are not touched.  Nothing else in the timeline changes.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Optional
+
+import opentimelineio as otio
+
+from shotfill.model import Placeholder
+from shotfill.rates import rational_time
+
+
+@dataclass(frozen=True)
+class Placement:
+    placeholder: Placeholder
+    media_path: Path
+    #: provenance written to ``metadata["shotfill"]`` (never a secret)
+    provenance: dict[str, Any]
+
+
+def item_at(timeline: otio.schema.Timeline, path: tuple[int, ...]) -> otio.core.Composable:
+    node: Any = timeline.tracks
+    for i in path:
+        node = node[i]
+    return node
+
+
+def media_url(path: Path, *, relative_to: Optional[Path]) -> str:
+    """The target_url for a conformed file: absolute by default, or relative to the output's folder."""
+    if relative_to is not None:
+        return Path(os.path.relpath(path.resolve(), relative_to.resolve())).as_posix()
+    return otio.url_utils.url_from_filepath(str(path.resolve()))
+
+
+def build_clip(old: otio.core.Item, pl: Placement, *, relative_to: Optional[Path]) -> otio.schema.Clip:
+    ph = pl.placeholder
+    rate = ph.rate
+    rng = otio.opentime.TimeRange(rational_time(ph.record_frame, rate), rational_time(ph.duration, rate))
+    ref = otio.schema.ExternalReference(
+        target_url=media_url(pl.media_path, relative_to=relative_to), available_range=rng,
+    )
+    clip = otio.schema.Clip(name=f"GEN {ph.id}", media_reference=ref, source_range=rng)
+    # Markers that were on the placeholder move with it, from its time space to the clip's.
+    old_start = old.trimmed_range().start_time
+    for m in old.markers:
+        nm = m.clone()
+        offset = m.marked_range.start_time - old_start
+        nm.marked_range = otio.opentime.TimeRange(rng.start_time + offset.rescaled_to(rng.start_time),
+                                                  m.marked_range.duration)
+        clip.markers.append(nm)
+    md = dict(pl.provenance)
+    md["placeholder_id"] = ph.id   # also keeps FCP 7 XML from collapsing look-alike clips
+    clip.metadata["shotfill"] = md
+    return clip
+
+
+def _strip_read_notes(timeline: otio.schema.Timeline) -> None:
+    """Drop the bookkeeping the reader left under ``metadata["shotfill"]`` (EDL line numbers).
+
+    Provenance of clips ShotFill made earlier carries a request hash and stays.
+    """
+    objs: list[Any] = [timeline, timeline.tracks]
+    objs += list(timeline.tracks.find_children())
+    for obj in objs:
+        for holder in [obj] + list(getattr(obj, "markers", [])):
+            md = holder.metadata
+            if "shotfill" in md and "request_hash" not in md["shotfill"]:
+                del md["shotfill"]
+
+
+def place_clips(timeline: otio.schema.Timeline, placements: list[Placement], *,
+                relative_to: Optional[Path] = None) -> otio.schema.Timeline:
+    """A deep copy of ``timeline`` with every placement's placeholder replaced."""
+    out = timeline.deepcopy()
+    _strip_read_notes(out)
+    for pl in placements:
+        path = pl.placeholder.item_path
+        parent: Any = item_at(out, path[:-1])
+        old = parent[path[-1]]
+        parent[path[-1]] = build_clip(old, pl, relative_to=relative_to)
+    return out

@@ -1,0 +1,44 @@
+"""The offline generator: no network, no model weights.
+
+It exists so an editor can lock timing before paying for footage.  With the
+neighbours' frames it renders a bridge from the last frame before the hole to
+the first frame after it; without them, a slate card.  Both carry the prompt
+and a running timecode, and are rendered straight at the timeline's size,
+rate, length and codec, so conform has nothing left to do.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from shotfill.media import synth
+from shotfill.model import ConformTarget, GeneratedMedia, GenerationRequest
+
+
+class LocalProvider:
+    name = "local"
+    model = "bridge-slate-1"
+
+    def __init__(self, codec=None) -> None:
+        self.codec = codec
+
+    async def generate(self, request: GenerationRequest, workdir: Path) -> GeneratedMedia:
+        return await asyncio.to_thread(self._render, request, workdir)
+
+    def _render(self, request: GenerationRequest, workdir: Path) -> GeneratedMedia:
+        workdir.mkdir(parents=True, exist_ok=True)
+        kw = {} if self.codec is None else {"codec": self.codec}
+        target = ConformTarget(width=request.width, height=request.height, rate=request.rate,
+                               frames=request.frames, timecode=request.timecode, **kw)
+        out = workdir / f"local_{request.request_hash[:16]}{target.codec.suffix}"
+        first, last = request.first_frame, request.last_frame
+        if first or last:
+            synth.render_bridge(Path(first or last), Path(last or first), target,
+                                prompt=request.prompt, shot_label=request.shot_label,
+                                seed=request.seed, out=out)
+        else:
+            synth.render_slate(target, prompt=request.prompt, shot_label=request.shot_label,
+                               seed=request.seed, out=out)
+        return GeneratedMedia(request_hash=request.request_hash, path=str(out),
+                              provider=self.name, model=self.model)

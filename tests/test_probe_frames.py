@@ -1,0 +1,121 @@
+"""probe() against ffprobe's own answers, and exact frame extraction."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+import pytest
+from mediautil import (
+    counter_index, decoded_frames, ffmpeg, make_test_clip, mean_rgb, video_stream,
+)
+
+from shotfill.errors import MediaError
+from shotfill.media.frames import extract_frame
+from shotfill.media.probe import probe
+
+
+@pytest.fixture(scope="module")
+def clips(tmp_path_factory):
+    d = tmp_path_factory.mktemp("probe")
+    return {
+        "prores": make_test_clip(d / "a.mov", rate="24000/1001", frames=30, codec="prores",
+                                 extra=("-timecode", "01:00:10:00")),
+        "h264": make_test_clip(d / "b.mp4", rate="30000/1001", frames=31,
+                               extra=("-timecode", "00:59:59;28", "-bf", "2")),
+        "counter": make_test_clip(d / "take:1 'a'.mp4", frames=40, source="counter",
+                                  extra=("-bf", "3", "-g", "12")),
+    }
+
+
+def test_prores_mov(clips):
+    info = probe(clips["prores"])
+    assert (info.width, info.height, info.frames) == (320, 180, 30)
+    assert info.rate == Fraction(24000, 1001)
+    assert (info.codec, info.profile, info.pix_fmt) == ("prores", "HQ", "yuv422p10le")
+    assert info.timecode == "01:00:10:00"
+    assert info.sample_aspect_ratio == "1:1"
+    raw = video_stream(clips["prores"])
+    assert raw["r_frame_rate"] == "24000/1001" and int(raw["nb_frames"]) == info.frames
+    assert decoded_frames(clips["prores"]) == info.frames
+
+
+def test_h264_mp4_with_b_frames_and_drop_frame_timecode(clips):
+    info = probe(clips["h264"])
+    assert info.frames == 31 == decoded_frames(clips["h264"])
+    assert info.rate == Fraction(30000, 1001)
+    assert info.timecode == "00:59:59;28"
+    assert (info.codec, info.pix_fmt) == ("h264", "yuv420p")
+
+
+def test_edit_listed_cut_counts_shown_frames_not_samples(clips, tmp_path):
+    # A stream-copied cut keeps the GOP's leading samples (nb_frames) but shows fewer.
+    cut = tmp_path / "cut.mp4"
+    ffmpeg("-ss", "0.5", "-i", str(clips["counter"]), "-c", "copy", str(cut))
+    raw = video_stream(cut)
+    assert int(raw["nb_frames"]) > decoded_frames(cut), "precondition: container overcounts"
+    assert probe(cut).frames == decoded_frames(cut)
+
+
+def test_colour_tags_and_anamorphic_sar(tmp_path):
+    clip = make_test_clip(tmp_path / "ana.mov", w=240, h=180, frames=3, codec="prores",
+                          extra=("-vf", "setsar=4/3", "-color_primaries", "bt709",
+                                 "-color_trc", "bt709", "-colorspace", "bt709"))
+    info = probe(clip)
+    assert info.sample_aspect_ratio == "4:3"
+    assert (info.color_primaries, info.color_transfer, info.color_space) == ("bt709",) * 3
+
+
+def test_missing_unreadable_and_audio_only_files_are_media_errors(tmp_path):
+    with pytest.raises(MediaError, match="nope.mov does not exist"):
+        probe(tmp_path / "nope.mov")
+    junk = tmp_path / "junk.mov"
+    junk.write_text("not a movie")
+    with pytest.raises(MediaError, match="junk.mov"):
+        probe(junk)
+    wav = tmp_path / "tone.wav"
+    ffmpeg("-f", "lavfi", "-i", "sine=d=0.2", str(wav))
+    with pytest.raises(MediaError, match="tone.wav has no video stream"):
+        probe(wav)
+
+
+@pytest.mark.parametrize("index", [0, 1, 13, 39])
+def test_extract_frame_is_exact(clips, tmp_path, index):
+    png = extract_frame(clips["counter"], index, tmp_path / f"f {index}.png")
+    assert counter_index(mean_rgb(png)) == index
+
+
+def test_extract_frame_from_prores(tmp_path):
+    clip = make_test_clip(tmp_path / "c.mov", frames=12, source="counter", codec="prores")
+    assert counter_index(mean_rgb(extract_frame(clip, 11, tmp_path / "last.png"))) == 11
+
+
+def test_extract_frame_out_of_range(clips, tmp_path):
+    out = tmp_path / "x.png"
+    for bad in (-1, 40):
+        with pytest.raises(MediaError, match="has no frame"):
+            extract_frame(clips["counter"], bad, out)
+    assert not out.exists()
+    assert counter_index(mean_rgb(extract_frame(clips["counter"], 99, out, clamp=True))) == 39
+    assert counter_index(mean_rgb(extract_frame(clips["counter"], -5, out, clamp=True))) == 0
+
+
+@pytest.mark.parametrize("rate, codec", [("24000/1001", "h264"), ("30000/1001", "prores"), ("25", "h264")])
+def test_deep_frames_are_seeked_exactly(tmp_path, monkeypatch, rate, codec):
+    from shotfill.media import frames
+    clip = make_test_clip(tmp_path / f"c.{'mov' if codec == 'prores' else 'mp4'}", rate=rate, frames=48,
+                          source="counter", codec=codec, extra=("-g", "20", "-bf", "3") if codec == "h264" else ())
+    monkeypatch.setattr(frames, "SEEK_AFTER", 0)
+    for index in (0, 1, 19, 20, 21, 33, 47):
+        assert counter_index(mean_rgb(extract_frame(clip, index, tmp_path / "f.png"))) == index
+
+
+def test_seek_counts_from_the_video_start_when_audio_starts_first(tmp_path, monkeypatch):
+    from shotfill.media import frames
+    video = make_test_clip(tmp_path / "v.mp4", frames=30, source="counter")
+    both = tmp_path / "late video.mov"
+    ffmpeg("-itsoffset", "0.4", "-i", str(video), "-f", "lavfi", "-i", "sine=d=2",
+           "-map", "0:v", "-map", "1:a", "-c:v", "copy", "-c:a", "aac", str(both))
+    assert float(video_stream(both)["start_time"]) > 0.3, "precondition: video starts late"
+    monkeypatch.setattr(frames, "SEEK_AFTER", 0)
+    for index in (0, 12, 29):
+        assert counter_index(mean_rgb(extract_frame(both, index, tmp_path / "f.png"))) == index
