@@ -75,6 +75,8 @@ def build_parser() -> argparse.ArgumentParser:
     fp.add_argument("--relative-paths", action="store_true",
                     help="write media paths relative to OUTPUT instead of absolute")
     fp.add_argument("--concurrency", type=int, default=4, help="generations at once (default 4)")
+    fp.add_argument("--allow-stray-markers", action="store_true",
+                    help="fill what can be filled even if some GEN: markers cover no placeholder")
     fp.add_argument("--quiet", "-q", action="store_true", help="print only the summary")
     return p
 
@@ -129,7 +131,7 @@ def cmd_fill(args: argparse.Namespace) -> int:
     settings = FillSettings(output=args.output, provider=args.provider, model=args.model,
                             media_dir=args.media_dir, codec=Codec(args.codec),
                             relative_paths=args.relative_paths, concurrency=args.concurrency,
-                            media_search=args.media_search)
+                            media_search=args.media_search, allow_stray_markers=args.allow_stray_markers)
 
     def on_event(pid: str, stage: str, detail: str) -> None:
         if not args.quiet:

@@ -59,6 +59,7 @@ class FillSettings:
     relative_paths: bool = False
     concurrency: int = 4
     media_search: list[Path] = field(default_factory=list)
+    allow_stray_markers: bool = False
 
 
 @dataclass
@@ -236,6 +237,11 @@ def fill(timeline: Path, settings: FillSettings, *, rate: Optional[Fraction] = N
     if loaded.info.width is None or loaded.info.height is None:
         raise TimelineError(f"{name}: cannot tell the frame size of this timeline (no size in the file "
                             "and no neighbouring media to measure)", hint="pass --resolution WxH, e.g. 1920x1080")
+    if loaded.scan.stray and not settings.allow_stray_markers:
+        raise PlaceholderError(f"{name}: {len(loaded.scan.stray)} GEN: marker(s) cover no gap or placeholder clip:\n"
+                               + "\n".join("  " + s for s in loaded.scan.stray),
+                               hint="move each onto the hole or slug it is for, or remove its GEN: tag; "
+                                    "or pass --allow-stray-markers to fill the rest; nothing was generated")
     bad = [ph for ph in loaded.scan.placeholders if ph.problems]
     if bad:
         lines = [f"  {ph.id} at {ph.timecode}: {'; '.join(ph.problems)}" for ph in bad]

@@ -15,7 +15,7 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Optional
 
-from shotfill.errors import MediaError
+from shotfill.errors import FFmpegNotFound, MediaError
 from shotfill.media.frames import extract_frame
 from shotfill.media.probe import probe
 from shotfill.model import GenerationRequest, MediaInfo, Neighbour, Placeholder
@@ -71,6 +71,8 @@ def neighbour_frame(nb: Optional[Neighbour], out_png: Path) -> Optional[Path]:
         info = probe(nb.media_path)
         out_png.parent.mkdir(parents=True, exist_ok=True)
         return extract_frame(nb.media_path, frame_index_in_file(nb, info), out_png)
+    except FFmpegNotFound:
+        raise
     except MediaError:
         return None
 

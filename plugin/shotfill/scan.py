@@ -39,6 +39,8 @@ class ScanResult:
     info: TimelineInfo
     placeholders: list[Placeholder]
     warnings: list[str] = field(default_factory=list)
+    #: GEN: markers that cover no placeholder (also in ``warnings``); ``fill`` refuses them
+    stray: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -269,6 +271,7 @@ def scan_timeline(timeline: otio.schema.Timeline, info: TimelineInfo, *,
     search_dirs = [Path(info.path).resolve().parent] + [Path(d) for d in (media_search or [])]
 
     warnings: list[str] = []
+    stray: list[str] = []
     claims: dict[int, list[_GenMarker]] = {}   # id(item) -> markers
     items_by_id: dict[int, _Item] = {}
     src = os.path.basename(info.path)
@@ -299,10 +302,10 @@ def scan_timeline(timeline: otio.schema.Timeline, info: TimelineInfo, *,
             found = _holes_under(gm, gm.stack_lanes)
         if not found:
             name, _ = marker_text(gm.marker)
-            warnings.append(
-                f"{src}: GEN: marker '{name}' at {tc(gm.start)} ({gm.on} marker) covers no gap or "
-                "placeholder clip; move it onto the hole or the slug to fill"
-            )
+            msg = (f"{src}: GEN: marker '{name}' at {tc(gm.start)} ({gm.on} marker) covers no gap or "
+                   "placeholder clip; move it onto the hole or the slug to fill")
+            warnings.append(msg)
+            stray.append(msg)
         for it in found:
             claim(it, gm)
 
@@ -350,7 +353,7 @@ def scan_timeline(timeline: otio.schema.Timeline, info: TimelineInfo, *,
             problems=tuple(problems),
         ))
     placeholders.sort(key=lambda p: (p.start, p.track_index, p.track))
-    return ScanResult(info=info, placeholders=placeholders, warnings=warnings)
+    return ScanResult(info=info, placeholders=placeholders, warnings=warnings, stray=stray)
 
 
 def _holes_under(gm: _GenMarker, lanes: list[_Lane]) -> list[_Item]:

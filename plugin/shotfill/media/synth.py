@@ -17,6 +17,10 @@ motion interpolation, ``minterpolate`` mci  17 / 19          774 / 770
 per-pixel ``blend`` expression              --               164 (filter)
 ==========================================  ===============  ================
 
+The whole bridge as shipped (dissolve, burn-ins, ProRes HQ, probes) renders
+48 frames in 0.25 s at 320x180 and 2.0 s at 1920x1080 (5 / 42 ms per frame);
+a slate in 0.11 s / 0.85 s.
+
 ``minterpolate`` is 20-45x slower and, between two unrelated shots, smears
 blocks of one picture across the other (it finds no real motion to follow);
 the dissolve is clean.  So the bridge holds the last frame before for ~15%
