@@ -5,3 +5,29 @@ TESTS = Path(__file__).resolve().parent
 sys.path.insert(0, str(TESTS))
 ROOT = TESTS.parent
 CORPUS = ROOT.parent / "shared" / "corpus"
+
+import os
+
+import pytest
+
+_KEEP = {"SHOTFILL_FFMPEG", "SHOTFILL_FFPROBE", "SHOTFILL_FONT"}
+_KEYS = ("OPENAI_API_KEY", "RUNWAYML_API_SECRET", "LUMAAI_API_KEY", "GEMINI_API_KEY", "FAL_KEY",
+         "REPLICATE_API_TOKEN")
+
+
+@pytest.fixture(autouse=True)
+def clean_environ(monkeypatch, tmp_path_factory):
+    """No real keys, no user config, no stray SHOTFILL_* settings leak into a test."""
+    for name in list(os.environ):
+        if name in _KEYS or (name.startswith("SHOTFILL_") and name not in _KEEP):
+            monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path_factory.mktemp("xdg")))
+
+
+@pytest.fixture(scope="session")
+def small_video(tmp_path_factory) -> bytes:
+    """A real 320x180, 24-frame H.264 MP4 that fake services hand out as their result."""
+    from mediautil import make_test_clip
+
+    path = make_test_clip(tmp_path_factory.mktemp("video") / "result.mp4", rate="24", frames=24)
+    return path.read_bytes()

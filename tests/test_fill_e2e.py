@@ -262,6 +262,9 @@ def test_hostile_prompt_renders_and_is_kept_verbatim(tmp_path):
 class _BrokenProvider:
     name = "broken"
 
+    def __init__(self, ctx=None):
+        self.ctx = ctx
+
     async def generate(self, request, workdir):
         from shotfill.errors import ProviderError
         raise ProviderError("the service refused the prompt: moderation")

@@ -13,6 +13,14 @@ says what to do.  ``exit_code`` is what the command line returns for it::
      |    +-- FFmpegError              ffmpeg ran and failed (argv + stderr tail)
      |    +-- ConformError             the conformed file is not what was asked
      +-- ProviderError                 exit 1: a generation failed
+          +-- AuthError                missing or refused API key
+          +-- Rejected                 the service refused the request as written (4xx)
+          +-- RateLimited              429 after the retries ran out
+          +-- ServiceError             5xx / connection trouble after the retries ran out
+          +-- SubmitUncertain          a submit may have reached the service; not resent
+          +-- JobFailed                the job ran and failed (moderation, model error)
+          +-- JobTimedOut              the job did not finish before the deadline
+          +-- DownloadError            expired URL, truncated or wrong file
 """
 
 from __future__ import annotations
@@ -79,3 +87,37 @@ class ProviderError(ShotFillError):
     """A generation service failed for one placeholder."""
 
     exit_code = 1
+
+
+class AuthError(ProviderError):
+    """No key, or the service refused the key."""
+
+
+class Rejected(ProviderError):
+    """The service refused the request as written (validation, unsupported value)."""
+
+
+class RateLimited(ProviderError):
+    def __init__(self, message: str, *, retry_after: float | None = None, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.retry_after = retry_after
+
+
+class ServiceError(ProviderError):
+    """The service kept failing (5xx, resets, timeouts) after the retries."""
+
+
+class SubmitUncertain(ProviderError):
+    """A submit may have reached the service; it is not sent again, so it is never paid twice."""
+
+
+class JobFailed(ProviderError):
+    """The job ran and failed; the message carries the service's own reason."""
+
+
+class JobTimedOut(ProviderError):
+    """The job did not finish before its deadline; its id is kept in the journal."""
+
+
+class DownloadError(ProviderError):
+    """The result could not be fetched whole (expired, truncated, wrong type, too big)."""

@@ -25,7 +25,10 @@ from shotfill.media.probe import probe
 from shotfill.model import Codec, ConformTarget, Fit, GeneratedMedia, GenerationRequest, Placeholder, TimelineInfo
 from shotfill.place import Placement, place_clips
 from shotfill.plan import PlanSettings, plan_request
+from shotfill.config import Settings
+from shotfill.journal import Journal
 from shotfill.providers import get_provider
+from shotfill.providers.base import ProviderContext
 from shotfill.rates import rate_str
 from shotfill.scan import ScanResult, scan_timeline
 from shotfill.timeline_io import ReadResult, read_timeline, write_timeline_atomic
@@ -60,6 +63,7 @@ class FillSettings:
     concurrency: int = 4
     media_search: list[Path] = field(default_factory=list)
     allow_stray_markers: bool = False
+    config: Settings = field(default_factory=Settings)
 
 
 @dataclass
@@ -155,8 +159,11 @@ async def _run_jobs(loaded: Loaded, settings: FillSettings, media_dir: Path, on_
     info = loaded.info
     assert info.width and info.height
     plan = PlanSettings(width=info.width, height=info.height,
-                        provider=settings.provider or "local", model=settings.model)
+                        provider=settings.provider or settings.config.default_provider, model=settings.model)
     work = media_dir / ".shotfill"
+    journal = Journal(work / "journal.sqlite")
+    ctx = ProviderContext(settings=settings.config, journal=journal, on_event=on_event)
+    providers: dict[str, object] = {}
     gen_sem = asyncio.Semaphore(max(1, settings.concurrency))
     conform_sem = asyncio.Semaphore(max(1, (os.cpu_count() or 2) // 2))
     stem = Path(info.path).stem
@@ -166,7 +173,9 @@ async def _run_jobs(loaded: Loaded, settings: FillSettings, media_dir: Path, on_
         try:
             on_event(ph.id, "plan", ph.prompt)
             req = await asyncio.to_thread(plan_request, ph, plan, work / "frames" / stem)
-            provider = get_provider(req.provider)
+            if req.provider not in providers:
+                providers[req.provider] = get_provider(req.provider, ctx)
+            provider = providers[req.provider]
             async with gen_sem:
                 on_event(ph.id, "generate", req.provider)
                 gen = await provider.generate(req, work / "generated")
@@ -187,7 +196,10 @@ async def _run_jobs(loaded: Loaded, settings: FillSettings, media_dir: Path, on_
             on_event(ph.id, "failed", f"internal error: {exc!r}")
             return Outcome(ph, False, error=f"internal error: {exc!r}", request=req)
 
-    return list(await asyncio.gather(*(one(ph) for ph in loaded.scan.placeholders)))
+    try:
+        return list(await asyncio.gather(*(one(ph) for ph in loaded.scan.placeholders)))
+    finally:
+        journal.close()
 
 
 def write_output(loaded: Loaded, placements: list[Placement], output: Path, adapter: str,

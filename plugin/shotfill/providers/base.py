@@ -1,21 +1,352 @@
-"""What every provider offers the pipeline."""
+"""What every provider offers the pipeline, and the job lifecycle remote ones share.
+
+A remote provider implements four small steps; :meth:`RemoteProvider.generate`
+runs them in the one order that never loses a paid job::
+
+    plan (pure) -> body (pure) -> journal "submitting" -> submit
+        -> journal "submitted" (job id) -> poll until done (deadline)
+        -> download (streamed, kept) -> journal "downloaded" -> ffprobe check
+
+Clients describe what each model allows in :class:`ModelSpec`; :func:`plan_for`
+maps a placeholder onto it: the nearest allowed duration not shorter than the
+gap (conform trims the rest), the allowed size nearest the timeline's aspect,
+and first/last frames where the model takes them.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import base64
+import math
+import time
+from dataclasses import dataclass, field
+from fractions import Fraction
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Callable, Literal, Optional, Protocol
 
+import httpx
+from pydantic import BaseModel, ConfigDict
+
+from shotfill.config import KEY_ENV, ProviderSettings, Settings
+from shotfill.errors import (AuthError, JobFailed, JobTimedOut, MediaError, ProviderError, Rejected,
+                             SubmitUncertain)
+from shotfill.journal import Journal
 from shotfill.model import GeneratedMedia, GenerationRequest
+
+Progress = Callable[[str, str, str], None]   # (placeholder id, stage, detail)
+
+
+def _quiet(pid: str, stage: str, detail: str) -> None:
+    pass
 
 
 class Provider(Protocol):
-    """Makes one clip for one request.
-
-    ``generate`` must keep what it was paid for: the media it downloads is in
-    ``workdir`` before anything else can fail.  It raises a
-    :class:`shotfill.errors.ShotFillError` subclass for that placeholder only.
-    """
+    """Makes one clip for one request; raises a ProviderError/MediaError for that placeholder only."""
 
     name: str
 
     async def generate(self, request: GenerationRequest, workdir: Path) -> GeneratedMedia: ...
+
+
+class ModelSpec(BaseModel):
+    """What one model of a service accepts."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    #: allowed output durations in seconds, ascending
+    durations: tuple[float, ...]
+    #: allowed output sizes or aspect ratios as (w, h)
+    sizes: tuple[tuple[int, int], ...]
+    #: how the size is sent: "1280x720" (size), "1280:720" (ratio), "16:9" (aspect)
+    size_style: Literal["size", "ratio", "aspect"] = "size"
+    first_frame: bool = False
+    last_frame: bool = False
+    #: a last frame only together with a first frame
+    last_needs_first: bool = True
+    seed: bool = False
+    negative: bool = False
+    text_only: bool = True
+    price_per_second: Optional[float] = None
+    #: the model's native frame rate, where the service counts frames
+    fps: Optional[float] = None
+
+
+class ServicePlan(BaseModel):
+    """How one request maps onto one model; shown by ``scan`` and ``fill --dry-run``."""
+
+    provider: str
+    model: str
+    seconds: float
+    size: tuple[int, int]
+    size_label: str
+    use_first: bool
+    use_last: bool
+    seed: Optional[int]
+    negative: Optional[str]
+    estimated_cost: Optional[float]
+    notes: list[str] = []
+    refused: Optional[str] = None
+
+
+class JobHandle(BaseModel):
+    """Enough to find a job again (resume): its id and the URLs the service gave."""
+
+    job_id: str
+    data: dict[str, Any] = {}
+
+
+class JobStatus(BaseModel):
+    state: Literal["queued", "running", "succeeded", "failed"]
+    progress: Optional[float] = None     # 0..1
+    output_url: Optional[str] = None
+    error: Optional[str] = None
+    #: seconds the service asks us to wait before the next poll
+    poll_after: Optional[float] = None
+    data: dict[str, Any] = {}
+
+
+def size_label(size: tuple[int, int], style: str) -> str:
+    w, h = size
+    if style == "ratio":
+        return f"{w}:{h}"
+    if style == "aspect":
+        g = math.gcd(w, h)
+        return f"{w // g}:{h // g}"
+    return f"{w}x{h}"
+
+
+def nearest_size(target: tuple[int, int], sizes: tuple[tuple[int, int], ...]) -> tuple[int, int]:
+    """The allowed size closest in aspect ratio (log scale), then in area."""
+    tw, th = target
+    ta = math.log(tw / th)
+    return min(sizes, key=lambda s: (round(abs(math.log(s[0] / s[1]) - ta), 3), abs(s[0] * s[1] - tw * th)))
+
+
+def plan_for(provider: str, spec: ModelSpec, req: GenerationRequest, settings: ProviderSettings) -> ServicePlan:
+    gap_s = Fraction(req.frames) / Fraction(req.rate)
+    notes: list[str] = []
+    refused = None
+    fitting = [d for d in spec.durations if d >= gap_s - Fraction(1, 1000)]
+    if fitting:
+        seconds = fitting[0]
+        if seconds > gap_s:
+            notes.append(f"generates {seconds:g} s for a {float(gap_s):.2f} s hole; conform trims the rest")
+    else:
+        seconds = spec.durations[-1]
+        refused = (f"the hole is {float(gap_s):.2f} s, longer than {provider} {spec.name}'s longest clip "
+                   f"({seconds:g} s); split the gap into shorter placeholders or choose a provider with longer clips")
+    size = nearest_size((req.width, req.height), spec.sizes)
+    use_first = bool(spec.first_frame and req.first_frame)
+    use_last = bool(spec.last_frame and req.last_frame and (use_first or not spec.last_needs_first))
+    if req.first_frame and not use_first:
+        notes.append("the shot before is not used: the model takes no first frame")
+    if req.last_frame and not use_last:
+        notes.append("the shot after is not used: the model takes no last frame" if not spec.last_frame
+                     else "the shot after is not used: the model takes a last frame only with a first frame")
+    if req.negative and not spec.negative:
+        notes.append("negative prompt not sent: the model takes none")
+    price = settings.price_per_second if settings.price_per_second is not None else spec.price_per_second
+    return ServicePlan(
+        provider=provider, model=spec.name, seconds=float(seconds), size=size,
+        size_label=size_label(size, spec.size_style), use_first=use_first, use_last=use_last,
+        seed=req.seed if spec.seed else None, negative=req.negative if spec.negative else None,
+        estimated_cost=None if price is None else round(price * float(seconds), 4),
+        notes=notes, refused=refused,
+    )
+
+
+def png_data_uri(path: str | Path) -> str:
+    return "data:image/png;base64," + base64.b64encode(Path(path).read_bytes()).decode()
+
+
+@dataclass
+class ProviderContext:
+    """What a provider is built with: settings, journal, progress; tests add a transport/sleep."""
+
+    settings: Settings = field(default_factory=Settings)
+    journal: Optional[Journal] = None
+    on_event: Progress = _quiet
+    transport: Optional[httpx.AsyncBaseTransport] = None
+    sleep: Callable[[float], Any] = asyncio.sleep
+    clock: Callable[[], float] = time.monotonic
+
+
+class RemoteProvider:
+    """Shared job lifecycle; subclasses fill in the service's own steps."""
+
+    name = ""
+    default_base_url = ""
+    #: models this client knows; the first is the default
+    models: tuple[ModelSpec, ...] = ()
+
+    def __init__(self, ctx: Optional[ProviderContext] = None) -> None:
+        self.ctx = ctx or ProviderContext()
+        self.settings = self.ctx.settings.provider(self.name)
+
+    # -- what subclasses provide ---------------------------------------------------------
+
+    def auth_headers(self, key: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {key}"}
+
+    def build_body(self, req: GenerationRequest, plan: ServicePlan) -> Any:
+        raise NotImplementedError
+
+    async def submit(self, http: Any, req: GenerationRequest, plan: ServicePlan, body: Any) -> JobHandle:
+        raise NotImplementedError
+
+    async def poll(self, http: Any, handle: JobHandle) -> JobStatus:
+        raise NotImplementedError
+
+    async def recover(self, http: Any, req: GenerationRequest, plan: ServicePlan, since: float) -> Optional[JobHandle]:
+        """Find a job whose submit got no answer, through the service's own listing.
+
+        ``since`` is the wall-clock time (``time.time()``) just before the submit.
+        Services without a listing return None and the job is left to the journal.
+        """
+        return None
+
+    async def download(self, http: Any, handle: JobHandle, status: JobStatus, dest: Path) -> Path:
+        assert status.output_url
+        return await http.download(status.output_url, dest, max_bytes=self.settings.max_download_mb << 20)
+
+    # -- shared --------------------------------------------------------------------------
+
+    @property
+    def base_url(self) -> str:
+        return self.ctx.settings.base_url(self.name, self.default_base_url)
+
+    def spec(self, model: Optional[str]) -> ModelSpec:
+        name = model or self.settings.model or self.models[0].name
+        for m in self.models:
+            if m.name == name:
+                return self._configured(m)
+        return self.custom_spec(name)
+
+    def custom_spec(self, name: str) -> ModelSpec:
+        """A model this client does not know: refused unless a subclass can describe it."""
+        raise Rejected(f"{self.name}: unknown model '{name}'",
+                       hint="choose one of: " + ", ".join(m.name for m in self.models))
+
+    def _configured(self, m: ModelSpec) -> ModelSpec:
+        if self.settings.durations:
+            m = m.model_copy(update={"durations": tuple(sorted(float(d) for d in self.settings.durations))})
+        return m
+
+    def plan(self, req: GenerationRequest) -> ServicePlan:
+        return plan_for(self.name, self.spec(req.model), req, self.settings)
+
+    def request_preview(self, req: GenerationRequest) -> dict[str, Any]:
+        """The body that would be sent, with images shortened; for ``--dry-run`` (no secrets in bodies)."""
+        plan = self.plan(req)
+        return {"plan": plan.model_dump(), "body": _elide(self.build_body(req, plan)) if not plan.refused else None}
+
+    def api_key(self) -> Optional[str]:
+        return self.ctx.settings.api_key(self.name)
+
+    def client(self) -> Any:
+        from shotfill.providers._http import ServiceClient
+
+        key = self.api_key()
+        env = KEY_ENV.get(self.name)
+        if env and not key:
+            raise AuthError(f"{self.name}: no API key", hint=f"set {env} in the environment or "
+                            f"api_key under [providers.{self.name}] in shotfill.toml")
+        return ServiceClient(provider=self.name, base_url=self.base_url,
+                             auth_headers=self.auth_headers(key) if key else {},
+                             extra_headers=self.extra_headers(), transport=self.ctx.transport,
+                             sleep=self.ctx.sleep)
+
+    def extra_headers(self) -> dict[str, str]:
+        return {}
+
+    async def generate(self, request: GenerationRequest, workdir: Path) -> GeneratedMedia:
+        pid, emit, journal = request.placeholder_id, self.ctx.on_event, self.ctx.journal
+        plan = self.plan(request)
+        if plan.refused:
+            raise Rejected(f"{self.name}: {plan.refused}")
+        body = self.build_body(request, plan)
+        workdir.mkdir(parents=True, exist_ok=True)
+        async with self.client() as http:
+            if journal:
+                journal.submitting(request.request_hash, self.name, plan.model, plan.estimated_cost)
+            emit(pid, "submit", f"{self.name} {plan.model} {plan.seconds:g}s {plan.size_label}")
+            since = time.time()
+            try:
+                handle = await self.submit(http, request, plan, body)
+            except SubmitUncertain as exc:
+                found = None
+                try:
+                    found = await self.recover(http, request, plan, since)
+                except ProviderError:
+                    found = None
+                if found is None:
+                    if journal:
+                        journal.uncertain(request.request_hash, self.name, str(exc))
+                    raise
+                emit(pid, "recovered", found.job_id)
+                handle = found
+            except ProviderError as exc:
+                if journal:
+                    journal.failed(request.request_hash, self.name, str(exc))
+                raise
+            if journal:
+                journal.submitted(request.request_hash, self.name, handle.job_id, handle.data)
+            emit(pid, "submitted", handle.job_id)
+            return await self.finish(http, request, handle, workdir, plan.model)
+
+    async def finish(self, http: Any, request: GenerationRequest, handle: JobHandle, workdir: Path,
+                     model: Optional[str]) -> GeneratedMedia:
+        """Poll a submitted job to the end, download and check it (also used to resume)."""
+        pid, emit, journal = request.placeholder_id, self.ctx.on_event, self.ctx.journal
+        try:
+            status = await self.wait(http, handle, pid)
+            dest = workdir / f"{self.name}_{request.request_hash[:16]}.mp4"
+            emit(pid, "download", handle.job_id)
+            path = await self.download(http, handle, status, dest)
+        except (JobFailed, Rejected, AuthError) as exc:
+            if journal:
+                journal.failed(request.request_hash, self.name, str(exc))
+            raise
+        if journal:
+            journal.downloaded(request.request_hash, self.name, str(path))
+        from shotfill.media.probe import probe
+
+        try:
+            probe(path)
+        except MediaError as exc:
+            raise MediaError(f"{self.name}: the downloaded result for job {handle.job_id} is not a readable "
+                             f"video ({exc.message}); it is kept at {path}") from None
+        return GeneratedMedia(request_hash=request.request_hash, path=str(path), provider=self.name,
+                              model=model, job_id=handle.job_id)
+
+    async def wait(self, http: Any, handle: JobHandle, pid: str) -> JobStatus:
+        """Poll until the job ends or the deadline passes."""
+        deadline = self.ctx.clock() + self.settings.timeout
+        interval = self.settings.poll_interval
+        while True:
+            status = await self.poll(http, handle)
+            if status.state == "succeeded":
+                return status
+            if status.state == "failed":
+                raise JobFailed(f"{self.name}: job {handle.job_id} failed: {status.error or 'no reason given'}")
+            pct = f"{status.progress * 100:.0f}%" if status.progress is not None else status.state
+            self.ctx.on_event(pid, "progress", pct)
+            delay = status.poll_after if status.poll_after is not None else interval
+            if self.ctx.clock() + delay > deadline:
+                raise JobTimedOut(f"{self.name}: job {handle.job_id} still {status.state} after "
+                                  f"{self.settings.timeout:g} s", hint="run again later to pick it up: the job id "
+                                  "is in the journal; or raise `timeout` for this provider in shotfill.toml")
+            await self.ctx.sleep(delay)
+
+
+def _elide(obj: Any) -> Any:
+    if isinstance(obj, dict):
+        return {k: _elide(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_elide(v) for v in obj]
+    if isinstance(obj, str) and obj.startswith("data:") and len(obj) > 80:
+        return f"{obj[:30]}... ({len(obj) * 3 // 4 // 1024} KB)"
+    if isinstance(obj, bytes):
+        return f"<{len(obj) // 1024} KB of data>"
+    return obj

@@ -11,17 +11,32 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+from typing import Optional
 
 from shotfill.media import synth
 from shotfill.model import ConformTarget, GeneratedMedia, GenerationRequest
+from shotfill.providers.base import ProviderContext, ServicePlan
 
 
 class LocalProvider:
     name = "local"
     model = "bridge-slate-1"
+    description = "offline: a bridge between the neighbours' frames, or a slate card"
 
-    def __init__(self, codec=None) -> None:
+    def __init__(self, ctx: Optional[ProviderContext] = None, codec=None) -> None:
+        self.ctx = ctx or ProviderContext()
         self.codec = codec
+
+    def plan(self, req: GenerationRequest) -> ServicePlan:
+        """Any length, any size, both neighbours, free."""
+        return ServicePlan(provider=self.name, model=self.model, seconds=float(req.frames / req.rate),
+                           size=(req.width, req.height), size_label=f"{req.width}x{req.height}",
+                           use_first=bool(req.first_frame), use_last=bool(req.last_frame), seed=req.seed,
+                           negative=None, estimated_cost=0.0,
+                           notes=[] if (req.first_frame or req.last_frame) else ["no neighbour media: a slate card"])
+
+    def request_preview(self, req: GenerationRequest) -> dict:
+        return {"plan": self.plan(req).model_dump(), "body": None}
 
     async def generate(self, request: GenerationRequest, workdir: Path) -> GeneratedMedia:
         return await asyncio.to_thread(self._render, request, workdir)

@@ -1,0 +1,113 @@
+"""A SQLite journal of provider jobs, so a paid generation is never lost or paid twice.
+
+One row per request hash.  The order of writes is the point:
+
+1. ``submitting`` is written *before* the submit is sent: if the process dies
+   while it is in flight, the next run knows a job may exist.
+2. ``submitted`` with the remote job id is written as soon as the service
+   answers, before the answer is acted on.
+3. ``downloaded`` with the media path once the file is whole on disk.
+4. ``failed`` with the service's reason, or ``uncertain`` when a submit may
+   have reached the service without an answer.
+
+Each write is its own committed transaction (WAL mode), so a SIGKILL leaves
+the journal consistent.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Optional
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS jobs (
+    request_hash TEXT PRIMARY KEY,
+    provider     TEXT NOT NULL,
+    model        TEXT,
+    job_id       TEXT,
+    state        TEXT NOT NULL,
+    media_path   TEXT,
+    cost         REAL,
+    data         TEXT,
+    error        TEXT,
+    updated_at   REAL NOT NULL
+)
+"""
+
+STATES = ("submitting", "submitted", "downloaded", "failed", "uncertain")
+
+
+@dataclass(frozen=True)
+class JobRecord:
+    request_hash: str
+    provider: str
+    model: Optional[str]
+    job_id: Optional[str]
+    state: str
+    media_path: Optional[str]
+    cost: Optional[float]
+    data: dict[str, Any]
+    error: Optional[str]
+
+
+class Journal:
+    """Thread-safe; every method commits before it returns."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None, timeout=30)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=FULL")
+        self._db.execute(SCHEMA)
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    def get(self, request_hash: str) -> Optional[JobRecord]:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT request_hash, provider, model, job_id, state, media_path, cost, data, error "
+                "FROM jobs WHERE request_hash = ?", (request_hash,)).fetchone()
+        if row is None:
+            return None
+        return JobRecord(*row[:7], data=json.loads(row[7] or "{}"), error=row[8])
+
+    def all(self) -> list[JobRecord]:
+        with self._lock:
+            rows = self._db.execute("SELECT request_hash FROM jobs ORDER BY updated_at").fetchall()
+        return [r for (h,) in rows if (r := self.get(h)) is not None]
+
+    def _upsert(self, request_hash: str, provider: str, **fields: Any) -> None:
+        if "data" in fields:
+            fields["data"] = json.dumps(fields["data"], sort_keys=True)
+        fields["updated_at"] = time.time()
+        cols = ["request_hash", "provider", *fields]
+        vals = [request_hash, provider, *fields.values()]
+        updates = ", ".join(f"{c} = excluded.{c}" for c in ["provider", *fields])
+        with self._lock:
+            self._db.execute(
+                f"INSERT INTO jobs ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))}) "
+                f"ON CONFLICT(request_hash) DO UPDATE SET {updates}", vals)
+
+    def submitting(self, request_hash: str, provider: str, model: Optional[str], cost: Optional[float]) -> None:
+        self._upsert(request_hash, provider, model=model, state="submitting", cost=cost, job_id=None, error=None)
+
+    def submitted(self, request_hash: str, provider: str, job_id: str, data: dict[str, Any]) -> None:
+        self._upsert(request_hash, provider, job_id=job_id, state="submitted", data=data)
+
+    def downloaded(self, request_hash: str, provider: str, media_path: str) -> None:
+        self._upsert(request_hash, provider, media_path=media_path, state="downloaded")
+
+    def failed(self, request_hash: str, provider: str, error: str) -> None:
+        self._upsert(request_hash, provider, state="failed", error=error)
+
+    def uncertain(self, request_hash: str, provider: str, error: str) -> None:
+        self._upsert(request_hash, provider, state="uncertain", error=error)

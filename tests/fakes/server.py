@@ -1,0 +1,244 @@
+"""A real HTTP server on 127.0.0.1 that a test drives, as the base of every provider fake.
+
+Each provider fake subclasses :class:`FakeService`, registers its documented
+routes with :meth:`route`, validates requests the way the service does, and
+keeps jobs in :attr:`jobs`.  A test can then script failures on a route:
+
+    fake.fail("POST /v1/videos", status=429, headers={"Retry-After": "1"})
+    fake.fail("GET /v1/videos/*", status=500, times=2)
+    fake.reset("POST /v1/videos")          # close the socket without answering
+    fake.truncate_next_download()
+    fake.expire_downloads()
+
+and assert on :attr:`requests` (method, path, headers, body) afterwards.
+Everything runs on real sockets: retries, resets and timeouts only show there.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+import re
+import socket
+import threading
+import time
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Callable, Optional
+from urllib.parse import parse_qs, urlsplit
+
+
+@dataclass
+class Recorded:
+    method: str
+    path: str
+    query: dict[str, list[str]]
+    headers: dict[str, str]          # lower-case names
+    body: bytes
+
+    @property
+    def json(self) -> Any:
+        return json.loads(self.body or b"null")
+
+    @property
+    def key(self) -> str:
+        return f"{self.method} {self.path}"
+
+
+@dataclass
+class Reply:
+    status: int = 200
+    body: Any = None                  # dict/list -> JSON; bytes -> as is; None -> empty
+    headers: dict[str, str] = field(default_factory=dict)
+    #: declare a longer Content-Length than sent, then close (a truncated download)
+    truncate: bool = False
+
+
+@dataclass
+class _Fault:
+    pattern: str
+    kind: str                         # "status" | "reset" | "delay"
+    reply: Optional[Reply] = None
+    seconds: float = 0.0
+    times: int = 1
+
+
+Handler = Callable[[Recorded, dict[str, str]], Reply]
+
+
+class FakeService:
+    """Subclass and register routes in ``setup_routes``; use as a context manager."""
+
+    def __init__(self, video: bytes = b"") -> None:
+        self.video = video
+        self.requests: list[Recorded] = []
+        self.jobs: dict[str, dict[str, Any]] = {}
+        self._routes: list[tuple[str, re.Pattern[str], Handler]] = []
+        self._faults: list[_Fault] = []
+        self._lock = threading.Lock()
+        self._truncate_downloads = 0
+        self.downloads_expired = False
+        self._server: Optional[ThreadingHTTPServer] = None
+        self.setup_routes()
+
+    # -- life ------------------------------------------------------------------------------
+
+    def __enter__(self) -> "FakeService":
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def start(self) -> None:
+        fake = self
+
+        class _H(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def _handle(self) -> None:
+                fake._dispatch(self)
+
+            do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _handle
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _H)
+        self._server.daemon_threads = True
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+    @property
+    def url(self) -> str:
+        assert self._server is not None
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    # -- scripting -------------------------------------------------------------------------
+
+    def route(self, method: str, pattern: str, handler: Handler) -> None:
+        """``pattern`` is a path with ``{name}`` parts, e.g. ``/v1/tasks/{id}``; ``{name:path}`` spans slashes."""
+        rx = re.sub(r"\{(\w+):path\}", r"(?P<\1>.+)", pattern)
+        rx = re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", rx)
+        self._routes.append((method.upper(), re.compile(f"^{rx}$"), handler))
+
+    def setup_routes(self) -> None:
+        """Register the service's routes (subclasses)."""
+
+    def fail(self, pattern: str, *, status: int, body: Any = None, headers: Optional[dict[str, str]] = None,
+             times: int = 1) -> None:
+        """The next ``times`` requests matching ``"METHOD /path/glob*"`` get this answer."""
+        self._faults.append(_Fault(pattern, "status", Reply(status, body, headers or {}), times=times))
+
+    def reset(self, pattern: str, *, times: int = 1) -> None:
+        """Read the request, then close the connection without answering."""
+        self._faults.append(_Fault(pattern, "reset", times=times))
+
+    def delay(self, pattern: str, seconds: float, *, times: int = 1) -> None:
+        """Answer normally, but only after ``seconds`` (a client timeout)."""
+        self._faults.append(_Fault(pattern, "delay", seconds=seconds, times=times))
+
+    def truncate_next_download(self, times: int = 1) -> None:
+        self._truncate_downloads += times
+
+    def expire_downloads(self, expired: bool = True) -> None:
+        self.downloads_expired = expired
+
+    def video_reply(self) -> Reply:
+        """Serve the video, or the service's answer for an expired / truncated link."""
+        if self.downloads_expired:
+            return Reply(403, b"<Error><Code>AccessDenied</Code><Message>Request has expired</Message></Error>",
+                         {"Content-Type": "application/xml"})
+        with self._lock:
+            truncate = self._truncate_downloads > 0
+            if truncate:
+                self._truncate_downloads -= 1
+        return Reply(200, self.video, {"Content-Type": "video/mp4"}, truncate=truncate)
+
+    def count(self, pattern: str) -> int:
+        return sum(1 for r in self.requests if fnmatch.fnmatch(r.key, pattern))
+
+    # -- dispatch --------------------------------------------------------------------------
+
+    def _take_fault(self, key: str) -> Optional[_Fault]:
+        with self._lock:
+            for f in self._faults:
+                if f.times > 0 and fnmatch.fnmatch(key, f.pattern):
+                    f.times -= 1
+                    return f
+        return None
+
+    def _dispatch(self, h: BaseHTTPRequestHandler) -> None:
+        split = urlsplit(h.path)
+        length = int(h.headers.get("Content-Length") or 0)
+        body = h.rfile.read(length) if length else b""
+        rec = Recorded(h.command, split.path, parse_qs(split.query),
+                       {k.lower(): v for k, v in h.headers.items()}, body)
+        with self._lock:
+            self.requests.append(rec)
+        fault = self._take_fault(rec.key)
+        if fault is not None and fault.kind == "reset":
+            h.close_connection = True
+            try:
+                h.connection.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            return
+        if fault is not None and fault.kind == "delay":
+            time.sleep(fault.seconds)
+        if fault is not None and fault.kind == "status":
+            reply = fault.reply
+        else:
+            reply = self._route(rec)
+        self._send(h, reply)
+
+    def _route(self, rec: Recorded) -> Reply:
+        for method, rx, handler in self._routes:
+            m = rx.match(rec.path)
+            if m and method == rec.method:
+                return handler(rec, m.groupdict())
+        if any(rx.match(rec.path) for _, rx, _ in self._routes):
+            return Reply(405, {"error": "method not allowed"})
+        return Reply(404, {"error": f"no route {rec.path}"})
+
+    def _send(self, h: BaseHTTPRequestHandler, reply: Reply) -> None:
+        if isinstance(reply.body, (dict, list)):
+            data = json.dumps(reply.body).encode()
+            ctype = "application/json"
+        elif isinstance(reply.body, bytes):
+            data, ctype = reply.body, "application/octet-stream"
+        elif isinstance(reply.body, str):
+            data, ctype = reply.body.encode(), "text/plain"
+        else:
+            data, ctype = b"", "application/json"
+        h.send_response(reply.status)
+        headers = {"Content-Type": ctype, **reply.headers}
+        for k, v in headers.items():
+            h.send_header(k, v)
+        if reply.truncate:
+            h.send_header("Content-Length", str(len(data)))
+            h.send_header("Connection", "close")
+            h.end_headers()
+            h.wfile.write(data[: len(data) // 2])
+            h.wfile.flush()
+            h.close_connection = True
+            try:
+                h.connection.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            return
+        h.send_header("Content-Length", str(len(data)))
+        h.end_headers()
+        if h.command != "HEAD":
+            h.wfile.write(data)
+
+
+def bearer(rec: Recorded) -> Optional[str]:
+    auth = rec.headers.get("authorization", "")
+    return auth[7:] if auth.lower().startswith("bearer ") else None
