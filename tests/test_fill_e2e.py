@@ -344,3 +344,19 @@ def test_unknown_size_is_refused(tmp_path, capsys):
     src = tmp_path / "s.otio"
     otio.adapters.write_to_file(tl, str(src))
     _bad(["fill", str(src), "-o", str(tmp_path / "s_out.otio")], capsys, says=("--resolution", "s.otio"))
+
+
+def test_dry_run_sends_nothing_writes_nothing_and_prices(otio_cut, tmp_path, capsys):
+    out = tmp_path / "dry" / "x.otio"
+    assert main(["fill", str(otio_cut), "-o", str(out), "--dry-run", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert [p["id"] for p in data["placeholders"]] == ["V1_01000020", "V2_01000106"]
+    assert data["placeholders"][0]["plan"]["use_first"] is True
+    assert data["estimated_total"] == 0
+    assert not (tmp_path / "dry").exists()
+
+
+def test_scan_shows_the_plan_per_placeholder(otio_cut, capsys):
+    assert main(["scan", str(otio_cut)]) == 0
+    out = capsys.readouterr().out
+    assert "plan: local bridge-slate-1" in out and "first frame from the shot before" in out

@@ -54,6 +54,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     def common(sp: argparse.ArgumentParser) -> None:
         sp.add_argument("timeline", type=Path, help="EDL, FCP 7 XML, FCPXML, OTIO, AAF ...")
+        sp.add_argument("--config", type=Path, help="a shotfill.toml to use instead of ./shotfill.toml")
+        sp.add_argument("--provider", help="generation provider (default: the config's, else local)")
+        sp.add_argument("--model", help="provider model")
         sp.add_argument("--rate", help="timeline frame rate; needed for EDLs (23.976, 24000/1001, 25, 29.97 ...)")
         sp.add_argument("--resolution", help="frame size WxH when the timeline does not say")
         sp.add_argument("--media-search", action="append", type=Path, default=[], metavar="DIR",
@@ -67,8 +70,6 @@ def build_parser() -> argparse.ArgumentParser:
     common(fp)
     fp.add_argument("-o", "--output", type=Path, required=True,
                     help="the filled timeline; its suffix picks the format (.otio .otioz .edl .xml .fcpxml)")
-    fp.add_argument("--provider", help="generation provider (default: local, the offline generator)")
-    fp.add_argument("--model", help="provider model")
     fp.add_argument("--media-dir", type=Path, help="where generated media goes (default: OUTPUT_media/ beside OUTPUT)")
     fp.add_argument("--codec", choices=[c.value for c in Codec], default=Codec.PRORES.value,
                     help="prores (ProRes 422 HQ .mov, default), prores_ks (slower encoder), dnxhr (DNxHR HQ .mov), h264 (.mp4)")
@@ -78,6 +79,13 @@ def build_parser() -> argparse.ArgumentParser:
     fp.add_argument("--allow-stray-markers", action="store_true",
                     help="fill what can be filled even if some GEN: markers cover no placeholder")
     fp.add_argument("--quiet", "-q", action="store_true", help="print only the summary")
+    fp.add_argument("--dry-run", action="store_true",
+                    help="print each request that would be sent (no secrets) and the estimated cost; send nothing")
+    fp.add_argument("--json", action="store_true", help="with --dry-run: print JSON")
+
+    pp = sub.add_parser("providers", help="list the providers, whether each is configured, and what it supports")
+    pp.add_argument("--config", type=Path, help="a shotfill.toml to use instead of ./shotfill.toml")
+    pp.add_argument("--json", action="store_true", help="print JSON")
     return p
 
 
@@ -89,12 +97,39 @@ def _common(args: argparse.Namespace) -> tuple[Optional[Fraction], Optional[tupl
     return rate, res
 
 
+def _plans(loaded, settings, provider: Optional[str], model: Optional[str]) -> dict[str, dict]:
+    """Each placeholder's provider plan (duration, size, neighbours used, cost), or why there is none."""
+    from shotfill.plan import PlanSettings, preview_request
+    from shotfill.providers import get_provider
+    from shotfill.providers.base import ProviderContext
+
+    info = loaded.info
+    if not info.width or not info.height:
+        return {}
+    ps = PlanSettings(width=info.width, height=info.height, provider=provider or settings.default_provider,
+                      model=model)
+    ctx = ProviderContext(settings=settings)
+    out: dict[str, dict] = {}
+    for ph in loaded.scan.placeholders:
+        if ph.problems:
+            continue
+        req = preview_request(ph, ps)
+        try:
+            out[ph.id] = get_provider(req.provider, ctx).plan(req).model_dump()
+        except ShotFillError as exc:
+            out[ph.id] = {"provider": req.provider, "refused": str(exc)}
+    return out
+
+
 def cmd_scan(args: argparse.Namespace) -> int:
+    from shotfill.config import load_settings
     from shotfill.pipeline import load
 
     rate, res = _common(args)
+    settings = load_settings(args.config)
     loaded = load(args.timeline, rate=rate, resolution=res, media_search=args.media_search)
     scan, info = loaded.scan, loaded.info
+    plans = _plans(loaded, settings, args.provider, args.model)
     for w in scan.warnings:
         print(f"warning: {w}", file=sys.stderr)
     if args.json:
@@ -102,6 +137,7 @@ def cmd_scan(args: argparse.Namespace) -> int:
         for ph in scan.placeholders:
             row = ph.model_dump(mode="json")
             row["width"], row["height"] = info.width, info.height
+            row["plan"] = plans.get(ph.id)
             rows.append(row)
         print(json.dumps(rows, indent=2))
         return 0
@@ -121,17 +157,38 @@ def cmd_scan(args: argparse.Namespace) -> int:
         print(f"      before: {nb(ph.before)}   after: {nb(ph.after)}")
         for prob in ph.problems:
             print(f"      PROBLEM: {prob}")
+        plan = plans.get(ph.id)
+        if plan:
+            print("      " + _plan_line(plan, ph))
     return 0
 
 
+def _plan_line(plan: dict, ph) -> str:
+    if plan.get("refused"):
+        return f"plan: {plan['provider']}: REFUSED: {plan['refused']}"
+    uses = [n for n, used, nb in (("first frame from the shot before", plan["use_first"], ph.before),
+                                  ("last frame from the shot after", plan["use_last"], ph.after)) if used]
+    cost = plan.get("estimated_cost")
+    text = (f"plan: {plan['provider']} {plan['model']}: {plan['seconds']:g} s at {plan['size_label']}"
+            + (f", {', '.join(uses)}" if uses else ", text only")
+            + (f", est. {cost:.2f}" if cost is not None else ", price unknown"))
+    notes = plan.get("notes") or []
+    return text + "".join(f"\n        note: {n}" for n in notes)
+
+
 def cmd_fill(args: argparse.Namespace) -> int:
-    from shotfill.pipeline import FillSettings, fill
+    from shotfill.config import load_settings
+    from shotfill.pipeline import FillSettings, dry_run, fill
 
     rate, res = _common(args)
-    settings = FillSettings(output=args.output, provider=args.provider, model=args.model,
+    config = load_settings(args.config)
+    settings = FillSettings(output=args.output, provider=args.provider, model=args.model, config=config,
                             media_dir=args.media_dir, codec=Codec(args.codec),
                             relative_paths=args.relative_paths, concurrency=args.concurrency,
                             media_search=args.media_search, allow_stray_markers=args.allow_stray_markers)
+
+    if args.dry_run:
+        return _print_dry_run(dry_run(args.timeline, settings, rate=rate, resolution=res), as_json=args.json)
 
     def on_event(pid: str, stage: str, detail: str) -> None:
         if not args.quiet:
@@ -148,10 +205,56 @@ def cmd_fill(args: argparse.Namespace) -> int:
     return 1 if result.failed else 0
 
 
+def _print_dry_run(rows: list[dict], *, as_json: bool) -> int:
+    total = sum((r["plan"] or {}).get("estimated_cost") or 0 for r in rows)
+    unknown = [r["id"] for r in rows if (r["plan"] or {}).get("estimated_cost") is None and not r.get("refused")]
+    if as_json:
+        print(json.dumps({"placeholders": rows, "estimated_total": round(total, 4),
+                          "unpriced": unknown}, indent=2, default=str))
+        return 0
+    for r in rows:
+        print(f"{r['id']}  {r['timecode']}  {r['frames']} frames  provider {r['provider']}")
+        if r.get("refused"):
+            print(f"  REFUSED: {r['refused']}")
+            continue
+        plan = r["plan"]
+        cost = plan.get("estimated_cost")
+        print(f"  {plan['model']}: {plan['seconds']:g} s at {plan['size_label']}; "
+              f"est. {'%.2f' % cost if cost is not None else 'unknown (set price_per_second)'}")
+        for n in plan.get("notes") or []:
+            print(f"  note: {n}")
+        if r.get("body") is not None:
+            print("  request: " + json.dumps(r["body"], indent=2, default=str).replace("\n", "\n  "))
+    print(f"estimated total: {total:.2f}" + (f" (+ {len(unknown)} unpriced)" if unknown else "")
+          + "; nothing was sent")
+    return 0
+
+
+def cmd_providers(args: argparse.Namespace) -> int:
+    from shotfill.config import load_settings
+    from shotfill.providers import describe_providers
+
+    rows = describe_providers(load_settings(args.config))
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    for r in rows:
+        state = "configured" if r["configured"] else f"not configured ({r['needs']})"
+        print(f"{r['name']:<10} {state}   base {r['base_url'] or '-'}")
+        for m in r["models"]:
+            frames = "+".join(k for k in ("first", "last") if m[f"{k}_frame"]) or "text only"
+            price = f"{m['price_per_second']}/s" if m["price_per_second"] is not None else "price unknown"
+            durs = ", ".join(f"{d:g}" for d in m["durations"]) if m["durations"] else "any"
+            print(f"    {m['name']:<28} durations {durs} s; sizes {', '.join(m['sizes']) or 'any'}; "
+                  f"frames {frames}; seed {'yes' if m['seed'] else 'no'}; negative {'yes' if m['negative'] else 'no'}; "
+                  f"{price}")
+    return 0
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     try:
         args = build_parser().parse_args(argv)
-        return {"scan": cmd_scan, "fill": cmd_fill}[args.command](args)
+        return {"scan": cmd_scan, "fill": cmd_fill, "providers": cmd_providers}[args.command](args)
     except ShotFillError as exc:
         print(f"shotfill: error: {exc}", file=sys.stderr)
         return exc.exit_code

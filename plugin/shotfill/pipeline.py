@@ -157,9 +157,7 @@ def _provenance(req: GenerationRequest, gen: GeneratedMedia) -> dict:
 
 async def _run_jobs(loaded: Loaded, settings: FillSettings, media_dir: Path, on_event: Event) -> list[Outcome]:
     info = loaded.info
-    assert info.width and info.height
-    plan = PlanSettings(width=info.width, height=info.height,
-                        provider=settings.provider or settings.config.default_provider, model=settings.model)
+    plan = _plan_settings(loaded, settings)
     work = media_dir / ".shotfill"
     journal = Journal(work / "journal.sqlite")
     ctx = ProviderContext(settings=settings.config, journal=journal, on_event=on_event)
@@ -238,12 +236,10 @@ def _write_text_atomic(path: Path, text: str, encoding: str) -> None:
         raise
 
 
-def fill(timeline: Path, settings: FillSettings, *, rate: Optional[Fraction] = None,
-         resolution: Optional[tuple[int, int]] = None, on_event: Event = _no_event) -> FillResult:
-    """Fill every placeholder of one timeline and write OUTPUT."""
-    # Phase 1: check what can be checked before reading anything.
+def prepare(timeline: Path, settings: FillSettings, *, rate: Optional[Fraction] = None,
+            resolution: Optional[tuple[int, int]] = None) -> tuple[Loaded, str]:
+    """Everything ``fill`` checks before it spends anything; raises on bad input."""
     adapter = check_output(timeline, settings.output)
-    # Phase 2: read and scan.
     loaded = load(timeline, rate=rate, resolution=resolution, media_search=settings.media_search)
     name = timeline.name
     if loaded.info.width is None or loaded.info.height is None:
@@ -259,11 +255,46 @@ def fill(timeline: Path, settings: FillSettings, *, rate: Optional[Fraction] = N
         lines = [f"  {ph.id} at {ph.timecode}: {'; '.join(ph.problems)}" for ph in bad]
         raise PlaceholderError(f"{name}: {len(bad)} GEN: note(s) cannot be used as written:\n" + "\n".join(lines),
                                hint="fix the notes (see `shotfill scan`) and run again; nothing was generated")
-    # Phase 3: generate and conform, concurrently.
+    return loaded, adapter
+
+
+def _plan_settings(loaded: Loaded, settings: FillSettings) -> PlanSettings:
+    assert loaded.info.width and loaded.info.height
+    return PlanSettings(width=loaded.info.width, height=loaded.info.height,
+                        provider=settings.provider or settings.config.default_provider, model=settings.model)
+
+
+def dry_run(timeline: Path, settings: FillSettings, *, rate: Optional[Fraction] = None,
+            resolution: Optional[tuple[int, int]] = None) -> list[dict]:
+    """What ``fill`` would send, per placeholder, with its estimated cost; sends nothing, writes nothing."""
+    loaded, _ = prepare(timeline, settings, rate=rate, resolution=resolution)
+    plan = _plan_settings(loaded, settings)
+    ctx = ProviderContext(settings=settings.config)
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="shotfill-dry-") as tmp:
+        for ph in loaded.scan.placeholders:
+            req = plan_request(ph, plan, Path(tmp))
+            row: dict = {"id": ph.id, "timecode": ph.timecode, "frames": ph.duration, "provider": req.provider,
+                         "prompt": ph.prompt, "plan": None, "body": None}
+            try:
+                preview = get_provider(req.provider, ctx).request_preview(req)
+                row.update(plan=preview["plan"], body=preview["body"], refused=preview["plan"].get("refused"))
+            except ShotFillError as exc:
+                row["refused"] = str(exc)
+            rows.append(row)
+    return rows
+
+
+def fill(timeline: Path, settings: FillSettings, *, rate: Optional[Fraction] = None,
+         resolution: Optional[tuple[int, int]] = None, on_event: Event = _no_event) -> FillResult:
+    """Fill every placeholder of one timeline and write OUTPUT."""
+    # Phase 1: read, scan and check everything that can be checked before spending.
+    loaded, adapter = prepare(timeline, settings, rate=rate, resolution=resolution)
+    # Phase 2: generate and conform, concurrently.
     media_dir = settings.media_dir or settings.output.parent / f"{settings.output.stem}_media"
     media_dir.mkdir(parents=True, exist_ok=True)
     outcomes = asyncio.run(_run_jobs(loaded, settings, media_dir, on_event))
-    # Phase 4: place and write.
+    # Phase 3: place and write.
     placements = [Placement(o.placeholder, o.media, o.provenance or {})
                   for o in outcomes if o.ok and o.media]
     warnings = list(loaded.scan.warnings)

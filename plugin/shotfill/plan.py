@@ -106,3 +106,23 @@ def plan_request(ph: Placeholder, settings: PlanSettings, frames_dir: Path) -> G
         shot_label=ph.id,
     )
     return req.model_copy(update={"request_hash": request_hash(req)})
+
+
+def preview_request(ph: Placeholder, settings: PlanSettings) -> GenerationRequest:
+    """A request as ``plan_request`` would make it, without extracting any frame.
+
+    The neighbour frames are stood in for by their media paths, so a
+    provider's plan can say which neighbours it would use; nothing is read.
+    """
+    def usable(nb: Optional[Neighbour]) -> Optional[str]:
+        return nb.media_path if nb is not None and nb.kind == "clip" and nb.media_path else None
+
+    opts = ph.options
+    req = GenerationRequest(
+        placeholder_id=ph.id, provider=(opts.provider or settings.provider).lower(),
+        model=opts.model or settings.model, prompt=ph.prompt, negative=opts.negative,
+        seed=opts.seed if opts.seed is not None else default_seed(ph),
+        width=settings.width, height=settings.height, rate=ph.rate, frames=ph.duration, timecode=ph.timecode,
+        first_frame=usable(ph.before), last_frame=usable(ph.after), shot_label=ph.id,
+    )
+    return req

@@ -82,3 +82,17 @@ def _seek_seconds(path: str | os.PathLike[str], frame_index: int, info: MediaInf
     except (KeyError, IndexError, ValueError):
         return None
     return max(Fraction(0), offset + (frame_index - Fraction(1, 2)) / info.rate)
+
+
+def fit_image(src_png: str | os.PathLike[str], dst_png: str | os.PathLike[str], width: int, height: int) -> Path:
+    """Scale and centre-crop a still to exactly ``width`` x ``height`` (services that insist on it)."""
+    with tools.atomic_output(dst_png) as tmp:
+        stream = (
+            ffmpeg.input(tools.file_url(src_png))
+            .filter("scale", width, height, force_original_aspect_ratio="increase")
+            .filter("crop", width, height)
+            .filter("setsar", 1)
+            .output(tools.file_url(tmp), vframes=1, update=1)
+        )
+        tools.run(tools.compile_argv(stream), what=f"resizing {Path(src_png).name}")
+    return Path(dst_png)

@@ -29,3 +29,37 @@ def provider_class(name: str) -> type:
 
 def get_provider(name: str, ctx: Optional[ProviderContext] = None) -> Provider:
     return provider_class(name)(ctx)
+
+
+def describe_providers(settings) -> list[dict]:
+    """Each provider: configured or not (never the key itself), base URL, models and what they take."""
+    from shotfill.config import KEY_ENV
+
+    rows = []
+    for name in provider_names():
+        cls = provider_class(name)
+        env = KEY_ENV.get(name)
+        has_key = bool(settings.api_key(name)) if env else True
+        needs = f"set {env}" if env else ""
+        if name == "comfyui":
+            ps = settings.provider(name)
+            has_key = ps.workflow is not None and ps.inputs is not None
+            needs = "set workflow and inputs under [providers.comfyui]"
+        ps = settings.provider(name)
+        models = []
+        for m in getattr(cls, "models", ()):
+            price = ps.price_per_second if ps.price_per_second is not None else m.price_per_second
+            from shotfill.providers.base import size_label
+            models.append({"name": m.name, "durations": list(m.durations),
+                           "sizes": [size_label(sz, m.size_style) for sz in m.sizes],
+                           "first_frame": m.first_frame, "last_frame": m.last_frame, "seed": m.seed,
+                           "negative": m.negative, "price_per_second": price})
+        if not models:
+            models.append({"name": getattr(cls, "model", name), "durations": [], "sizes": [],
+                           "first_frame": True, "last_frame": True, "seed": True, "negative": False,
+                           "price_per_second": 0.0 if name == "local" else ps.price_per_second})
+        base = getattr(cls, "default_base_url", "")
+        rows.append({"name": name, "configured": has_key, "needs": needs, "key_env": env,
+                     "base_url": settings.base_url(name, base) if base else (ps.base_url or ""),
+                     "default_model": ps.model or (models[0]["name"] if models else None), "models": models})
+    return rows
