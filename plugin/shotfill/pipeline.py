@@ -163,6 +163,15 @@ async def _run_jobs(loaded: Loaded, settings: FillSettings, media_dir: Path, on_
     ctx = ProviderContext(settings=settings.config, journal=journal, on_event=on_event)
     providers: dict[str, object] = {}
     gen_sem = asyncio.Semaphore(max(1, settings.concurrency))
+    # Each service has its own concurrency limit (its account tier), on top of the run's.
+    provider_sems: dict[str, asyncio.Semaphore] = {}
+
+    def provider_sem(name: str) -> asyncio.Semaphore:
+        if name not in provider_sems:
+            limit = settings.config.provider(name).concurrency if name in settings.config.providers \
+                else (max(1, (os.cpu_count() or 2) // 2) if name == "local" else 2)
+            provider_sems[name] = asyncio.Semaphore(limit)
+        return provider_sems[name]
     conform_sem = asyncio.Semaphore(max(1, (os.cpu_count() or 2) // 2))
     stem = Path(info.path).stem
 
@@ -174,7 +183,7 @@ async def _run_jobs(loaded: Loaded, settings: FillSettings, media_dir: Path, on_
             if req.provider not in providers:
                 providers[req.provider] = get_provider(req.provider, ctx)
             provider = providers[req.provider]
-            async with gen_sem:
+            async with gen_sem, provider_sem(req.provider):
                 on_event(ph.id, "generate", req.provider)
                 gen = await provider.generate(req, work / "generated")
             target = ConformTarget(width=info.width, height=info.height, rate=ph.rate, frames=ph.duration,
