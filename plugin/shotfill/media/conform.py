@@ -204,7 +204,11 @@ def conform(
         if not matches(src, target):
             tools.run(conform_argv(src, tmp, target, threads=threads), what=f"conforming {src_path}")
         elif src.timecode == target.timecode and Path(src_path).suffix.lower() == dst.suffix.lower():
-            shutil.copyfile(src_path, tmp)
+            # Same bytes: a hard link costs no disk (media never changes once written).
+            try:
+                os.link(src_path, tmp)
+            except OSError:
+                shutil.copyfile(src_path, tmp)
         else:
             tools.run(_restamp_argv(src, tmp, target), what=f"setting the timecode of {src_path}")
         result = probe(tmp)
