@@ -11,6 +11,8 @@ from shotfill.providers.base import Provider, ProviderContext
 #: name -> "module:Class"; imported only when asked for
 _REGISTRY = {
     "local": "shotfill.providers.local:LocalProvider",
+    "openai": "shotfill.providers.openai:OpenAIProvider",
+    "luma": "shotfill.providers.luma:LumaProvider",
 }
 
 

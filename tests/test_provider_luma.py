@@ -1,0 +1,295 @@
+"""The Luma Dream Machine client against a fake API and a fake public CDN on real sockets."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from fakes.luma import PREFIX, FakeCDN, FakeLuma
+from mediautil import make_png
+from shotfill.config import KEY_ENV, ProviderSettings, Settings
+from shotfill.errors import AuthError, DownloadError, JobFailed, JobTimedOut, Rejected, SubmitUncertain
+from shotfill.journal import Journal
+from shotfill.model import GenerationRequest
+from shotfill.providers.base import ProviderContext
+from shotfill.providers.luma import KEYFRAME_NOTE, LumaProvider, resolution_for
+
+KEY = "test-secret-key"
+HASH = "7c" * 32
+
+
+@pytest.fixture
+def cdn(small_video):
+    with FakeCDN(small_video) as c:
+        yield c
+
+
+@pytest.fixture
+def fake(cdn):
+    with FakeLuma(cdn, key=KEY) as f:
+        yield f
+
+
+@pytest.fixture
+def key(monkeypatch):
+    monkeypatch.setenv(KEY_ENV["luma"], KEY)
+
+
+class Harness:
+    def __init__(self, fake: FakeLuma, tmp_path: Path, clock=None, **settings: Any) -> None:
+        self.sleeps: list[float] = []
+        self.events: list[tuple[str, str, str]] = []
+        self.journal = Journal(tmp_path / "j.sqlite")
+        conf = {"base_url": fake.url + PREFIX, "poll_interval": 0.01, "timeout": 30, **settings}
+
+        async def sleep(s: float) -> None:
+            self.sleeps.append(s)
+
+        kw = {"clock": clock} if clock else {}
+        self.ctx = ProviderContext(settings=Settings(providers={"luma": ProviderSettings(**conf)}),
+                                   journal=self.journal, sleep=sleep,
+                                   on_event=lambda pid, stage, detail: self.events.append((pid, stage, detail)),
+                                   **kw)
+        self.provider = LumaProvider(self.ctx)
+        self.workdir = tmp_path / "work"
+
+    def run(self, req: GenerationRequest):
+        return asyncio.run(self.provider.generate(req, self.workdir))
+
+    def stages(self, stage: str) -> list[str]:
+        return [d for _, s, d in self.events if s == stage]
+
+
+def request(**kw: Any) -> GenerationRequest:
+    base = dict(placeholder_id="V2-0003", provider="luma", prompt="a lighthouse beam sweeps over a stormy sea",
+                seed=11, width=1920, height=1080, rate="25", frames=100, timecode="10:00:04:00", request_hash=HASH)
+    base.update(kw)
+    return GenerationRequest(**base)
+
+
+def creates(fake: FakeLuma):
+    return [r for r in fake.requests if r.method == "POST"]
+
+
+# -- happy paths --------------------------------------------------------------------------
+
+
+def test_text_only_landscape_body_headers_and_download_without_the_key(fake, cdn, key, tmp_path, small_video):
+    h = Harness(fake, tmp_path)
+    media = h.run(request())
+
+    [post] = creates(fake)
+    assert post.path == PREFIX + "/generations/video"
+    assert post.headers["authorization"] == f"Bearer {KEY}"
+    assert post.headers["content-type"] == "application/json"
+    # a 4 s hole -> "5s" (a string); 16:9; 1080 lines -> 1080p; no seed, no negative, no keyframes
+    assert post.json == {"model": "ray-2", "prompt": "a lighthouse beam sweeps over a stormy sea",
+                         "aspect_ratio": "16:9", "duration": "5s", "resolution": "1080p"}
+
+    [gen_id] = fake.jobs
+    assert media.job_id == gen_id and media.provider == "luma" and media.model == "ray-2"
+    assert Path(media.path).read_bytes() == small_video
+    [dl] = cdn.requests
+    assert dl.path == f"/v1/{gen_id}.mp4" and "authorization" not in dl.headers
+    assert h.stages("progress") == ["queued", "running", "running"]
+    row = h.journal.get(HASH)
+    assert (row.state, row.job_id, row.media_path) == ("downloaded", gen_id, media.path)
+
+
+def test_portrait_with_neighbour_frames_sends_no_keyframes_and_the_plan_says_so(fake, key, tmp_path):
+    first = make_png(tmp_path / "before.png", 64, 114, "red")
+    last = make_png(tmp_path / "after.png", 64, 114, "blue")
+    h = Harness(fake, tmp_path, model="ray-flash-2")
+    req = request(width=1080, height=1920, frames=7 * 25, negative="blurry",
+                  first_frame=str(first), last_frame=str(last))
+    plan = h.provider.plan(req)
+    assert (plan.size_label, plan.seconds, plan.use_first, plan.use_last) == ("9:16", 9.0, False, False)
+    assert KEYFRAME_NOTE in plan.notes and plan.seed is None and plan.negative is None
+    assert any("negative prompt not sent" in n for n in plan.notes)
+
+    h.run(req)
+    assert creates(fake)[0].json == {"model": "ray-flash-2", "prompt": req.prompt, "aspect_ratio": "9:16",
+                                     "duration": "9s", "resolution": "1080p"}
+    assert b"PNG" not in creates(fake)[0].body and b"keyframes" not in creates(fake)[0].body
+
+
+def test_aspect_and_resolution_choices():
+    p = LumaProvider(ProviderContext(settings=Settings(providers={"luma": ProviderSettings()})))
+    assert p.plan(request(width=2560, height=1080)).size_label == "21:9"      # not reduced to 7:3
+    assert p.plan(request(width=1440, height=1080)).size_label == "4:3"
+    assert p.plan(request(width=1080, height=1080)).size_label == "1:1"
+    assert [resolution_for(*s) for s in ((960, 540), (1280, 720), (1920, 1080), (3840, 2160))] == \
+        ["540p", "720p", "1080p", "1080p"]
+    forced = LumaProvider(ProviderContext(settings=Settings(providers={"luma": ProviderSettings(
+        extra={"resolution": "4k", "loop": False})})))
+    assert forced.build_body(request(), forced.plan(request())) == {
+        "model": "ray-2", "prompt": request().prompt, "aspect_ratio": "16:9", "duration": "5s",
+        "resolution": "4k", "loop": False}
+    legacy = LumaProvider(ProviderContext(settings=Settings(providers={"luma": ProviderSettings(model="ray-1-6")})))
+    assert legacy.build_body(request(), legacy.plan(request())) == {
+        "model": "ray-1-6", "prompt": request().prompt, "aspect_ratio": "16:9"}
+
+
+def test_the_journal_says_submitted_with_the_job_id_before_the_first_poll(fake, key, tmp_path):
+    h = Harness(fake, tmp_path)
+    fake.on_poll = lambda gen_id: (h.journal.get(HASH).state, h.journal.get(HASH).job_id, gen_id)
+    h.run(request())
+    state, recorded_id, polled_id = fake.seen_polls[0]
+    assert (state, recorded_id) == ("submitted", polled_id)
+
+
+# -- failures -----------------------------------------------------------------------------
+
+
+def test_429_on_create_waits_retry_after_and_creates_one_generation(fake, key, tmp_path):
+    fake.fail(f"POST {PREFIX}/generations/video", status=429, body={"detail": "Too many requests"},
+              headers={"Retry-After": "9"})
+    h = Harness(fake, tmp_path)
+    media = h.run(request())
+    assert len(creates(fake)) == 2 and len(fake.jobs) == 1
+    assert h.sleeps[0] == 9.0 and media.job_id in fake.jobs
+
+
+def test_a_500_on_get_is_retried(fake, key, tmp_path, small_video):
+    fake.fail(f"GET {PREFIX}/generations/*", status=500, body={"detail": "Internal Server Error"})
+    media = Harness(fake, tmp_path).run(request())
+    assert fake.count(f"GET {PREFIX}/generations/*") == 4 + 1
+    assert Path(media.path).read_bytes() == small_video
+
+
+def test_a_reset_create_is_never_resent_and_stays_uncertain(fake, key, tmp_path):
+    fake.reset(f"POST {PREFIX}/generations/video")
+    h = Harness(fake, tmp_path)
+    with pytest.raises(SubmitUncertain):
+        h.run(request())
+    assert len(creates(fake)) == 1 and fake.jobs == {}
+    assert fake.count(f"GET {PREFIX}/generations") == 1
+    assert h.journal.get(HASH).state == "uncertain"
+
+
+def test_a_create_whose_answer_was_lost_is_recovered_from_the_listing(fake, key, tmp_path, small_video):
+    Harness(fake, tmp_path / "other").run(request(prompt="another shot", request_hash="aa" * 32))
+    fake.lose_next_create_reply()
+    h = Harness(fake, tmp_path)
+    media = h.run(request())
+    assert len(creates(fake)) == 2 and len(fake.jobs) == 2
+    ours = [g for g, j in fake.jobs.items() if j["gen"]["request"]["prompt"] == request().prompt]
+    assert media.job_id == ours[0] and h.stages("recovered") == ours
+    assert Path(media.path).read_bytes() == small_video
+
+
+def test_a_moderated_generation_fails_with_lumas_reason(fake, cdn, key, tmp_path):
+    fake.fail_next_job("400: prompt not allowed because advanced moderation failed")
+    h = Harness(fake, tmp_path)
+    with pytest.raises(JobFailed, match="prompt not allowed because advanced moderation failed"):
+        h.run(request())
+    assert h.journal.get(HASH).state == "failed" and cdn.requests == []
+
+
+def test_an_expired_cdn_link_is_asked_for_afresh_once(fake, cdn, key, tmp_path, small_video):
+    fake.fresh_links = True
+    real_link = cdn.link
+
+    def link_then_expire(gen_id: str) -> str:
+        url = real_link(gen_id)
+        if len(cdn.issued) == 1:
+            cdn.expire_links()          # the first link is dead by the time it is fetched
+        return url
+
+    cdn.link = link_then_expire
+    media = Harness(fake, tmp_path).run(request())
+    assert Path(media.path).read_bytes() == small_video
+    assert len(cdn.requests) == 2 and cdn.requests[0].query != cdn.requests[1].query
+
+
+def test_an_expired_link_with_no_fresh_one_is_a_download_error(fake, cdn, key, tmp_path):
+    cdn.link = (lambda orig: lambda gen_id: (orig(gen_id), cdn.expire_links())[0])(cdn.link)
+    h = Harness(fake, tmp_path)
+    with pytest.raises(DownloadError, match="gone"):
+        h.run(request())
+    assert len(cdn.requests) == 1
+    assert not any(p.suffix == ".mp4" for p in (tmp_path / "work").iterdir())
+
+
+def test_a_truncated_download_is_fetched_again_whole(fake, cdn, key, tmp_path, small_video):
+    cdn.truncate_next_download()
+    media = Harness(fake, tmp_path).run(request())
+    assert len(cdn.requests) == 2 and Path(media.path).read_bytes() == small_video
+
+
+def test_no_key_is_an_auth_error_before_any_request(fake, tmp_path):
+    with pytest.raises(AuthError, match="LUMAAI_API_KEY"):
+        Harness(fake, tmp_path).run(request())
+    assert fake.requests == []
+
+
+def test_a_refused_key_is_an_auth_error(fake, monkeypatch, tmp_path):
+    monkeypatch.setenv("LUMAAI_API_KEY", "luma-wrong-0000")
+    with pytest.raises(AuthError, match="Invalid API key") as info:
+        Harness(fake, tmp_path).run(request())
+    assert "luma-wrong-0000" not in str(info.value)
+
+
+def test_bad_duration_and_unknown_model_are_rejected_with_the_services_words(fake, key, tmp_path):
+    with pytest.raises(Rejected, match=r"Invalid duration '7s' for ray-2: use one of 5s, 9s"):
+        Harness(fake, tmp_path, durations=[7]).run(request())
+    with pytest.raises(Rejected, match=r"model: Input should be 'ray-1-6', 'ray-2' or 'ray-flash-2'"):
+        Harness(fake, tmp_path, model="ray-9").run(request())
+    assert len(creates(fake)) == 2 and fake.jobs == {}
+
+
+def test_the_key_never_reaches_messages_or_the_journal(fake, cdn, key, tmp_path):
+    texts = []
+    fake.fail(f"POST {PREFIX}/generations/video", status=400, body={"detail": "bad request"})
+    fake.fail_next_job()
+    for i in range(3):
+        if i == 2:
+            cdn.link = (lambda orig: lambda gen_id: (orig(gen_id), cdn.expire_links())[0])(cdn.link)
+        try:
+            Harness(fake, tmp_path).run(request())
+        except Exception as exc:  # noqa: BLE001 - every failure's text is checked
+            texts.append(f"{exc!s} {exc!r} {getattr(exc, 'hint', '')}")
+    assert len(texts) == 3 and all(KEY not in t for t in texts)
+    blobs = b"".join(p.read_bytes() for p in tmp_path.iterdir() if p.name.startswith("j.sqlite"))
+    assert b"moderation" in blobs and KEY.encode() not in blobs
+
+
+def test_a_hole_longer_than_nine_seconds_is_refused_without_a_request(fake, key, tmp_path):
+    h = Harness(fake, tmp_path)
+    req = request(frames=10 * 25)
+    assert "longer than luma ray-2's longest clip (9 s)" in h.provider.plan(req).refused
+    with pytest.raises(Rejected, match="longest clip"):
+        h.run(req)
+    assert fake.requests == [] and h.journal.get(HASH) is None
+
+
+def test_a_generation_that_never_finishes_times_out_at_the_deadline(fake, key, tmp_path):
+    fake.steps = ["queued", "dreaming"]
+    ticks = iter(range(0, 10_000, 10))
+    h = Harness(fake, tmp_path, clock=lambda: float(next(ticks)), timeout=30)
+    with pytest.raises(JobTimedOut, match="after 30 s"):
+        h.run(request())
+    row = h.journal.get(HASH)
+    assert row.state == "submitted" and row.job_id in fake.jobs
+
+
+def test_the_fake_refuses_what_the_service_refuses(fake, key):
+    """The fake's own checks: unknown field, bad ratio, data-URI keyframes, legacy route, auth."""
+    import httpx
+
+    auth = {"Authorization": f"Bearer {KEY}"}
+    with httpx.Client(base_url=fake.url + PREFIX) as c:
+        r = c.post("/generations/video", headers=auth, json={"model": "ray-2", "prompt": "x", "seed": 1})
+        assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["body", "seed"]
+        r = c.post("/generations/video", headers=auth, json={"model": "ray-2", "aspect_ratio": "7:3"})
+        assert r.status_code == 422
+        r = c.post("/generations/video", headers=auth, json={
+            "model": "ray-2", "keyframes": {"frame0": {"type": "image", "url": "data:image/png;base64,AAAA"}}})
+        assert r.status_code == 400 and "public" in r.json()["detail"]
+        r = c.post("/generations", headers=auth, json={"model": "ray-2", "prompt": "x", "generation_type": "video"})
+        assert r.status_code == 201 and r.json()["state"] == "queued"
+        r = c.post("/generations/video", json={"model": "ray-2"})
+        assert r.status_code == 401
