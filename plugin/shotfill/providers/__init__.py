@@ -13,6 +13,8 @@ _REGISTRY = {
     "local": "shotfill.providers.local:LocalProvider",
     "openai": "shotfill.providers.openai:OpenAIProvider",
     "luma": "shotfill.providers.luma:LumaProvider",
+    "runway": "shotfill.providers.runway:RunwayProvider",
+    "veo": "shotfill.providers.veo:VeoProvider",
 }
 
 

@@ -1,0 +1,379 @@
+"""The Runway client against a fake Runway API on real sockets: bodies, headers, task life, failures."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import itertools
+import struct
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional
+
+import httpx
+import pytest
+
+from fakes.runway import FakeRunway
+from mediautil import make_png
+from shotfill.config import KEY_ENV, ProviderSettings, Settings
+from shotfill.errors import (AuthError, DownloadError, JobFailed, JobTimedOut, Rejected, SubmitUncertain)
+from shotfill.journal import Journal
+from shotfill.model import GenerationRequest
+from shotfill.plan import request_hash
+from shotfill.providers import runway as runway_mod
+from shotfill.providers.base import ProviderContext
+from shotfill.providers.runway import RunwayProvider
+
+KEY = "test-secret-key"
+PROMPT = "a red fox trots through fresh snow, slow dolly in"
+
+
+@dataclass
+class Harness:
+    provider: RunwayProvider
+    journal: Journal
+    sleeps: list[float] = field(default_factory=list)
+    events: list[tuple[str, str]] = field(default_factory=list)
+
+
+def harness(fake: FakeRunway, tmp_path: Path, clock=None, **settings: Any) -> Harness:
+    h = Harness(provider=None, journal=Journal(tmp_path / "j.sqlite"))  # type: ignore[arg-type]
+
+    async def sleep(s: float) -> None:
+        h.sleeps.append(s)
+
+    ps = ProviderSettings(base_url=fake.url, poll_interval=0.01, timeout=30, **settings)
+    ctx = ProviderContext(settings=Settings(providers={"runway": ps}), journal=h.journal, sleep=sleep,
+                          on_event=lambda pid, stage, detail: h.events.append((stage, detail)))
+    if clock is not None:
+        ctx.clock = clock
+    h.provider = RunwayProvider(ctx)
+    return h
+
+
+def request(*, w: int = 1920, h: int = 1080, frames: int = 72, first: Optional[Path] = None,
+            last: Optional[Path] = None, model: Optional[str] = None, negative: Optional[str] = None,
+            seed: int = 42, prompt: str = PROMPT) -> GenerationRequest:
+    req = GenerationRequest(placeholder_id="V1_gap_1", provider="runway", model=model, prompt=prompt,
+                            negative=negative, seed=seed, width=w, height=h, rate=24, frames=frames,
+                            timecode="01:00:10:00", first_frame=str(first) if first else None,
+                            last_frame=str(last) if last else None)
+    return req.model_copy(update={"request_hash": request_hash(req)})
+
+
+def generate(h: Harness, req: GenerationRequest, tmp_path: Path):
+    return asyncio.run(h.provider.generate(req, tmp_path / "work"))
+
+
+def posts(fake: FakeRunway) -> list:
+    return [r for r in fake.requests if r.method == "POST"]
+
+
+def data_uri_bytes(uri: str) -> bytes:
+    assert uri.startswith("data:image/png;base64,")
+    return base64.b64decode(uri.split(",", 1)[1])
+
+
+def journal_bytes(tmp_path: Path) -> bytes:
+    return b"".join(p.read_bytes() for p in tmp_path.glob("j.sqlite*"))
+
+
+@pytest.fixture
+def fake(small_video):
+    with FakeRunway(small_video, key=KEY) as f:
+        yield f
+
+
+@pytest.fixture
+def key(monkeypatch, clean_environ):
+    monkeypatch.setenv(KEY_ENV["runway"], KEY)
+
+
+@pytest.fixture(scope="module")
+def frames(tmp_path_factory) -> tuple[Path, Path]:
+    d = tmp_path_factory.mktemp("frames")
+    return make_png(d / "before.png", 64, 36, "red"), make_png(d / "after.png", 64, 36, "blue")
+
+
+# -- happy paths -------------------------------------------------------------------------------
+
+
+def test_text_only_gen45_sends_the_documented_body_and_downloads_the_video(fake, key, tmp_path, small_video):
+    h = harness(fake, tmp_path, model="gen4.5")
+    req = request(frames=72)                                   # 3.0 s at 24 fps, 1920x1080
+    media = generate(h, req, tmp_path)
+
+    [post] = posts(fake)
+    assert post.path == "/v1/text_to_video"
+    assert post.json == {"model": "gen4.5", "promptText": PROMPT, "ratio": "1280:720", "duration": 3, "seed": 42}
+    assert isinstance(post.json["duration"], int)
+    assert post.headers["authorization"] == f"Bearer {KEY}"
+    assert post.headers["x-runway-version"] == "2024-11-06"
+    assert post.headers["content-type"] == "application/json"
+    task_id = next(iter(fake.jobs))
+    assert media.job_id == task_id and media.model == "gen4.5" and media.provider == "runway"
+    assert Path(media.path).read_bytes() == small_video
+    # the output lives on the storage host: fetched there, without the key
+    [dl] = fake.cdn.requests
+    assert dl.path.startswith(f"/outputs/{task_id}/") and "authorization" not in dl.headers
+    assert fake.count("GET /v1/tasks/*") == len(fake.sequence)
+    assert [d for s, d in h.events if s == "progress"] == ["queued", "queued", "33%", "67%"]
+    assert ("submitted", task_id) in h.events
+    rec = h.journal.get(req.request_hash)
+    assert (rec.state, rec.job_id, rec.media_path) == ("downloaded", task_id, media.path)
+    assert rec.cost == pytest.approx(0.12 * 3)
+
+
+def test_gen4_turbo_without_a_shot_before_uses_gen45_text_to_video_and_says_so(fake, key, tmp_path):
+    h = harness(fake, tmp_path, model="gen4_turbo")
+    req = request(w=1080, h=1920, frames=100)                  # 4.17 s vertical
+    plan = h.provider.plan(req)
+    assert plan.model == "gen4.5" and plan.refused is None
+    assert any("gen4_turbo makes video only from the shot before" in n for n in plan.notes)
+    media = generate(h, req, tmp_path)
+    [post] = posts(fake)
+    assert post.path == "/v1/text_to_video"
+    assert post.json == {"model": "gen4.5", "promptText": PROMPT, "ratio": "720:1280", "duration": 5, "seed": 42}
+    assert media.model == "gen4.5"
+
+
+def test_gen4_turbo_with_neighbours_sends_the_first_frame_only(fake, key, tmp_path, frames):
+    first, last = frames
+    h = harness(fake, tmp_path)                                # default model: gen4_turbo
+    req = request(first=first, last=last, frames=108)         # 4.5 s -> 5
+    plan = h.provider.plan(req)
+    assert "the shot after is not used: the model takes no last frame" in plan.notes
+    generate(h, req, tmp_path)
+    [post] = posts(fake)
+    assert post.path == "/v1/image_to_video"
+    body = post.json
+    assert {k: v for k, v in body.items() if k != "promptImage"} == {
+        "model": "gen4_turbo", "promptText": PROMPT, "ratio": "1280:720", "duration": 5, "seed": 42}
+    assert [img["position"] for img in body["promptImage"]] == ["first"]
+    assert data_uri_bytes(body["promptImage"][0]["uri"]) == first.read_bytes()
+
+
+def test_veo31_vertical_with_first_and_last_frames_and_a_negative_prompt(fake, key, tmp_path, frames, small_video):
+    first, last = frames
+    h = harness(fake, tmp_path, model="veo3.1")
+    req = request(w=1080, h=1920, frames=120, first=first, last=last, negative="text, watermark")   # 5 s -> 6
+    plan = h.provider.plan(req)
+    assert any("seed not sent" in n for n in plan.notes)
+    media = generate(h, req, tmp_path)
+    [post] = posts(fake)
+    assert post.path == "/v1/image_to_video"
+    body = post.json
+    assert set(body) == {"model", "promptText", "ratio", "duration", "promptImage", "negativePrompt"}
+    assert (body["model"], body["ratio"], body["duration"], body["negativePrompt"]) == (
+        "veo3.1", "1080:1920", 6, "text, watermark")
+    assert [(i["position"], data_uri_bytes(i["uri"])) for i in body["promptImage"]] == [
+        ("first", first.read_bytes()), ("last", last.read_bytes())]
+    assert Path(media.path).read_bytes() == small_video
+
+
+def test_journal_says_submitted_with_the_task_id_before_the_first_poll(fake, key, tmp_path):
+    h = harness(fake, tmp_path, model="gen4.5")
+    req = request()
+    seen: list[tuple[str, Optional[str]]] = []
+    fake.on_poll = lambda rec: seen.append((h.journal.get(req.request_hash).state,
+                                            h.journal.get(req.request_hash).job_id))
+    generate(h, req, tmp_path)
+    task_id = next(iter(fake.jobs))
+    assert seen[0] == ("submitted", task_id)
+    assert all(s == ("submitted", task_id) for s in seen)
+
+
+def test_big_frames_are_scaled_to_the_output_size_before_inlining(fake, key, tmp_path, frames, monkeypatch):
+    monkeypatch.setattr(runway_mod, "MAX_DATA_URI", 100)       # every frame is "too big"
+    h = harness(fake, tmp_path, model="gen4.5")
+    generate(h, request(first=frames[0]), tmp_path)
+    png = data_uri_bytes(posts(fake)[0].json["promptImage"][0]["uri"])
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+    assert struct.unpack(">II", png[16:24]) == (1280, 720)
+
+
+# -- retries and failures ------------------------------------------------------------------------
+
+
+def test_429_on_submit_waits_retry_after_and_creates_one_task(fake, key, tmp_path):
+    fake.fail("POST /v1/*", status=429, body={"error": "You have exceeded your daily generation limit."},
+              headers={"Retry-After": "7"})
+    h = harness(fake, tmp_path, model="gen4.5")
+    generate(h, request(), tmp_path)
+    assert fake.count("POST /v1/text_to_video") == 2
+    assert len(fake.jobs) == 1
+    assert h.sleeps[0] == 7.0
+
+
+def test_500_on_a_poll_is_retried(fake, key, tmp_path, small_video):
+    fake.fail("GET /v1/tasks/*", status=500, body={"error": "internal"})
+    h = harness(fake, tmp_path, model="gen4.5")
+    media = generate(h, request(), tmp_path)
+    assert Path(media.path).read_bytes() == small_video
+    assert fake.count("GET /v1/tasks/*") == len(fake.sequence) + 1
+
+
+def test_reset_on_submit_is_uncertain_and_never_resent(fake, key, tmp_path):
+    fake.reset("POST /v1/text_to_video")
+    h = harness(fake, tmp_path, model="gen4.5")
+    req = request()
+    with pytest.raises(SubmitUncertain):
+        generate(h, req, tmp_path)
+    assert fake.count("POST /v1/text_to_video") == 1
+    assert fake.count("GET *") == 0
+    assert h.journal.get(req.request_hash).state == "uncertain"
+
+
+def test_moderated_task_fails_with_runways_reason_and_code(fake, key, tmp_path):
+    fake.moderate_next("SAFETY.INPUT.TEXT", "The prompt was flagged by our content moderation system.")
+    h = harness(fake, tmp_path, model="gen4.5")
+    req = request()
+    with pytest.raises(JobFailed) as info:
+        generate(h, req, tmp_path)
+    msg = str(info.value)
+    assert "SAFETY.INPUT.TEXT" in msg and "flagged by our content moderation system" in msg
+    assert next(iter(fake.jobs)) in msg
+    rec = h.journal.get(req.request_hash)
+    assert rec.state == "failed" and "SAFETY.INPUT.TEXT" in rec.error
+    assert not fake.cdn.requests
+
+
+def test_cancelled_task_fails(fake, key, tmp_path):
+    fake.sequence = ["PENDING", "CANCELLED"]
+    h = harness(fake, tmp_path, model="gen4.5")
+    with pytest.raises(JobFailed, match="cancelled"):
+        generate(h, request(), tmp_path)
+
+
+def test_expired_output_url_is_refreshed_once_from_the_task(fake, key, tmp_path, small_video):
+    fake.expire_next_urls(1)
+    h = harness(fake, tmp_path, model="gen4.5")
+    media = generate(h, request(), tmp_path)
+    assert Path(media.path).read_bytes() == small_video
+    assert fake.count("GET /v1/tasks/*") == len(fake.sequence) + 1
+    first, second = fake.cdn.requests
+    assert first.query["_jwt"] != second.query["_jwt"]
+
+
+def test_output_gone_for_good_is_a_download_error_after_one_refresh(fake, key, tmp_path):
+    fake.expire_downloads()
+    h = harness(fake, tmp_path, model="gen4.5")
+    req = request()
+    with pytest.raises(DownloadError, match="expire") as info:
+        generate(h, req, tmp_path)
+    assert "_jwt" not in str(info.value)                       # signed tokens stay out of messages
+    assert fake.count("GET /v1/tasks/*") == len(fake.sequence) + 1
+    assert len(fake.cdn.requests) == 2
+    assert not list((tmp_path / "work").glob("*.mp4")) and not list((tmp_path / "work").glob(".*part"))
+    assert h.journal.get(req.request_hash).state == "submitted"   # the job id is kept for a re-run
+
+
+def test_truncated_download_is_retried_and_whole(fake, key, tmp_path, small_video):
+    fake.truncate_next_download()
+    h = harness(fake, tmp_path, model="gen4.5")
+    media = generate(h, request(), tmp_path)
+    assert Path(media.path).read_bytes() == small_video
+    assert len(fake.cdn.requests) == 2
+    assert fake.count("GET /v1/tasks/*") == len(fake.sequence)   # no refresh needed
+
+
+def test_missing_key_is_an_auth_error_before_any_request(fake, tmp_path, clean_environ):
+    h = harness(fake, tmp_path, model="gen4.5")
+    with pytest.raises(AuthError, match="RUNWAYML_API_SECRET"):
+        generate(h, request(), tmp_path)
+    assert fake.requests == []
+
+
+def test_refused_key_is_an_auth_error_that_does_not_echo_the_key(fake, tmp_path, monkeypatch, clean_environ):
+    monkeypatch.setenv("RUNWAYML_API_SECRET", "key_wrong-secret-value")
+    h = harness(fake, tmp_path, model="gen4.5")
+    with pytest.raises(AuthError, match="Invalid API key") as info:
+        generate(h, request(), tmp_path)
+    assert "wrong-secret-value" not in str(info.value)
+    assert fake.count("POST *") == 1
+
+
+def test_bad_duration_is_rejected_with_runways_message(fake, key, tmp_path):
+    h = harness(fake, tmp_path, model="veo3.1", durations=[5])   # a configured duration veo3.1 does not take
+    req = request(frames=96)
+    assert h.provider.plan(req).seconds == 5
+    with pytest.raises(Rejected, match=r"duration: must be one of \[4, 6, 8\]"):
+        generate(h, req, tmp_path)
+    assert fake.count("POST *") == 1 and fake.jobs == {}
+    assert h.journal.get(req.request_hash).state == "failed"
+
+
+def test_unknown_model_of_a_known_family_is_sent_and_refused_by_runway(fake, key, tmp_path, frames):
+    h = harness(fake, tmp_path, model="gen4_aleph")
+    with pytest.raises(Rejected, match="Invalid discriminator value"):
+        generate(h, request(first=frames[0]), tmp_path)
+    assert fake.count("POST *") == 1
+
+
+def test_model_of_no_known_family_is_refused_before_any_request(fake, key, tmp_path):
+    h = harness(fake, tmp_path, model="sora-2")
+    with pytest.raises(Rejected, match="unknown model 'sora-2'"):
+        generate(h, request(), tmp_path)
+    assert fake.requests == []
+
+
+def test_gap_longer_than_the_longest_clip_is_refused_without_a_request(fake, key, tmp_path):
+    h = harness(fake, tmp_path, model="gen4.5")
+    req = request(frames=24 * 11)
+    plan = h.provider.plan(req)
+    assert plan.refused and "longer than runway gen4.5's longest clip (10 s)" in plan.refused
+    with pytest.raises(Rejected, match="longest clip"):
+        generate(h, req, tmp_path)
+    assert fake.requests == []
+
+
+def test_too_long_prompt_is_refused_in_the_plan(fake, key, tmp_path):
+    h = harness(fake, tmp_path, model="gen4.5")
+    plan = h.provider.plan(request(prompt="x" * 1001))
+    assert plan.refused and "at most 1000" in plan.refused
+
+
+def test_poll_deadline_is_a_timeout_and_keeps_the_job(fake, key, tmp_path):
+    fake.sequence = ["RUNNING"]
+    ticks = itertools.count(0, 10)
+    h = harness(fake, tmp_path, clock=lambda: next(ticks), model="gen4.5")
+    req = request()
+    with pytest.raises(JobTimedOut, match="still running after 30 s"):
+        generate(h, req, tmp_path)
+    rec = h.journal.get(req.request_hash)
+    assert (rec.state, rec.job_id) == ("submitted", next(iter(fake.jobs)))
+
+
+def test_the_key_never_reaches_messages_or_the_journal(fake, key, tmp_path):
+    h = harness(fake, tmp_path, model="gen4.5")
+    generate(h, request(), tmp_path)
+    fake.moderate_next()
+    with pytest.raises(JobFailed) as failed:
+        generate(h, request(seed=7), tmp_path)
+    fake.fail("POST /v1/*", status=400, body={"error": "bad"})
+    with pytest.raises(Rejected) as rejected:
+        generate(h, request(seed=8), tmp_path)
+    h.journal.close()
+    for exc in (failed.value, rejected.value):
+        assert KEY not in str(exc) and KEY not in repr(exc)
+    assert KEY.encode() not in journal_bytes(tmp_path)
+    assert all(KEY not in d for _, d in h.events)
+
+
+# -- the fake keeps to the contract ----------------------------------------------------------------
+
+
+def test_fake_requires_the_version_header_and_refuses_unknown_fields(fake):
+    base = {"model": "gen4.5", "promptText": "x", "ratio": "1280:720", "duration": 5}
+    auth = {"Authorization": f"Bearer {KEY}"}
+    r = httpx.post(fake.url + "/v1/text_to_video", json=base, headers=auth)
+    assert r.status_code == 400 and "X-Runway-Version" in r.json()["error"]
+    hdrs = {**auth, "X-Runway-Version": "2024-11-06"}
+    r = httpx.post(fake.url + "/v1/text_to_video", json={**base, "negativePrompt": "x"}, headers=hdrs)
+    assert r.status_code == 400 and "Unrecognized key 'negativePrompt'" in r.json()["error"]
+    r = httpx.post(fake.url + "/v1/image_to_video", headers=hdrs, json={
+        "model": "veo3.1", "ratio": "1280:720", "promptImage": [{"uri": "data:image/png;base64,AAAA",
+                                                                 "position": "last"}]})
+    assert r.status_code == 400 and "only a last frame" in r.json()["error"]
+    r = httpx.get(fake.url + "/v1/tasks/nope", headers={"Authorization": "Bearer other"})
+    assert r.status_code == 401
