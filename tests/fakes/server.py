@@ -95,6 +95,7 @@ class FakeService:
 
         class _H(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True   # headers and body go in two writes
 
             def log_message(self, *args: Any) -> None:
                 pass

@@ -15,6 +15,7 @@ _REGISTRY = {
     "luma": "shotfill.providers.luma:LumaProvider",
     "runway": "shotfill.providers.runway:RunwayProvider",
     "veo": "shotfill.providers.veo:VeoProvider",
+    "comfyui": "shotfill.providers.comfyui:ComfyUIProvider",
 }
 
 

@@ -103,6 +103,8 @@ class JobStatus(BaseModel):
     error: Optional[str] = None
     #: seconds the service asks us to wait before the next poll
     poll_after: Optional[float] = None
+    #: a word for the progress display when there is no percentage ("queued, 2 ahead")
+    detail: Optional[str] = None
     data: dict[str, Any] = {}
 
 
@@ -330,7 +332,8 @@ class RemoteProvider:
                 return status
             if status.state == "failed":
                 raise JobFailed(f"{self.name}: job {handle.job_id} failed: {status.error or 'no reason given'}")
-            pct = f"{status.progress * 100:.0f}%" if status.progress is not None else status.state
+            pct = (f"{status.progress * 100:.0f}%" if status.progress is not None
+                   else status.detail or status.state)
             self.ctx.on_event(pid, "progress", pct)
             delay = status.poll_after if status.poll_after is not None else interval
             if self.ctx.clock() + delay > deadline:
