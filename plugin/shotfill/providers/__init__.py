@@ -16,6 +16,8 @@ _REGISTRY = {
     "runway": "shotfill.providers.runway:RunwayProvider",
     "veo": "shotfill.providers.veo:VeoProvider",
     "comfyui": "shotfill.providers.comfyui:ComfyUIProvider",
+    "fal": "shotfill.providers.fal:FalProvider",
+    "replicate": "shotfill.providers.replicate:ReplicateProvider",
 }
 
 

@@ -1,0 +1,401 @@
+"""The fal.ai queue client against a fake queue and a fake CDN on real sockets."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from fakes.fal import FakeCdn, FakeFal, _int_range, _str
+from mediautil import make_png
+from shotfill.config import KEY_ENV, ProviderSettings, Settings
+from shotfill.errors import (AuthError, DownloadError, JobFailed, JobTimedOut, Rejected, SubmitUncertain)
+from shotfill.journal import Journal
+from shotfill.model import GenerationRequest
+from shotfill.providers.base import ProviderContext
+from shotfill.providers.fal import FalProvider, frame_range_durations, percent_in
+
+KEY = "test-secret-key"
+HASH = "a1" * 32
+WAN = "fal-ai/wan/v2.2-a14b/image-to-video"
+WAN_T2V = "fal-ai/wan/v2.2-a14b/text-to-video"
+KLING = "fal-ai/kling-video/v2.1/standard/image-to-video"
+LTX = "fal-ai/ltx-2/image-to-video"
+
+
+@pytest.fixture(scope="module")
+def servers(small_video):
+    with FakeCdn(small_video) as cdn, FakeFal(small_video, key=KEY, cdn=cdn) as fal:
+        yield fal, cdn
+
+
+@pytest.fixture
+def cdn(servers):
+    servers[1].clear()
+    return servers[1]
+
+
+@pytest.fixture
+def fake(servers, cdn):
+    servers[0].clear()
+    return servers[0]
+
+
+@pytest.fixture
+def key(monkeypatch):
+    monkeypatch.setenv(KEY_ENV["fal"], KEY)
+
+
+@pytest.fixture
+def frames(tmp_path):
+    return (str(make_png(tmp_path / "first.png", 64, 36, "red")),
+            str(make_png(tmp_path / "last.png", 64, 36, "blue")))
+
+
+class Harness:
+    """A provider wired to the fake, recording sleeps and progress events."""
+
+    def __init__(self, fake: FakeFal, tmp_path: Path, clock=None, **settings: Any) -> None:
+        self.sleeps: list[float] = []
+        self.events: list[tuple[str, str, str]] = []
+        self.journal = Journal(tmp_path / "j.sqlite")
+        conf = {"base_url": fake.url, "poll_interval": 0.01, "timeout": 30, **settings}
+
+        async def sleep(s: float) -> None:
+            self.sleeps.append(s)
+
+        kw = {"clock": clock} if clock else {}
+        self.ctx = ProviderContext(settings=Settings(providers={"fal": ProviderSettings(**conf)}),
+                                   journal=self.journal, sleep=sleep,
+                                   on_event=lambda pid, stage, detail: self.events.append((pid, stage, detail)),
+                                   **kw)
+        self.provider = FalProvider(self.ctx)
+        self.workdir = tmp_path / "work"
+
+    def run(self, req: GenerationRequest):
+        return asyncio.run(self.provider.generate(req, self.workdir))
+
+    def stages(self, stage: str) -> list[str]:
+        return [d for _, s, d in self.events if s == stage]
+
+
+def request(**kw: Any) -> GenerationRequest:
+    base = dict(placeholder_id="V1-0002", provider="fal", prompt="waves break on black volcanic rocks at dusk",
+                seed=4242, width=1920, height=1080, rate="24", frames=84, timecode="01:00:20:00", request_hash=HASH)
+    base.update(kw)
+    return GenerationRequest(**base)
+
+
+def submits(fake: FakeFal) -> list:
+    return [r for r in fake.requests if r.method == "POST"]
+
+
+def png_of(data_uri: str) -> bytes:
+    assert data_uri.startswith("data:image/png;base64,")
+    return base64.b64decode(data_uri.split(",", 1)[1])
+
+
+# -- happy paths --------------------------------------------------------------------------
+
+
+def test_text_only_hole_uses_the_wan_text_model_and_downloads_from_the_cdn(fake, cdn, key, tmp_path, small_video):
+    h = Harness(fake, tmp_path)
+    media = h.run(request())                                    # 84 frames at 24 = 3.5 s, no neighbours
+    [sub] = submits(fake)
+    assert sub.path == "/" + WAN_T2V
+    assert sub.headers["authorization"] == f"Key {KEY}"
+    assert sub.headers["content-type"] == "application/json"
+    assert sub.json == {"prompt": "waves break on black volcanic rocks at dusk", "seed": 4242,
+                        "aspect_ratio": "16:9", "resolution": "720p", "num_frames": 57, "frames_per_second": 16}
+    # Polls go to the URLs the submit returned: the app path, not the full model id.
+    polls = [r for r in fake.requests if r.method == "GET" and r.path.endswith("/status")]
+    assert polls and all(r.path == f"/fal-ai/wan/requests/{media.job_id}/status" for r in polls)
+    assert all(r.query == {"logs": ["1"]} for r in polls)
+    assert fake.count(f"GET /fal-ai/wan/requests/{media.job_id}") == 1
+    # The video comes from the CDN, without the key.
+    [dl] = cdn.requests
+    assert dl.path == f"/files/{media.job_id}/out.mp4" and "authorization" not in dl.headers
+    assert Path(media.path).read_bytes() == small_video
+    assert media.job_id in fake.jobs and media.provider == "fal" and media.model == WAN_T2V
+    assert h.stages("progress") == ["queued", "40%"]
+    assert h.stages("submitted") == [media.job_id]
+    assert h.journal.get(HASH).state == "downloaded"
+    plan = h.provider.plan(request())
+    assert plan.model == WAN_T2V and plan.seconds == 3.5 and plan.size_label == "16:9"
+    assert any("made with fal-ai/wan/v2.2-a14b/text-to-video instead" in n for n in plan.notes)
+    assert plan.estimated_cost == pytest.approx(0.28)
+
+
+def test_first_and_last_frames_go_inline_and_portrait_picks_9_16(fake, key, tmp_path, frames):
+    first, last = frames
+    h = Harness(fake, tmp_path)
+    media = h.run(request(width=1080, height=1920, frames=240, negative="text, watermark",
+                          first_frame=first, last_frame=last))
+    [sub] = submits(fake)
+    body = sub.json
+    assert sub.path == "/" + WAN
+    assert set(body) == {"prompt", "negative_prompt", "seed", "image_url", "end_image_url", "aspect_ratio",
+                         "resolution", "num_frames", "frames_per_second"}
+    assert body["aspect_ratio"] == "9:16" and body["num_frames"] == 161 and body["frames_per_second"] == 16
+    assert body["negative_prompt"] == "text, watermark" and body["seed"] == 4242
+    assert png_of(body["image_url"]) == Path(first).read_bytes()
+    assert png_of(body["end_image_url"]) == Path(last).read_bytes()
+    assert isinstance(body["num_frames"], int) and media.job_id in fake.jobs
+
+
+def test_kling_sends_duration_as_a_string_and_no_seed(fake, key, tmp_path, frames):
+    h = Harness(fake, tmp_path, model=KLING)
+    media = h.run(request(frames=7 * 24, negative="blur", first_frame=frames[0], last_frame=frames[1]))
+    [sub] = submits(fake)
+    assert sub.path == "/" + KLING
+    body = sub.json
+    assert body["duration"] == "10" and isinstance(body["duration"], str)
+    assert set(body) == {"prompt", "negative_prompt", "image_url", "duration"}     # no seed, no last frame
+    plan = h.provider.plan(request(frames=7 * 24, first_frame=frames[0], last_frame=frames[1]))
+    assert plan.use_last is False and any("takes no last frame" in n for n in plan.notes)
+    assert media.job_id in fake.jobs
+    # Naming an input in `fields` turns that value on for a shipped model (here Kling's tail image).
+    tail = Harness(fake, tmp_path, model=KLING, fields={"last_frame": "tail_image_url"})
+    assert tail.provider.plan(request(frames=7 * 24, first_frame=frames[0], last_frame=frames[1])).use_last
+    body = tail.provider.build_body(request(first_frame=frames[0], last_frame=frames[1]),
+                                    tail.provider.plan(request(first_frame=frames[0], last_frame=frames[1])))
+    assert png_of(body["tail_image_url"]) == Path(frames[1]).read_bytes() and body["duration"] == "5"
+
+
+def test_ltx_sends_an_integer_duration_and_resolution(fake, key, tmp_path, frames):
+    h = Harness(fake, tmp_path, model=LTX)
+    h.run(request(width=1080, height=1920, frames=5 * 24, first_frame=frames[0]))
+    body = submits(fake)[0].json
+    assert body["duration"] == 6 and isinstance(body["duration"], int)
+    assert body["resolution"] == "1080p" and "aspect_ratio" not in body and "seed" not in body
+    assert h.provider.plan(request(width=1080, height=1920, first_frame=frames[0])).size == (1080, 1920)
+
+
+def test_an_image_only_model_without_a_shot_before_is_refused_without_a_request(fake, key, tmp_path):
+    h = Harness(fake, tmp_path, model=KLING)
+    plan = h.provider.plan(request())
+    assert plan.refused and "makes video only from the shot before" in plan.refused
+    with pytest.raises(Rejected, match="text-to-video model"):
+        h.run(request())
+    assert fake.requests == []
+
+
+def test_any_other_model_is_described_by_config(fake, key, tmp_path, frames):
+    fake.models["acme/vid/i2v"] = ({"text": _str, "start": _str, "secs": _int_range(1, 20), "steps": _int_range(1, 50),
+                                    "rand": _int_range(0, 99999)}, ("text",))
+    h = Harness(fake, tmp_path, model="acme/vid/i2v", durations=[4, 8], price_per_second=0.1,
+                fields={"prompt": "text", "first_frame": "start", "duration": "secs:int", "seed": "rand"},
+                extra={"steps": 30})
+    plan = h.provider.plan(request(first_frame=frames[0]))
+    assert plan.seconds == 4 and plan.estimated_cost == pytest.approx(0.4) and plan.use_first
+    media = h.run(request(first_frame=frames[0]))
+    body = submits(fake)[0].json
+    assert submits(fake)[0].path == "/acme/vid/i2v"
+    assert body["secs"] == 4 and body["steps"] == 30 and body["rand"] == 4242 and body["text"].startswith("waves")
+    assert png_of(body["start"]) == Path(frames[0]).read_bytes()
+    assert media.job_id in fake.jobs
+    # Without durations an unknown model cannot be planned.
+    bare = Harness(fake, tmp_path, model="acme/other")
+    with pytest.raises(Rejected, match="no durations are set"):
+        bare.provider.plan(request())
+
+
+def test_request_preview_elides_the_image_bytes(fake, key, tmp_path, frames):
+    h = Harness(fake, tmp_path)
+    preview = h.provider.request_preview(request(first_frame=frames[0]))
+    assert preview["plan"]["model"] == WAN
+    assert preview["body"]["image_url"].startswith("data:image/png;base64,") and "KB)" in preview["body"]["image_url"]
+
+
+# -- the journal and the lifecycle -------------------------------------------------------------
+
+
+def test_the_journal_says_submitted_with_the_request_id_before_the_first_poll(fake, key, tmp_path):
+    h = Harness(fake, tmp_path)
+    fake.on_poll = lambda rid: (h.journal.get(HASH).state, h.journal.get(HASH).job_id, rid)
+    h.run(request())
+    state, job_id, rid = fake.polls[0]
+    assert state == "submitted" and job_id == rid
+    assert h.journal.get(HASH).data["status_url"].endswith(f"/fal-ai/wan/requests/{rid}/status")
+
+
+def test_429_on_submit_waits_retry_after_and_creates_one_request(fake, key, tmp_path):
+    fake.fail("POST /*", status=429, body={"detail": "Too many concurrent requests"}, headers={"Retry-After": "9"})
+    h = Harness(fake, tmp_path)
+    h.run(request())
+    assert len(submits(fake)) == 2 and len(fake.jobs) == 1
+    assert h.sleeps[0] == 9.0
+
+
+def test_a_500_on_status_is_retried(fake, key, tmp_path, small_video):
+    fake.fail("GET /fal-ai/wan/requests/*/status", status=500, body={"detail": "upstream hiccup"})
+    h = Harness(fake, tmp_path)
+    media = h.run(request())
+    assert Path(media.path).read_bytes() == small_video
+    assert fake.count("GET /fal-ai/wan/requests/*/status") == 4      # 500, then queued, running, completed
+
+
+def test_a_reset_submit_is_never_resent_and_stays_uncertain(fake, key, tmp_path):
+    fake.reset("POST /*")
+    h = Harness(fake, tmp_path)
+    with pytest.raises(SubmitUncertain, match="not sent again"):
+        h.run(request())
+    assert len(submits(fake)) == 1
+    assert [r for r in fake.requests if r.method == "GET"] == []           # fal has no listing to look in
+    assert h.journal.get(HASH).state == "uncertain"
+
+
+# -- failures ------------------------------------------------------------------------------------
+
+
+def test_a_completed_request_with_an_error_fails_with_fals_words_and_type(fake, key, tmp_path):
+    fake.fail_next_job("status_error")
+    h = Harness(fake, tmp_path)
+    with pytest.raises(JobFailed, match=r"Runner disconnected while processing the request \(runner_disconnected\)"):
+        h.run(request())
+    assert fake.count("GET /fal-ai/wan/requests/*") == 3                  # statuses only: no result fetch
+    row = h.journal.get(HASH)
+    assert row.state == "failed" and "runner_disconnected" in row.error
+
+
+def test_a_moderated_result_fails_with_the_content_policy_reason(fake, key, tmp_path):
+    fake.fail_next_job("moderation")
+    h = Harness(fake, tmp_path)
+    with pytest.raises(JobFailed, match="flagged by a content checker.*content_policy_violation"):
+        h.run(request())
+    assert h.journal.get(HASH).state == "failed"
+
+
+def test_a_runner_error_on_the_result_fails_once_without_retrying(fake, key, tmp_path):
+    fake.fail_next_job("runner_error")
+    h = Harness(fake, tmp_path)
+    with pytest.raises(JobFailed, match=r"HTTP 500: CUDA out of memory.*\(runner_server_error\)"):
+        h.run(request())
+    job_id = next(iter(fake.jobs))
+    assert fake.count(f"GET /fal-ai/wan/requests/{job_id}") == 1
+
+
+def test_an_expired_cdn_link_is_a_download_error(fake, cdn, key, tmp_path):
+    cdn.expire_downloads()
+    h = Harness(fake, tmp_path)
+    with pytest.raises(DownloadError, match="expire"):
+        h.run(request())
+    assert h.journal.get(HASH).state == "submitted"          # the request id is kept for a later run
+    assert not list((tmp_path / "work").glob("*.mp4"))
+
+
+def test_a_truncated_download_is_fetched_again_whole(fake, cdn, key, tmp_path, small_video):
+    cdn.truncate_next_download()
+    h = Harness(fake, tmp_path)
+    media = h.run(request())
+    assert Path(media.path).read_bytes() == small_video
+    assert len(cdn.requests) == 2
+
+
+def test_no_key_is_an_auth_error_before_any_request(fake, tmp_path):
+    h = Harness(fake, tmp_path)
+    with pytest.raises(AuthError, match="FAL_KEY"):
+        h.run(request())
+    assert fake.requests == []
+
+
+def test_a_refused_key_is_an_auth_error(fake, monkeypatch, tmp_path):
+    monkeypatch.setenv("FAL_KEY", "wrong-key-123")
+    h = Harness(fake, tmp_path)
+    with pytest.raises(AuthError, match="Invalid API key") as info:
+        h.run(request())
+    assert "wrong-key-123" not in str(info.value)
+    assert h.journal.get(HASH).state == "failed"
+
+
+def test_bad_duration_and_unknown_model_are_rejected_with_the_services_words(fake, key, tmp_path, frames):
+    # A configured duration the model does not take: fal's runner refuses the input (422).
+    h = Harness(fake, tmp_path, model=KLING, durations=[7])
+    with pytest.raises(Rejected, match=r"duration: Input should be '5' or '10' \[literal_error\]"):
+        h.run(request(first_frame=frames[0]))
+    assert h.journal.get(HASH).state == "failed"
+    # An app fal does not have.
+    h = Harness(fake, tmp_path, model="fal-ai/no-such-model", durations=[5])
+    with pytest.raises(Rejected, match="Application 'fal-ai/no-such-model' not found"):
+        h.run(request())
+    with pytest.raises(Rejected, match="not a fal model id"):
+        Harness(fake, tmp_path, model="not a model").provider.plan(request())
+
+
+def test_the_key_never_reaches_messages_or_the_journal(fake, cdn, key, tmp_path):
+    texts = []
+    fake.fail("POST /*", status=400, body={"detail": "bad request"})
+    fake.fail_next_job("status_error")
+    for setup in (lambda: None, lambda: None, cdn.expire_downloads):
+        setup()
+        try:
+            Harness(fake, tmp_path).run(request())
+        except Exception as exc:  # noqa: BLE001 - every failure's text is checked
+            texts.append(f"{exc!s} {exc!r} {getattr(exc, 'hint', '')}")
+    assert len(texts) == 3
+    assert all(KEY not in t for t in texts)
+    blobs = b"".join(p.read_bytes() for p in tmp_path.iterdir() if p.name.startswith("j.sqlite"))
+    assert b"runner_disconnected" in blobs and KEY.encode() not in blobs
+
+
+def test_a_hole_longer_than_ten_seconds_is_refused_without_a_request(fake, key, tmp_path):
+    h = Harness(fake, tmp_path)
+    req = request(frames=11 * 24)
+    plan = h.provider.plan(req)
+    assert plan.refused and "10 s" in plan.refused
+    with pytest.raises(Rejected, match="longer than fal fal-ai/wan/v2.2-a14b/text-to-video's longest clip"):
+        h.run(req)
+    assert fake.requests == [] and h.journal.get(HASH) is None
+
+
+def test_a_request_that_never_finishes_times_out_at_the_deadline(fake, key, tmp_path):
+    fake.steps = ["IN_QUEUE", "IN_PROGRESS"]
+    ticks = iter(range(0, 10_000, 10))
+    h = Harness(fake, tmp_path, clock=lambda: float(next(ticks)), timeout=30)
+    with pytest.raises(JobTimedOut, match="still running after 30 s"):
+        h.run(request())
+    row = h.journal.get(HASH)
+    assert row.state == "submitted" and row.job_id in fake.jobs
+    assert 2 <= fake.count("GET /fal-ai/wan/requests/*/status") <= 4
+
+
+def test_unknown_statuses_keep_polling_and_failed_ones_stop(fake, key, tmp_path):
+    fake.steps = ["IN_QUEUE", "WARMING_UP", "COMPLETED"]
+    h = Harness(fake, tmp_path)
+    h.run(request())
+    assert h.stages("progress") == ["queued", "running"]
+    fake.steps = ["IN_QUEUE", "CANCELLED"]
+    with pytest.raises(JobFailed, match="cancelled"):
+        Harness(fake, tmp_path).run(request())
+
+
+# -- the fake itself, and small helpers ----------------------------------------------------------
+
+
+def test_the_fake_refuses_what_fal_refuses(fake, key, tmp_path):
+    import httpx
+
+    with httpx.Client(base_url=fake.url) as c:
+        assert c.post("/" + WAN, json={"prompt": "x"}).status_code == 401
+        auth = {"Authorization": f"Key {KEY}"}
+        assert c.post("/fal-ai/nope", json={}, headers=auth).status_code == 404
+        sub = c.post("/" + KLING, json={"prompt": "x", "image_url": "ftp://a", "duration": 5, "fps": 3},
+                     headers=auth).json()
+        for _ in range(3):
+            c.get(sub["status_url"], headers=auth)
+        err = c.get(sub["response_url"], headers=auth)
+        assert err.status_code == 422
+        assert {(tuple(d["loc"]), d["type"]) for d in err.json()["detail"]} == {
+            (("body", "image_url"), "image_load_error"), (("body", "duration"), "literal_error"),
+            (("body", "fps"), "extra_forbidden")}
+
+
+def test_helpers():
+    assert frame_range_durations(17, 161, 16.0)[:3] == (1.0, 1.25, 1.5)
+    assert frame_range_durations(17, 161, 16.0)[-1] == 10.0
+    assert frame_range_durations(81, 121, 16.0) == tuple(5 + k / 4 for k in range(11))
+    assert percent_in("Loading\n 12%|#   | 1/8\n 45%|####5     | 9/20") == pytest.approx(0.45)
+    assert percent_in("no numbers here") is None
