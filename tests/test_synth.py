@@ -132,3 +132,15 @@ def test_prompt_wrapping():
     lines = wrapped.split("\n")
     assert len(lines) == 3 and all(len(line) <= 20 for line in lines) and lines[-1].endswith("\u2026")
     assert synth._printable("a\tb\x07c\r\nd") == "a    bc\nd"
+
+
+def test_bridge_with_one_readable_neighbour_holds_it(tmp_path):
+    from shotfill.media import synth
+    from shotfill.model import ConformTarget
+    from mediautil import make_png, decoded_frames
+
+    png = make_png(tmp_path / "only.png", 320, 180, "red")
+    target = ConformTarget(width=320, height=180, rate="25", frames=10, timecode="01:00:00:00")
+    out = synth.render_bridge(png, png, target, prompt="one side", shot_label="V1_x", seed=1,
+                              out=tmp_path / "b.mov")
+    assert decoded_frames(out) == 10

@@ -72,7 +72,10 @@ def render_bridge(
 
     with tempfile.TemporaryDirectory(prefix="shotfill-text-") as tmp:
         a = _still(before_png, target)
-        if dissolve > 0:
+        # One readable neighbour comes in as both ends: hold it (ffmpeg-python would merge
+        # two identical inputs into one node, which xfade cannot take twice).
+        same = Path(before_png).resolve() == Path(after_png).resolve()
+        if dissolve > 0 and not same:
             b = _still(after_png, target)
             v = ffmpeg.filter([a, b], "xfade", transition="fade",
                               offset=_seconds(hold, rate), duration=_seconds(dissolve, rate))
