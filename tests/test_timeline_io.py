@@ -588,3 +588,16 @@ def test_corpus_reads(row):
         if adapter and adapter not in otio.adapters.available_adapter_names():
             pytest.skip(f"the optional '{adapter}' OTIO adapter is not installed")
         pytest.fail(f"stock OTIO reads this file, ShotFill did not: {message}")
+
+
+def test_fcpxml_media_rep_source_is_read(tmp_path):
+    """FCPXML 1.9+ keeps the file in <media-rep>; clips must not read as offline."""
+    from conftest import CORPUS
+
+    src = CORPUS / "dawfilekit" / "24.fcpxml"
+    if not src.exists():
+        pytest.skip("corpus not present")
+    tl = read_timeline(src).timeline
+    refs = [c.media_reference for c in tl.find_clips()]
+    assert refs and all(isinstance(r, otio.schema.ExternalReference) for r in refs)
+    assert refs[0].target_url.endswith("TestVideo.mp4")

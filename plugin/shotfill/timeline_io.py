@@ -787,14 +787,20 @@ def _exact_fcpx_class():
                         name=effect.get("name", ""), generator_kind=effect.get("name", "") or "effect",
                         metadata={"fcpx": {"uid": effect.get("uid", "")}})
                 return otio.schema.MissingReference()
-            if not asset.get("src", ""):
+            # FCPXML 1.9+ moved the file into <media-rep kind="original-media" src=...>.
+            src = asset.get("src", "")
+            if not src:
+                rep = asset.find("media-rep[@kind='original-media']")
+                rep = rep if rep is not None else asset.find("media-rep")
+                src = rep.get("src", "") if rep is not None else ""
+            if not src:
                 return otio.schema.MissingReference()
             fmt = asset.get("format", default_format)
             available_range = TR(start_time=self.rt(asset.get("start"), fmt),
                                  duration=self.rt(asset.get("duration"), fmt))
             asset_clip = self._assetclip_by_ref(asset_id)
             metadata = self._create_metadta(asset_clip) if asset_clip is not None else {}
-            return otio.schema.ExternalReference(target_url=asset.get("src"),
+            return otio.schema.ExternalReference(target_url=src,
                                                  available_range=available_range,
                                                  metadata={"fcpx": metadata})
 
