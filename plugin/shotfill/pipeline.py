@@ -224,6 +224,23 @@ def write_output(loaded: Loaded, placements: list[Placement], output: Path, adap
             return warnings
         except TimelineError as exc:
             warnings.append(f"{exc.message}; written with OTIO's EDL writer instead")
+    if adapter in ("fcp_xml", "fcpx_xml") and read.format == adapter:
+        # FCP 7 XML -> .xml and FCPXML -> .fcpxml: edit the editor's document, as for EDLs.
+        from shotfill.fcp7_splice import splice_fcp7
+        from shotfill.fcpxml_splice import splice_fcpxml
+        from shotfill.xml_doc import read_xml_source
+
+        splice = splice_fcp7 if adapter == "fcp_xml" else splice_fcpxml
+        try:
+            source, encoding = read_xml_source(Path(loaded.info.path))
+            text = splice(source, placements, rate=loaded.info.rate, drop_frame=loaded.info.drop_frame,
+                          source_name=Path(loaded.info.path).name,
+                          relative_to=output.parent if relative_paths else None)
+            _write_text_atomic(output, text, encoding)
+            return warnings
+        except TimelineError as exc:
+            label = "FCP 7 XML" if adapter == "fcp_xml" else "FCPXML"
+            warnings.append(f"{exc.message}; written with OTIO's {label} writer instead")
     filled = place_clips(read.timeline, placements, relative_to=output.parent if relative_paths else None)
     kwargs = {}
     if adapter == "cmx_3600":
