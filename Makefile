@@ -17,6 +17,15 @@ $(STAMP): pyproject.toml
 	else \
 	  $(BIN)/python -m pip install --quiet -e '.[dev,ffmpeg]'; \
 	fi
+	@# Headless Chromium for the report's screenshot test: best effort, only as root with apt-get;
+	@# without it that one test is skipped.
+	-@if ! command -v chromium >/dev/null 2>&1 && ! command -v chromium-browser >/dev/null 2>&1 \
+	    && ! command -v google-chrome >/dev/null 2>&1 && ! command -v google-chrome-stable >/dev/null 2>&1 \
+	    && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	  echo "installing chromium with apt-get (for tests/test_report.py)"; \
+	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } \
+	    || echo "could not install chromium; the report screenshot test will be skipped"; \
+	fi
 	touch $(STAMP)
 
 setup: $(STAMP)

@@ -1021,7 +1021,11 @@ def _as_timeline(obj, shown: str, warnings: list[str]) -> otio.schema.Timeline:
         return otio.schema.Timeline(name=obj.name, tracks=[track])
     what = getattr(obj, "schema_name", lambda: type(obj).__name__)()
     if getattr(obj, "is_unknown_schema", False):
+        # OTIO itself reads it (as an object of a schema it does not know): say what it is
+        # and carry on with nothing to fill, rather than refuse a file OTIO accepts.
         what = f"{obj.original_schema_name}.{obj.original_schema_version}"
+        warnings.append(f"{shown}: holds a '{what}' object, not a timeline; there is nothing to fill in it")
+        return otio.schema.Timeline(name=getattr(obj, "name", "") or Path(shown).stem)
     raise TimelineError(f"{shown}: holds a '{what}', not a timeline", hint=_EXPORT_HINT)
 
 

@@ -1,0 +1,52 @@
+"""Small JPEG thumbnails of stills, for the run report's contact sheet.
+
+A thumbnail is a real frame (a PNG that :func:`shotfill.media.frames.extract_frame`
+took) scaled to a fixed width with ffmpeg.  Non-square pixels are squared
+first, so an anamorphic frame shows at its display shape.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import ffmpeg
+
+from shotfill.errors import MediaError
+from shotfill.media import tools
+
+#: default thumbnail width in pixels (the height follows the picture's shape)
+THUMB_WIDTH = 320
+
+
+def thumbnail(
+    src: str | os.PathLike[str], dst: str | os.PathLike[str], *, width: int = THUMB_WIDTH, quality: int = 4
+) -> Path:
+    """Scale the still ``src`` to ``width`` pixels wide (even height) and write ``dst`` atomically.
+
+    ``dst`` ending in ``.png`` is written as PNG, anything else as JPEG;
+    ``quality`` is ffmpeg's JPEG ``-q:v`` (2 best .. 31 worst).
+    """
+    if width < 2:
+        raise ValueError(f"thumbnail width must be at least 2, not {width}")
+    src, dst = Path(src), Path(dst)
+    if not src.is_file():
+        raise MediaError(f"no picture to make a thumbnail of: {src} does not exist")
+    png = dst.suffix.lower() == ".png"
+    with tools.atomic_output(dst) as tmp:
+        v = (
+            ffmpeg.input(tools.file_url(src))["v:0"]
+            # square the pixels, then scale to the width with an even height
+            .filter("scale", "trunc(iw*sar/2)*2", "ih")
+            .filter("setsar", 1)
+            .filter("scale", width, -2, flags="bicubic")
+            .filter("format", "rgb24" if png else "yuvj420p")
+        )
+        opts = {"frames:v": 1, "update": 1, "format": "image2", "c:v": "png" if png else "mjpeg"}
+        if not png:
+            opts["q:v"] = quality
+        tools.run(tools.compile_argv(ffmpeg.output(v, tools.file_url(tmp), **opts)),
+                  what=f"making a thumbnail of {src.name}")
+        if not tmp.is_file() or tmp.stat().st_size == 0:
+            raise MediaError(f"ffmpeg wrote no thumbnail for {src}")
+    return dst

@@ -1,0 +1,525 @@
+"""The run report written beside the outputs: ``report.json`` and ``report.html``.
+
+``report.json`` lists every placeholder of the run (timeline, track, timecode,
+prompt, provider, model, job id, estimated cost, timings, result or error).
+``report.html`` is a contact sheet an editor opens in any browser: one row per
+placeholder with the last frame before the hole, the first, middle and last
+frames of the generated clip and the first frame after it, with the prompt
+and the outcome.  The thumbnails are real frames taken with ffmpeg and kept in
+``report_thumbs/`` next to the page, which links them by relative path, so
+the folder can be moved or zipped as a whole.  The page has no scripts, no
+web fonts and nothing fetched from the network; every text in it is escaped.
+
+The report only ever sees the fields of :class:`ReportEntry`; as a second
+guard, any value of a provider key variable found in the environment is
+blanked out of them before anything is written.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import html
+import json
+import os
+import re
+import tempfile
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Optional, Sequence
+from urllib.parse import quote
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict
+
+from shotfill import __version__
+from shotfill.errors import ShotFillError
+from shotfill.media import tools
+
+if TYPE_CHECKING:  # pipeline imports a lot; only its types are needed here
+    from shotfill.pipeline import Outcome
+
+JSON_NAME = "report.json"
+HTML_NAME = "report.html"
+THUMBS_DIR = "report_thumbs"
+#: thumbnail width in pixels; the page shows them at about 180 px, so they stay sharp on HiDPI screens
+THUMB_WIDTH = 320
+
+Result = Literal["filled", "failed", "skipped"]
+#: the five pictures of a row, left to right
+KINDS = ("before", "first", "middle", "last", "after")
+_STAGE_ORDER = ("plan", "generate", "conform", "total")
+_THUMB_RE = re.compile(r"^\d{3,}_[A-Za-z0-9_-]*_(?:before|first|middle|last|after)\.jpg$")
+
+
+def _path_str(value: object) -> object:
+    return os.fspath(value) if isinstance(value, os.PathLike) else value
+
+
+def _rate_text(value: object) -> object:
+    if isinstance(value, Fraction):
+        from shotfill.rates import rate_str
+
+        return rate_str(value)
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        from shotfill.rates import normalize_rate, rate_str
+
+        return rate_str(normalize_rate(value))
+    return value
+
+
+PathText = Annotated[str, BeforeValidator(_path_str)]
+RateText = Annotated[str, BeforeValidator(_rate_text)]
+
+
+class ReportEntry(BaseModel):
+    """One placeholder of a run, as the report shows it.  Paths may be given as ``Path``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    timeline: PathText
+    """the input timeline"""
+    output: Optional[PathText] = None
+    """the timeline the run wrote"""
+    placeholder_id: str
+    track: str
+    timecode: str
+    record_frame: int
+    start: int
+    """frames from the start of the track"""
+    duration: int
+    """frames"""
+    rate: RateText
+    """``"24000/1001"``; a Fraction is turned into that form"""
+    prompt: str
+    provider: Optional[str] = None
+    model: Optional[str] = None
+    job_id: Optional[str] = None
+    estimated_cost: Optional[float] = None
+    timings: dict[str, float] = {}
+    """seconds per stage: plan, generate, conform, total"""
+    result: Result
+    error: Optional[str] = None
+    media: Optional[PathText] = None
+    """the conformed clip"""
+    before_frame: Optional[PathText] = None
+    """PNG of the neighbour frame before the hole that the run extracted"""
+    after_frame: Optional[PathText] = None
+    before_name: Optional[str] = None
+    after_name: Optional[str] = None
+
+
+def entry_from_outcome(
+    outcome: "Outcome", *, timeline: str | os.PathLike[str], output: str | os.PathLike[str] | None,
+    timings: Optional[dict[str, float]] = None, estimated_cost: Optional[float] = None,
+    result: Optional[Result] = None,
+) -> ReportEntry:
+    """A :class:`ReportEntry` from one :class:`shotfill.pipeline.Outcome` of a fill."""
+    ph, req, prov = outcome.placeholder, outcome.request, outcome.provenance or {}
+    return ReportEntry(
+        timeline=timeline, output=output, placeholder_id=ph.id, track=ph.track, timecode=ph.timecode,
+        record_frame=ph.record_frame, start=ph.start, duration=ph.duration, rate=ph.rate, prompt=ph.prompt,
+        provider=prov.get("provider") or (req.provider if req else None),
+        model=prov.get("model") or (req.model if req else None),
+        job_id=prov.get("job_id"), estimated_cost=estimated_cost, timings=dict(timings or {}),
+        result=result or ("filled" if outcome.ok else "failed"), error=outcome.error,
+        media=outcome.media,
+        before_frame=req.first_frame if req else None, after_frame=req.last_frame if req else None,
+        before_name=ph.before.name if ph.before else None, after_name=ph.after.name if ph.after else None,
+    )
+
+
+# --------------------------------------------------------------------------- thumbnails
+
+
+@dataclass
+class Thumb:
+    kind: str                       # before / first / middle / last / after
+    caption: str
+    path: Optional[str] = None      # relative to the report folder, "report_thumbs/..."
+    frame: Optional[int] = None     # frame index in the generated clip (first/middle/last)
+    missing: str = ""               # what the empty box says when there is no picture
+    why: str = ""                   # the error behind a picture that could not be made
+
+
+@dataclass
+class Sheet:
+    thumbs: list[Thumb]
+    aspect: tuple[int, int] = (16, 9)
+    gen_frames: Optional[int] = None
+    warnings: list[str] = field(default_factory=list)
+
+
+def _safe(text: str, limit: int = 48) -> str:
+    return re.sub(r"[^A-Za-z0-9_-]+", "-", text).strip("-")[:limit] or "shot"
+
+
+def _probe_size(path: Path) -> Optional[tuple[int, int]]:
+    from shotfill.media.probe import probe
+
+    try:
+        info = probe(path)
+    except ShotFillError:
+        return None
+    return info.width, info.height
+
+
+def _sheet(index: int, entry: ReportEntry, thumbs_dir: Path, scratch: Path) -> Sheet:
+    """Make the five thumbnails of one row (each one that can be made)."""
+    from shotfill.media.frames import extract_frame
+    from shotfill.media.probe import probe
+    from shotfill.media.thumbs import thumbnail
+
+    stem = f"{index:03d}_{_safe(entry.placeholder_id)}"
+    sheet = Sheet(thumbs=[])
+
+    def still(kind: str, src: Optional[str], caption: str, missing: str) -> Thumb:
+        t = Thumb(kind, caption, missing=missing)
+        if not src:
+            return t
+        if not Path(src).is_file():
+            t.missing, t.why = "frame missing", f"{src} does not exist"
+            return t
+        dst = thumbs_dir / f"{stem}_{kind}.jpg"
+        try:
+            thumbnail(src, dst, width=THUMB_WIDTH)
+            t.path = f"{THUMBS_DIR}/{dst.name}"
+        except ShotFillError as exc:
+            t.missing, t.why = "no thumbnail", str(exc)
+        return t
+
+    before = still("before", entry.before_frame, _caption("before", entry.before_name), "no media before")
+    after = still("after", entry.after_frame, _caption("after", entry.after_name), "no media after")
+
+    gen_missing = {"filled": "no media", "failed": "not generated", "skipped": "skipped"}[entry.result]
+    gen = [Thumb(kind, kind, missing=gen_missing) for kind in ("first", "middle", "last")]
+    if entry.media:
+        media = Path(entry.media)
+        try:
+            info = probe(media)
+            sheet.gen_frames = info.frames
+            sheet.aspect = _display_aspect(info.width, info.height, info.sample_aspect_ratio)
+            last = info.frames - 1
+            for t, n in zip(gen, (0, info.frames // 2, last)):
+                t.frame, t.caption = n, f"{t.kind} · frame {n}"
+                png = scratch / f"{stem}_{t.kind}.png"
+                try:
+                    extract_frame(media, n, png)
+                    dst = thumbs_dir / f"{stem}_{t.kind}.jpg"
+                    thumbnail(png, dst, width=THUMB_WIDTH)
+                    t.path = f"{THUMBS_DIR}/{dst.name}"
+                except ShotFillError as exc:
+                    t.missing, t.why = "no thumbnail", str(exc)
+        except ShotFillError as exc:
+            for t in gen:
+                t.missing, t.why = "media unreadable", str(exc)
+    if sheet.gen_frames is None:
+        size = next((s for s in (_probe_size(Path(p)) for p in (entry.before_frame, entry.after_frame)
+                                 if p and Path(p).is_file()) if s), None)
+        if size:
+            sheet.aspect = size
+    sheet.thumbs = [before, *gen, after]
+    return sheet
+
+
+def _display_aspect(width: int, height: int, sar: Optional[str]) -> tuple[int, int]:
+    try:
+        num, den = (int(x) for x in (sar or "1:1").split(":"))
+        if num > 0 and den > 0:
+            return width * num, height * den
+    except ValueError:
+        pass
+    return width, height
+
+
+def _caption(side: str, name: Optional[str]) -> str:
+    return f"{side} · {name}" if name else side
+
+
+def _make_sheets(entries: Sequence[ReportEntry], thumbs_dir: Path) -> list[Sheet]:
+    thumbs_dir.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="shotfill-report-") as tmp:
+        workers = max(1, min(4, os.cpu_count() or 2, len(entries)))
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            futures = [pool.submit(_sheet, i, e, thumbs_dir, Path(tmp)) for i, e in enumerate(entries, 1)]
+            return [f.result() for f in futures]
+
+
+def _remove_stale_thumbs(thumbs_dir: Path, keep: set[str]) -> None:
+    """Drop thumbnails an earlier report in this folder made and this one does not use."""
+    for p in thumbs_dir.iterdir():
+        if _THUMB_RE.match(p.name) and p.name not in keep:
+            try:
+                p.unlink()
+            except OSError:
+                pass
+
+
+# --------------------------------------------------------------------------- secrets
+
+
+def _secrets_from_environment() -> list[str]:
+    from shotfill.config import KEY_ENV
+
+    values = {os.environ.get(var, "") for var in KEY_ENV.values() if var}
+    return sorted((v for v in values if len(v) >= 8), key=len, reverse=True)
+
+
+def _redact(entry: ReportEntry, secrets: list[str]) -> ReportEntry:
+    if not secrets:
+        return entry
+    update = {}
+    for name, value in entry:
+        if isinstance(value, str):
+            clean = value
+            for s in secrets:
+                clean = clean.replace(s, "[redacted]")
+            if clean != value:
+                update[name] = clean
+    return entry.model_copy(update=update) if update else entry
+
+
+# --------------------------------------------------------------------------- writing
+
+
+def totals(entries: Sequence[ReportEntry]) -> dict[str, Any]:
+    """Counts per result, and the estimated cost of the placeholders that were sent.
+
+    ``estimated_cost`` sums the known estimates of filled and failed
+    placeholders (skipped ones cost nothing); None when none is known.
+    """
+    costs = [e.estimated_cost for e in entries if e.result != "skipped" and e.estimated_cost is not None]
+    return {
+        "filled": sum(e.result == "filled" for e in entries),
+        "failed": sum(e.result == "failed" for e in entries),
+        "skipped": sum(e.result == "skipped" for e in entries),
+        "estimated_cost": round(sum(costs), 6) if costs else None,
+    }
+
+
+def _write_text_atomic(path: Path, text: str) -> None:
+    with tools.atomic_output(path) as tmp:
+        with open(tmp, "w", encoding="utf-8", newline="\n") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+
+
+def write_report(
+    entries: list[ReportEntry], out_dir: Path, *, title: str = "ShotFill report"
+) -> tuple[Path, Path]:
+    """Write ``out_dir/report.json``, ``out_dir/report.html`` and their thumbnails; return both paths.
+
+    A thumbnail that cannot be made (no neighbour media, a failed
+    placeholder, an unreadable file) becomes a labelled empty box in the
+    page; it never stops the report.  Both files are written atomically.
+    """
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    secrets = _secrets_from_environment()
+    entries = [_redact(e, secrets) for e in entries]
+    thumbs_dir = out_dir / THUMBS_DIR
+    sheets = _make_sheets(entries, thumbs_dir)
+    generated_at = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+    sums = totals(entries)
+
+    rows = []
+    for e, sheet in zip(entries, sheets):
+        row = e.model_dump(mode="json")
+        row["thumbnails"] = {t.kind: {"path": t.path, "frame": t.frame} for t in sheet.thumbs}
+        rows.append(row)
+    data = {"title": title, "generated_at": generated_at, "shotfill_version": __version__,
+            "totals": sums, "placeholders": rows}
+
+    json_path, html_path = out_dir / JSON_NAME, out_dir / HTML_NAME
+    _write_text_atomic(json_path, json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+    _write_text_atomic(html_path, render_html(entries, sheets, title=title, generated_at=generated_at,
+                                              sums=sums))
+    _remove_stale_thumbs(thumbs_dir, {Path(t.path).name for s in sheets for t in s.thumbs if t.path})
+    return json_path, html_path
+
+
+# --------------------------------------------------------------------------- HTML
+
+_CSS = """
+:root { color-scheme: dark; }
+* { box-sizing: border-box; }
+body { margin: 0; background: #161719; color: #d5d6d8;
+  font: 13px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif; }
+.mono, .tc, .pid, dd.mono { font-family: ui-monospace, "SF Mono", Menlo, Consolas, "DejaVu Sans Mono", monospace; }
+header.top { padding: 18px 24px 14px; background: #1d1e21; border-bottom: 1px solid #2c2e32; }
+header.top h1 { margin: 0 0 4px; font-size: 18px; font-weight: 600; color: #eceef0; }
+header.top .sub { color: #8b8f96; font-size: 12px; }
+.totals { display: flex; flex-wrap: wrap; gap: 8px; margin-top: 12px; }
+.chip { padding: 4px 10px; border-radius: 4px; background: #26282c; border: 1px solid #33363b; font-size: 12px; }
+.chip b { font-size: 14px; margin-right: 4px; color: #eceef0; }
+.chip.filled b { color: #7fd08a; } .chip.failed b { color: #f08a80; } .chip.skipped b { color: #a7abb1; }
+.timelines { margin: 10px 0 0; padding: 0; list-style: none; color: #8b8f96; font-size: 12px; }
+main { padding: 14px 24px 32px; display: flex; flex-direction: column; gap: 12px; }
+article.shot { background: #1f2023; border: 1px solid #2c2e32; border-left: 4px solid #5f6368; border-radius: 4px; }
+article.shot.filled { border-left-color: #3f9a4d; }
+article.shot.failed { border-left-color: #c8473c; }
+.shot-head { display: flex; flex-wrap: wrap; align-items: baseline; gap: 6px 14px; padding: 8px 12px;
+  border-bottom: 1px solid #2a2c30; }
+.pid { font-weight: 600; color: #eceef0; }
+.tc { color: #e3c27a; }
+.head-item { color: #a3a7ad; }
+.file { color: #8b8f96; margin-left: auto; font-size: 12px; overflow-wrap: anywhere; }
+.badge { display: inline-block; padding: 1px 8px; border-radius: 3px; font-size: 11px; font-weight: 700;
+  letter-spacing: .06em; text-transform: uppercase; }
+.badge.filled { background: #24502b; color: #a6e3ae; }
+.badge.failed { background: #6b231d; color: #ffc1ba; }
+.badge.skipped { background: #3b3e43; color: #c3c6ca; }
+.body { display: flex; flex-wrap: wrap; gap: 12px; padding: 10px 12px 12px; }
+.strip { display: flex; align-items: flex-start; gap: 6px; flex: 0 0 auto; }
+.gen { display: flex; gap: 4px; padding: 4px; border-radius: 4px; background: #2a2621;
+  border: 1px solid #4a3f2c; }
+figure { margin: 0; width: 176px; }
+.gen figure { width: 172px; }
+.pic { width: 100%; aspect-ratio: var(--ar, 16 / 9); background: #000; border-radius: 2px; overflow: hidden;
+  display: flex; align-items: center; justify-content: center; }
+.pic img { width: 100%; height: 100%; object-fit: contain; display: block; }
+.pic.none { background: repeating-linear-gradient(135deg, #1a1b1d 0 8px, #1e1f22 8px 16px);
+  border: 1px dashed #43464b; color: #7c8087; font-size: 11px; text-align: center; padding: 6px; }
+figcaption { margin-top: 3px; color: #8b8f96; font-size: 11px; white-space: nowrap; overflow: hidden;
+  text-overflow: ellipsis; }
+.gen figcaption { color: #b9a57f; }
+.meta { flex: 1 1 300px; min-width: 280px; }
+.prompt { margin: 0 0 8px; color: #eceef0; font-size: 14px; overflow-wrap: anywhere; }
+.prompt::before { content: "\\201C"; color: #6d7178; } .prompt::after { content: "\\201D"; color: #6d7178; }
+dl { display: grid; grid-template-columns: max-content 1fr; gap: 2px 12px; margin: 0; font-size: 12px; }
+dt { color: #7c8087; } dd { margin: 0; overflow-wrap: anywhere; }
+.error { margin: 8px 0 0; padding: 6px 8px; background: #2d1a18; border: 1px solid #5a2a25; border-radius: 3px;
+  color: #ffb4ab; font: 12px/1.4 ui-monospace, "SF Mono", Menlo, Consolas, "DejaVu Sans Mono", monospace;
+  white-space: pre-wrap; overflow-wrap: anywhere; max-height: 12em; overflow: auto; }
+.empty { color: #8b8f96; padding: 24px; text-align: center; }
+footer { color: #5f636a; font-size: 11px; padding: 0 24px 24px; }
+"""
+
+
+def _e(value: object) -> str:
+    return html.escape("" if value is None else str(value), quote=True)
+
+
+def _num(x: float, places: int = 3) -> str:
+    return f"{x:.{places}f}".rstrip("0").rstrip(".")
+
+
+def _seconds(s: float) -> str:
+    if s < 1:
+        return f"{s:.2f} s"
+    if s < 60:
+        return f"{s:.1f} s"
+    m, sec = divmod(round(s), 60)
+    return f"{m} min {sec:02d} s" if m < 60 else f"{m // 60} h {m % 60:02d} min"
+
+
+def _cost(c: Optional[float]) -> str:
+    if c is None:
+        return "unknown"
+    return f"{c:.2f}" if c == 0 or abs(c) >= 0.01 else f"{c:.4f}"
+
+
+def _rate_fraction(rate: str) -> Optional[Fraction]:
+    try:
+        r = Fraction(rate)
+    except (ValueError, ZeroDivisionError):
+        return None
+    return r if r > 0 else None
+
+
+def _timings(t: dict[str, float]) -> str:
+    keys = [k for k in _STAGE_ORDER if k in t] + sorted(k for k in t if k not in _STAGE_ORDER)
+    return " · ".join(f"{k} {_seconds(t[k])}" for k in keys) or "—"
+
+
+def _figure(t: Thumb, alt: str) -> str:
+    if t.path:
+        pic = (f'<div class="pic"><img src="{_e(quote(t.path))}" alt="{_e(alt)}" '
+               f'width="{THUMB_WIDTH}" loading="eager"></div>')
+    else:
+        title = f' title="{_e(t.why)}"' if t.why else ""
+        pic = f'<div class="pic none"{title}><span>{_e(t.missing)}</span></div>'
+    return f'<figure>{pic}<figcaption title="{_e(t.caption)}">{_e(t.caption)}</figcaption></figure>'
+
+
+def _row(index: int, e: ReportEntry, sheet: Sheet) -> str:
+    rate = _rate_fraction(e.rate)
+    dur = f"{e.duration} fr"
+    if rate:
+        dur += f" · {_num(float(e.duration / rate), 2)} s @ {_num(float(rate))} fps"
+    before, first, middle, last, after = sheet.thumbs
+    gen = "".join(_figure(t, f"{e.placeholder_id} generated, {t.caption}") for t in (first, middle, last))
+    out_name = Path(e.output).name if e.output else "—"
+    provider = " / ".join(x for x in (e.provider, e.model) if x) or "—"
+    meta = [
+        ("provider / model", _e(provider), ""),
+        ("job id", _e(e.job_id or "—"), "mono"),
+        ("est. cost", _e(_cost(e.estimated_cost)), ""),
+        ("timings", _e(_timings(e.timings)), ""),
+        ("record", _e(f"frame {e.record_frame} · track start +{e.start}"), "mono"),
+        ("media", _e(Path(e.media).name if e.media else "—"), "mono"),
+    ]
+    dl = "".join(f'<dt>{k}</dt><dd class="{c}"' + (f' title="{_e(e.media)}"' if k == "media" and e.media else "")
+                 + f">{v}</dd>" for k, v, c in meta)
+    err = f'<pre class="error">{_e(e.error)}</pre>' if e.error else ""
+    ar = f"{sheet.aspect[0]} / {sheet.aspect[1]}"
+    return f"""
+<article class="shot {e.result}" id="{_e(f'ph{index}-' + e.placeholder_id)}" style="--ar: {_e(ar)}">
+  <div class="shot-head">
+    <span class="badge {e.result}">{_e(e.result)}</span>
+    <span class="pid">{_e(e.placeholder_id)}</span>
+    <span class="tc">{_e(e.timecode)}</span>
+    <span class="head-item">track {_e(e.track)}</span>
+    <span class="head-item">{_e(dur)}</span>
+    <span class="file" title="{_e(e.timeline)} → {_e(e.output or '')}">{_e(Path(e.timeline).name)} → {_e(out_name)}</span>
+  </div>
+  <div class="body">
+    <div class="strip">
+      {_figure(before, f"{e.placeholder_id} {before.caption}")}
+      <div class="gen">{gen}</div>
+      {_figure(after, f"{e.placeholder_id} {after.caption}")}
+    </div>
+    <div class="meta">
+      <p class="prompt">{_e(e.prompt)}</p>
+      <dl>{dl}</dl>
+      {err}
+    </div>
+  </div>
+</article>"""
+
+
+def render_html(entries: Sequence[ReportEntry], sheets: Sequence[Sheet], *, title: str, generated_at: str,
+                sums: dict[str, Any]) -> str:
+    """The contact sheet page (self-contained but for the thumbnails it links)."""
+    n = len(entries)
+    chips = [f'<span class="chip"><b>{n}</b>placeholder{"s" if n != 1 else ""}</span>']
+    chips += [f'<span class="chip {k}"><b>{sums[k]}</b>{k}</span>' for k in ("filled", "failed", "skipped")]
+    chips.append(f'<span class="chip"><b>{_e(_cost(sums["estimated_cost"]))}</b>est. cost</span>')
+    pairs = list(dict.fromkeys((e.timeline, e.output or "") for e in entries))
+    timelines = "".join(f'<li class="mono">{_e(t)}{" → " + _e(o) if o else ""}</li>' for t, o in pairs)
+    rows = "".join(_row(i, e, s) for i, (e, s) in enumerate(zip(entries, sheets), 1)) or '<p class="empty">No placeholders.</p>'
+    return f"""<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="color-scheme" content="dark">
+<meta name="generator" content="ShotFill {_e(__version__)}">
+<title>{_e(title)}</title>
+<style>{_CSS}</style>
+</head>
+<body>
+<header class="top">
+  <h1>{_e(title)}</h1>
+  <div class="sub">generated {_e(generated_at)} · ShotFill {_e(__version__)} ·
+    before · first / middle / last generated frame · after</div>
+  <div class="totals">{"".join(chips)}</div>
+  <ul class="timelines">{timelines}</ul>
+</header>
+<main>{rows}
+</main>
+<footer>Thumbnails are frames taken from the media with ffmpeg; they live in {_e(THUMBS_DIR)}/ beside this page.</footer>
+</body>
+</html>
+"""
