@@ -5,6 +5,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+TSTAMP := $(VENV)/.test-tools
 
 .PHONY: demo test setup bench clean
 
@@ -17,6 +18,11 @@ $(STAMP): pyproject.toml
 	else \
 	  $(BIN)/python -m pip install --quiet -e '.[dev,ffmpeg]'; \
 	fi
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+$(TSTAMP): $(STAMP)
 	@# Headless Chromium for the report's screenshot test: best effort, only as root with apt-get;
 	@# without it that one test is skipped.
 	-@if ! command -v chromium >/dev/null 2>&1 && ! command -v chromium-browser >/dev/null 2>&1 \
@@ -26,14 +32,12 @@ $(STAMP): pyproject.toml
 	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } \
 	    || echo "could not install chromium; the report screenshot test will be skipped"; \
 	fi
-	touch $(STAMP)
-
-setup: $(STAMP)
+	touch $(TSTAMP)
 
 demo: $(STAMP)
 	$(BIN)/python sample_timelines/demo.py
 
-test: $(STAMP)
+test: $(TSTAMP)
 	$(BIN)/python -m pytest -q
 
 bench: $(STAMP)
