@@ -61,6 +61,9 @@ def build_parser() -> argparse.ArgumentParser:
         sp.add_argument("--resolution", help="frame size WxH when the timeline does not say")
         sp.add_argument("--media-search", action="append", type=Path, default=[], metavar="DIR",
                         help="another folder to look for the neighbours' media in (repeatable)")
+        sp.add_argument("--markers", type=Path, metavar="FILE",
+                        help="merge the markers of FILE onto the timeline (Resolve's 'Timeline Markers "
+                             "to EDL' export, or any timeline ShotFill reads)")
 
     sp = sub.add_parser("scan", help="list the placeholders of a timeline")
     common(sp)
@@ -86,6 +89,10 @@ def build_parser() -> argparse.ArgumentParser:
     pp = sub.add_parser("providers", help="list the providers, whether each is configured, and what it supports")
     pp.add_argument("--config", type=Path, help="a shotfill.toml to use instead of ./shotfill.toml")
     pp.add_argument("--json", action="store_true", help="print JSON")
+
+    from shotfill.resolve.commands import add_resolve_parser
+
+    add_resolve_parser(sub)
     return p
 
 
@@ -95,6 +102,18 @@ def _common(args: argparse.Namespace) -> tuple[Optional[Fraction], Optional[tupl
     if not args.timeline.exists():
         raise UsageError(f"{args.timeline}: no such file", hint="check the path of the timeline")
     return rate, res
+
+
+def _markers_arg(args: argparse.Namespace) -> Optional[Path]:
+    if args.markers is not None and not args.markers.exists():
+        raise UsageError(f"{args.markers}: no such file", hint="check the path given to --markers")
+    return args.markers
+
+
+def cmd_resolve(args: argparse.Namespace) -> int:
+    from shotfill.resolve.commands import run_resolve_command
+
+    return run_resolve_command(args)
 
 
 def _plans(loaded, settings, provider: Optional[str], model: Optional[str]) -> dict[str, dict]:
@@ -127,7 +146,8 @@ def cmd_scan(args: argparse.Namespace) -> int:
 
     rate, res = _common(args)
     settings = load_settings(args.config)
-    loaded = load(args.timeline, rate=rate, resolution=res, media_search=args.media_search)
+    loaded = load(args.timeline, rate=rate, resolution=res, media_search=args.media_search,
+                  markers=_markers_arg(args))
     scan, info = loaded.scan, loaded.info
     plans = _plans(loaded, settings, args.provider, args.model)
     for w in scan.warnings:
@@ -185,7 +205,8 @@ def cmd_fill(args: argparse.Namespace) -> int:
     settings = FillSettings(output=args.output, provider=args.provider, model=args.model, config=config,
                             media_dir=args.media_dir, codec=Codec(args.codec),
                             relative_paths=args.relative_paths, concurrency=args.concurrency,
-                            media_search=args.media_search, allow_stray_markers=args.allow_stray_markers)
+                            media_search=args.media_search, allow_stray_markers=args.allow_stray_markers,
+                            markers=_markers_arg(args))
 
     if args.dry_run:
         return _print_dry_run(dry_run(args.timeline, settings, rate=rate, resolution=res), as_json=args.json)
@@ -254,7 +275,8 @@ def cmd_providers(args: argparse.Namespace) -> int:
 def main(argv: Optional[Sequence[str]] = None) -> int:
     try:
         args = build_parser().parse_args(argv)
-        return {"scan": cmd_scan, "fill": cmd_fill, "providers": cmd_providers}[args.command](args)
+        return {"scan": cmd_scan, "fill": cmd_fill, "providers": cmd_providers,
+                "resolve": cmd_resolve}[args.command](args)
     except ShotFillError as exc:
         print(f"shotfill: error: {exc}", file=sys.stderr)
         return exc.exit_code

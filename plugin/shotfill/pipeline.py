@@ -64,6 +64,8 @@ class FillSettings:
     media_search: list[Path] = field(default_factory=list)
     allow_stray_markers: bool = False
     config: Settings = field(default_factory=Settings)
+    #: a second file whose markers are merged onto the timeline (``--markers``)
+    markers: Optional[Path] = None
 
 
 @dataclass
@@ -102,10 +104,20 @@ def _size_from_media(scan: ScanResult) -> Optional[tuple[int, int]]:
 
 
 def load(path: Path, *, rate: Optional[Fraction] = None, resolution: Optional[tuple[int, int]] = None,
-         media_search: Optional[list[Path]] = None, adapter: Optional[str] = None) -> Loaded:
-    """Read and scan a timeline, and settle its frame size."""
+         media_search: Optional[list[Path]] = None, adapter: Optional[str] = None,
+         markers: Optional[Path] = None) -> Loaded:
+    """Read and scan a timeline, and settle its frame size.
+
+    ``markers``: a second file whose markers are merged onto the timeline's
+    stack before the scan (see :mod:`shotfill.markers`).
+    """
     read = read_timeline(path, rate=rate, adapter=adapter)
     warnings = list(read.warnings)
+    if markers is not None:
+        from shotfill.markers import merge_markers
+
+        warnings += merge_markers(read.timeline, markers, rate=read.rate, start_frame=read.start_frame,
+                                  drop_frame=read.drop_frame)
     if rate is not None and read.format != "edl" and rate != read.rate:
         warnings.append(f"{path.name}: --rate {rate_str(rate)} ignored: the timeline says {rate_str(read.rate)}")
     info = TimelineInfo(path=str(path), format=read.format, name=read.timeline.name or path.stem,
@@ -266,7 +278,8 @@ def prepare(timeline: Path, settings: FillSettings, *, rate: Optional[Fraction] 
             resolution: Optional[tuple[int, int]] = None) -> tuple[Loaded, str]:
     """Everything ``fill`` checks before it spends anything; raises on bad input."""
     adapter = check_output(timeline, settings.output)
-    loaded = load(timeline, rate=rate, resolution=resolution, media_search=settings.media_search)
+    loaded = load(timeline, rate=rate, resolution=resolution, media_search=settings.media_search,
+                  markers=settings.markers)
     name = timeline.name
     if loaded.info.width is None or loaded.info.height is None:
         raise TimelineError(f"{name}: cannot tell the frame size of this timeline (no size in the file "

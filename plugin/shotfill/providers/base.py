@@ -17,12 +17,13 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import math
 import time
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
-from typing import Any, Callable, Literal, Optional, Protocol
+from typing import Any, AsyncIterator, Callable, Literal, Optional, Protocol
 
 import httpx
 from pydantic import BaseModel, ConfigDict
@@ -185,6 +186,25 @@ class RemoteProvider:
     def __init__(self, ctx: Optional[ProviderContext] = None) -> None:
         self.ctx = ctx or ProviderContext()
         self.settings = self.ctx.settings.provider(self.name)
+        self._shared: Any = None
+
+    @contextlib.asynccontextmanager
+    async def session(self) -> AsyncIterator[None]:
+        """Share one HTTP client (one connection pool) across every job of a run."""
+        async with self.client() as http:
+            self._shared = http
+            try:
+                yield
+            finally:
+                self._shared = None
+
+    @contextlib.asynccontextmanager
+    async def _http(self) -> AsyncIterator[Any]:
+        if self._shared is not None:
+            yield self._shared
+        else:
+            async with self.client() as http:
+                yield http
 
     # -- what subclasses provide ---------------------------------------------------------
 
@@ -269,7 +289,7 @@ class RemoteProvider:
             raise Rejected(f"{self.name}: {plan.refused}")
         body = self.build_body(request, plan)
         workdir.mkdir(parents=True, exist_ok=True)
-        async with self.client() as http:
+        async with self._http() as http:
             if journal:
                 journal.submitting(request.request_hash, self.name, plan.model, plan.estimated_cost)
             emit(pid, "submit", f"{self.name} {plan.model} {plan.seconds:g}s {plan.size_label}")

@@ -1,0 +1,304 @@
+"""The engine end of the Resolve launcher protocol.
+
+``scan``: snapshot in, the placeholders with each provider's plan and cost
+out (for the dialog).  ``run``: snapshot in, generate and conform every
+placeholder, and write per placeholder the media, where it goes and how its
+marker changes.  Both run the same stages as ``shotfill scan``/``fill``
+(:func:`shotfill.scan.scan_timeline`, :func:`shotfill.plan.plan_request`,
+the pipeline's job runner), on the OTIO timeline
+:mod:`shotfill.resolve.snapshot` builds; neither writes a timeline.
+
+Progress goes to stdout as JSON lines, one object each::
+
+    {"event": "start", "placeholders": 3, "done": 1}
+    {"event": "progress", "id": "V1_01000200", "stage": "generate", "detail": "local", "n": 1, "of": 3}
+    {"event": "warning", "message": "..."}
+    {"event": "finished", "filled": 2, "failed": 1, "out": "/tmp/.../results.json"}
+    {"event": "error", "message": "..."}
+
+Anything else a library prints goes to stderr, so stdout stays parseable.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import re
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+from pydantic import ValidationError
+
+from shotfill.config import Settings, load_settings
+from shotfill.errors import ShotFillError, UsageError
+from shotfill.model import Codec, Placeholder
+from shotfill.resolve.protocol import (FAILED_PREFIX, NOTE_ERROR_MARK, MarkerUpdate, PlaceholderResult, Report,
+                                       Snapshot)
+from shotfill.resolve.snapshot import (Built, build, clean_note, done_custom_data, item_marker_key, marker_for,
+                                       text_hash)
+from shotfill.rates import rate_str
+
+Emit = Callable[[dict], None]
+
+#: colour a filled GEN: marker turns
+DONE_COLOR = "Green"
+FAILED_COLOR = "Red"
+
+
+def _print_emit(obj: dict, _out: Any = None) -> None:
+    stream = _out or sys.stdout
+    stream.write(json.dumps(obj) + "\n")
+    stream.flush()
+
+
+def _safe(name: str) -> str:
+    return re.sub(r"[^\w.-]+", "_", name).strip("._") or "timeline"
+
+
+def default_media_dir(snapshot: Snapshot) -> Path:
+    """Where generated media goes unless the launcher says: ``~/ShotFill/<project>/<timeline>``.
+
+    It must outlive the run: the media pool refers to these files.
+    ``$SHOTFILL_RESOLVE_MEDIA`` replaces ``~/ShotFill``.
+    """
+    base = Path(os.environ["SHOTFILL_RESOLVE_MEDIA"]) if os.environ.get("SHOTFILL_RESOLVE_MEDIA") \
+        else Path.home() / "ShotFill"
+    return base / _safe(snapshot.project) / _safe(snapshot.timeline.name)
+
+
+def read_snapshot(path: Path) -> Snapshot:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise UsageError(f"{path}: cannot be read ({exc.strerror or exc})") from None
+    except ValueError as exc:
+        raise UsageError(f"{path}: is not JSON ({exc})", hint="the launcher wrote a broken snapshot") from None
+    try:
+        return Snapshot.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise UsageError(f"{path}: the snapshot is not what the engine expects ({where}: {first['msg']})",
+                         hint="update the launcher: run `shotfill resolve install` again") from None
+
+
+def _scan(snapshot: Snapshot, media_dir: Path):
+    """Build, scan and settle the frame size: the same steps as ``pipeline.load``."""
+    from shotfill.pipeline import Loaded, _size_from_media
+    from shotfill.scan import scan_timeline
+    from shotfill.timeline_io import ReadResult
+
+    built = build(snapshot, media_dir / f"{_safe(snapshot.timeline.name)}.resolve")
+    info = built.info
+    scan = scan_timeline(built.timeline, info)
+    size_from = "timeline"
+    if not (info.width and info.height):
+        size = _size_from_media(scan)
+        size_from = "neighbour media"
+        if size is None:
+            size, size_from = (1920, 1080), "assumed"
+            built.warnings.append(f"{info.name}: Resolve gave no frame size; 1920x1080 assumed")
+        info = info.model_copy(update={"width": size[0], "height": size[1]})
+        scan.info = info
+    # Items a previous run filled (a placeholder clip named GEN: with ShotFill's marker on it).
+    keep = []
+    for ph in scan.placeholders:
+        item = built.item_of(ph)
+        key = (built.resolve_track_index(ph), item.index) if item is not None else None
+        if key is not None and key in built.done_items and ph.marker_on == "name":
+            built.done.append(f"'{ph.marker_name}' (video track {key[0]})")
+            continue
+        keep.append(ph)
+    scan.placeholders = keep
+    scan.warnings[:0] = built.warnings
+    read = ReadResult(timeline=built.timeline, format="resolve", rate=info.rate, drop_frame=info.drop_frame,
+                      start_frame=info.start_frame, width=info.width, height=info.height, adapter="resolve")
+    return built, Loaded(read=read, info=info, scan=scan, size_from=size_from)
+
+
+def _result(built: Built, ph: Placeholder, status: str, **kw: Any) -> PlaceholderResult:
+    return PlaceholderResult(
+        id=ph.id, track=ph.track, track_index=built.resolve_track_index(ph), track_name=ph.track_name,
+        kind=ph.kind, record_frame=built.resolve_start + ph.start, offset=ph.start, duration=ph.duration,
+        timecode=ph.timecode, prompt=ph.prompt, status=status, **kw)
+
+
+def _marker_update(built: Built, ph: Placeholder, *, ok: bool, request_hash: Optional[str],
+                   error: Optional[str], media: Optional[str]) -> Optional[MarkerUpdate]:
+    """How the placeholder's GEN: marker changes: done (colour, custom data) or the error in its note."""
+    src = marker_for(built, ph)
+    if src is not None:
+        m = src.marker
+        note = clean_note(m.note)
+        if ok:
+            return MarkerUpdate(owner=src.owner, track=src.track, item=src.item, frame=m.frame,
+                                color=DONE_COLOR, name=m.name, note=note, duration=m.duration,
+                                custom_data=done_custom_data(request_hash or "", m.name, note),
+                                old_color=m.color, old_note=m.note, old_custom_data=m.custom_data)
+        return MarkerUpdate(owner=src.owner, track=src.track, item=src.item, frame=m.frame, color=m.color,
+                            name=m.name, note=note + NOTE_ERROR_MARK + "failed: " + _one_line(error),
+                            duration=m.duration, custom_data=FAILED_PREFIX,
+                            old_color=m.color, old_note=m.note, old_custom_data=m.custom_data)
+    item = built.item_of(ph)
+    if item is None:
+        return None
+    # A placeholder clip named "GEN: ...": ShotFill adds its own marker on it.
+    key = item_marker_key(item, 0)
+    existing = next((m for m in item.markers if int(m.frame) == int(key)), None)
+    action = "update" if existing is not None and existing.custom_data.startswith("shotfill:") else "add"
+    return MarkerUpdate(
+        action=action, owner="item", track=built.resolve_track_index(ph), item=item.index, frame=key,
+        color=DONE_COLOR if ok else FAILED_COLOR, name="ShotFill",
+        note=("filled: " + (media or "")) if ok else "failed: " + _one_line(error), duration=1,
+        custom_data=done_custom_data(request_hash or "", item.name, "") if ok else FAILED_PREFIX,
+        old_color=existing.color if existing else "", old_note=existing.note if existing else "",
+        old_custom_data=existing.custom_data if existing else "")
+
+
+def _one_line(text: Optional[str]) -> str:
+    t = " ".join((text or "unknown error").split())
+    return t if len(t) <= 400 else t[:397] + "..."
+
+
+def _report(built: Built, loaded, command: str, settings: Settings, media_dir: Path) -> Report:
+    info = loaded.info
+    return Report(command=command, timeline=info.name, rate=rate_str(info.rate), drop_frame=info.drop_frame,
+                  width=info.width, height=info.height, media_dir=str(media_dir),
+                  default_provider=settings.default_provider, done=list(built.done),
+                  warnings=list(loaded.scan.warnings))
+
+
+def scan_command(snapshot: Snapshot, *, settings: Settings, emit: Emit) -> Report:
+    """Placeholders, and each provider's plan and cost for them; generates nothing."""
+    from shotfill.plan import PlanSettings, preview_request
+    from shotfill.providers import describe_providers, get_provider, provider_names
+    from shotfill.providers.base import ProviderContext
+
+    media_dir = Path(snapshot.settings.media_dir) if snapshot.settings.media_dir else default_media_dir(snapshot)
+    built, loaded = _scan(snapshot, media_dir)
+    report = _report(built, loaded, "scan", settings, media_dir)
+    report.providers = [{k: r[k] for k in ("name", "configured", "needs", "default_model", "models")}
+                        for r in describe_providers(settings)]
+    ctx = ProviderContext(settings=settings)
+    info = loaded.info
+    emit({"event": "start", "placeholders": len(loaded.scan.placeholders), "done": len(built.done)})
+    for ph in loaded.scan.placeholders:
+        plans: dict[str, Any] = {}
+        if not ph.problems:
+            for name in provider_names():
+                req = preview_request(ph, PlanSettings(width=info.width, height=info.height, provider=name,
+                                                       model=snapshot.settings.model
+                                                       if name == snapshot.settings.provider else None))
+                try:
+                    plans[req.provider] = get_provider(req.provider, ctx).plan(req).model_dump(mode="json")
+                except ShotFillError as exc:
+                    plans[req.provider] = {"provider": req.provider, "refused": str(exc)}
+        report.placeholders.append(_result(built, ph, "planned", plans=plans,
+                                           error="; ".join(ph.problems) or None))
+    return report
+
+
+def run_command(snapshot: Snapshot, *, settings: Settings, emit: Emit) -> Report:
+    """Generate and conform every placeholder; the launcher places the media."""
+    from shotfill.pipeline import FillSettings, _run_jobs
+
+    run = snapshot.settings
+    media_dir = Path(run.media_dir) if run.media_dir else default_media_dir(snapshot)
+    media_dir.mkdir(parents=True, exist_ok=True)
+    built, loaded = _scan(snapshot, media_dir)
+    report = _report(built, loaded, "run", settings, media_dir)
+    for w in loaded.scan.warnings:
+        emit({"event": "warning", "message": w})
+
+    good = [ph for ph in loaded.scan.placeholders if not ph.problems]
+    total = len(loaded.scan.placeholders)
+    emit({"event": "start", "placeholders": total, "done": len(built.done)})
+    results: dict[str, PlaceholderResult] = {}
+    for ph in loaded.scan.placeholders:
+        if ph.problems:
+            err = "the GEN: note cannot be used as written: " + "; ".join(ph.problems)
+            results[ph.id] = _result(built, ph, "failed", error=err,
+                                     marker=_marker_update(built, ph, ok=False, request_hash=None,
+                                                           error=err, media=None))
+            emit({"event": "progress", "id": ph.id, "stage": "failed", "detail": err})
+
+    if good:
+        codec = Codec(run.codec) if run.codec else Codec.PRORES
+        fs = FillSettings(output=media_dir / "unused.otio", provider=run.provider, model=run.model,
+                          media_dir=media_dir, codec=codec, concurrency=settings.concurrency, config=settings)
+        order = {ph.id: i + 1 for i, ph in enumerate(loaded.scan.placeholders)}
+
+        def on_event(pid: str, stage: str, detail: str) -> None:
+            emit({"event": "progress", "id": pid, "stage": stage, "detail": detail,
+                  "n": order.get(pid, 0), "of": total})
+
+        loaded.scan.placeholders = good
+        outcomes = asyncio.run(_run_jobs(loaded, fs, media_dir, on_event))
+        for o in outcomes:
+            ph = o.placeholder
+            req = o.request
+            if o.ok and o.media:
+                results[ph.id] = _result(
+                    built, ph, "filled", media_path=str(Path(o.media).resolve()),
+                    request_hash=req.request_hash if req else None,
+                    provider=req.provider if req else None, model=(o.provenance or {}).get("model"),
+                    marker=_marker_update(built, ph, ok=True, request_hash=req.request_hash if req else "",
+                                          error=None, media=str(o.media)))
+            else:
+                results[ph.id] = _result(
+                    built, ph, "failed", error=o.error, request_hash=req.request_hash if req else None,
+                    provider=req.provider if req else None,
+                    marker=_marker_update(built, ph, ok=False, request_hash=None, error=o.error, media=None))
+    report.placeholders = sorted(results.values(), key=lambda r: (r.offset, r.track_index))
+    return report
+
+
+def write_report(report: Report, out: Path) -> None:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", dir=out.parent)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(report.model_dump_json(indent=1))
+    os.replace(tmp, out)
+
+
+def engine_main(command: str, snapshot_path: Path, out: Path, *, config: Optional[Path] = None,
+                provider: Optional[str] = None, model: Optional[str] = None,
+                emit: Optional[Emit] = None) -> int:
+    """Run ``scan`` or ``run``; 0 all filled (or scanned), 1 some failed, 2 nothing could be done.
+
+    With no ``emit``, progress lines go to the real stdout and everything else
+    printed meanwhile goes to stderr.
+    """
+    real_stdout = sys.stdout
+    sink: Emit = emit or (lambda obj: _print_emit(obj, real_stdout))
+    redirect = contextlib.redirect_stdout(sys.stderr) if emit is None else contextlib.nullcontext()
+    with redirect:
+        try:
+            snapshot = read_snapshot(snapshot_path)
+            if provider or model:
+                snapshot = snapshot.model_copy(update={"settings": snapshot.settings.model_copy(
+                    update={k: v for k, v in (("provider", provider), ("model", model)) if v})})
+            settings = load_settings(config)
+            fn = scan_command if command == "scan" else run_command
+            report = fn(snapshot, settings=settings, emit=sink)
+        except ShotFillError as exc:
+            report = Report(command="run" if command == "run" else "scan", ok=False, error=str(exc))
+        except Exception as exc:  # noqa: BLE001 - the launcher must get an answer, not a traceback
+            report = Report(command="run" if command == "run" else "scan", ok=False,
+                            error=f"internal error: {exc!r}")
+        write_report(report, out)
+        if not report.ok:
+            sink({"event": "error", "message": report.error})
+            return 2
+        filled = sum(1 for p in report.placeholders if p.status == "filled")
+        failed = len(report.failed)
+        sink({"event": "finished", "filled": filled, "failed": failed, "done": len(report.done),
+              "placeholders": len(report.placeholders), "out": str(out)})
+        return 1 if failed else 0
+
+
+__all__ = ["engine_main", "scan_command", "run_command", "read_snapshot", "default_media_dir", "text_hash"]
