@@ -1,0 +1,205 @@
+"""Reading a CMX 3600 EDL into a Timeline with its real start, leading gaps and markers.
+
+OTIO's ``cmx_3600`` reader fails on, or silently misreads, much of what
+editors' EDLs hold, so the text goes through :mod:`shotfill.edl_text` first
+(drop-frame timecode, a frame equal to the rate, durations that disagree,
+overlapping events, a transition opening a track, Latin-1 text).  What the
+reader then returns is put right: its negative ``track.source_range`` becomes
+a real ``global_start_time`` plus leading Gaps, each clip is tagged with its
+event number and line, and the ``* LOC:`` markers (taken out of the text by
+:mod:`shotfill.edl_text`) are placed in the clip's own source time at their
+record frame (OTIO #169/#345), drop-frame ``LOC`` lines included (the stock
+regex skips them).  An EDL does not carry its frame rate: the caller gives it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import opentimelineio as otio
+
+from shotfill import edl_text
+from shotfill.errors import TimelineError, UsageError
+from shotfill.formats import EXPORT_HINT
+from shotfill.rates import DROP_FRAME_RATES
+from shotfill.read_result import ReadResult
+from shotfill.run_adapter import adapter_error, call_adapter
+
+
+def read_edl(p: Path, shown: str, rate: Fraction | None) -> ReadResult:
+    """The EDL at ``p`` read at ``rate`` (required: :class:`UsageError` without it)."""
+    if rate is None:
+        raise UsageError(
+            f"{shown}: an EDL does not say its frame rate",
+            hint="pass it with --rate, e.g. --rate 23.976 (or 24, 25, 29.97, 30, 50, 59.94, 60)")
+    try:
+        data = p.read_bytes()
+    except OSError as exc:
+        raise TimelineError(f"{shown}: cannot be read ({exc.strerror or exc})") from None
+    text, encoding, enc_warning = edl_text.decode_edl_bytes(data)
+    warnings = [f"{shown}: {enc_warning}"] if enc_warning else []
+    try:
+        prep = edl_text.prepare_edl(text, rate)
+    except edl_text.EdlTextError as exc:
+        where = f"line {exc.line}: " if exc.line else ""
+        hint = ("pass the EDL's real frame rate with --rate (e.g. 25 or 29.97)"
+                if "fps" in str(exc) else "fix that line in a text editor, or export the EDL again")
+        raise TimelineError(f"{shown}: {where}{exc}", hint=hint) from None
+    warnings += [f"{shown}: {w}" for w in prep.warnings]
+    if not prep.events:
+        if prep.title is None and prep.header_drop_frame is None:
+            raise TimelineError(f"{shown}: has no EDL events and no EDL header: it is empty or "
+                                "not an EDL", hint=EXPORT_HINT)
+        warnings.append(f"{shown}: the EDL has no events")
+
+    def run(ignore: bool):
+        return otio.adapters.read_from_string(
+            prep.reader_text, adapter_name="cmx_3600",
+            rate=float(rate), ignore_timecode_mismatch=ignore)
+
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):
+            obj = run(prep.needs_ignore_mismatch)
+    except Exception as first:  # noqa: BLE001 - the reader raises many kinds
+        if prep.needs_ignore_mismatch:
+            raise adapter_error(shown, "edl", first) from None
+        obj = call_adapter(shown, "edl", "cmx_3600", lambda: run(True))
+        warnings.append(
+            f"{shown}: the EDL reader could not place every event ({first}); it was read "
+            "again allowing that, so record times after that point may be off")
+    if not isinstance(obj, otio.schema.Timeline):
+        raise TimelineError(f"{shown}: the EDL reader returned no timeline", hint=EXPORT_HINT)
+    timeline = obj
+    try:
+        _normalise_edl(timeline, prep, rate, shown, warnings)
+    except TimelineError:
+        raise
+    except Exception as exc:  # noqa: BLE001
+        raise TimelineError(f"{shown}: the EDL could not be laid out ({type(exc).__name__}: {exc})",
+                            hint=EXPORT_HINT) from None
+    if prep.header_drop_frame is not None:
+        drop = prep.header_drop_frame
+    else:
+        drop = prep.record_semicolons
+    start = int(round(timeline.global_start_time.value)) if timeline.global_start_time else 0
+    return ReadResult(
+        timeline=timeline, format="edl", rate=rate, drop_frame=bool(drop and rate in DROP_FRAME_RATES),
+        start_frame=start, width=None, height=None, warnings=warnings,
+        source_text=text, encoding=encoding, adapter="cmx_3600",
+    )
+
+
+def _pop_event_tag(clip: otio.schema.Clip) -> int | None:
+    md = clip.metadata
+    cm = md.get("cmx_3600")
+    if cm is None:
+        return None
+    comments = cm.get("comments")
+    if not comments:
+        return None
+    tag = None
+    keep = []
+    prefix = edl_text.EVENT_TAG + " "
+    for c in comments:
+        if tag is None and isinstance(c, str) and c.startswith(prefix):
+            try:
+                tag = int(c[len(prefix):].strip())
+                continue
+            except ValueError:
+                pass
+        keep.append(c)
+    if tag is None:
+        return None
+    if keep:
+        cm["comments"] = keep
+    else:
+        del cm["comments"]
+    if len(cm) == 0:
+        del md["cmx_3600"]
+    return tag
+
+
+def _normalise_edl(timeline: otio.schema.Timeline, prep: edl_text.PreparedEdl,
+                   rate: Fraction, shown: str, warnings: list[str]) -> None:
+    """Real start time, leading gaps, LOC markers in clip time, event metadata."""
+    rf = float(rate)
+    tracks = list(timeline.tracks)
+    # 1. each track's first record frame: the reader keeps it as a negative offset
+    firsts = []
+    for track in tracks:
+        sr = track.source_range
+        firsts.append(int(round(-sr.start_time.rescaled_to(rf).value)) if sr is not None else 0)
+    if firsts:
+        t0 = min(firsts)
+    elif prep.events:
+        t0 = min(e.record_in for e in prep.events)
+    else:
+        t0 = 0
+    for track, first in zip(tracks, firsts):
+        track.source_range = None
+        lead = first - t0
+        if lead > 0:
+            track.insert(0, otio.schema.Gap(source_range=otio.opentime.TimeRange(
+                otio.opentime.RationalTime(0, rf), otio.opentime.RationalTime(lead, rf))))
+    timeline.global_start_time = otio.opentime.RationalTime(t0, rf)
+
+    # 2. clips by event, with their absolute record start
+    placed: dict[int, list[tuple[otio.schema.Clip, int]]] = {}
+    for track in tracks:
+        pos = 0
+        for item in track:
+            if isinstance(item, otio.schema.Transition):
+                continue
+            if isinstance(item, otio.schema.Clip):
+                tag = _pop_event_tag(item)
+                if tag is not None:
+                    placed.setdefault(tag, []).append((item, t0 + pos))
+            pos += int(round(item.duration().rescaled_to(rf).value))
+
+    # 3. event metadata and LOC markers
+    in_source: list[str] = []
+    outside: list[str] = []
+    for ev in prep.events:
+        for clip, rec_start in placed.get(ev.index, []):
+            sf = clip.metadata.get("shotfill")
+            if sf is None:
+                clip.metadata["shotfill"] = {"edl_event": ev.number, "edl_line": ev.line}
+            else:
+                sf["edl_event"] = ev.number
+                sf["edl_line"] = ev.line
+            if not ev.locators:
+                continue
+            sr = clip.source_range
+            src_start = int(round(sr.start_time.rescaled_to(rf).value))
+            length = int(round(sr.duration.rescaled_to(rf).value))
+            for loc in ev.locators:
+                offset = loc.frame - rec_start
+                if not (0 <= offset < max(length, 1)):
+                    if ev.source_in <= loc.frame < max(ev.source_out, ev.source_in + 1):
+                        offset = loc.frame - ev.source_in
+                        in_source.append(f"line {loc.line}")
+                    else:
+                        outside.append(f"line {loc.line} '{loc.timecode}'")
+                md: dict[str, Any] = {"shotfill": {"edl_line": loc.line, "record_frame": loc.frame}}
+                if loc.color_word:
+                    md["cmx_3600"] = {"color": loc.color_word}
+                clip.markers.append(otio.schema.Marker(
+                    name=loc.name,
+                    marked_range=otio.opentime.TimeRange(
+                        otio.opentime.RationalTime(src_start + offset, rf),
+                        otio.opentime.RationalTime(0, rf)),
+                    color=loc.color,
+                    metadata=md,
+                ))
+    if in_source:
+        warnings.append(
+            f"{shown}: {len(in_source)} LOC line(s) give a source timecode, not a record "
+            f"one ({', '.join(sorted(set(in_source))[:3])}); they were placed at that source frame")
+    if outside:
+        warnings.append(
+            f"{shown}: {len(outside)} LOC line(s) fall outside their event "
+            f"({', '.join(outside[:3])}); they were kept at their record time")

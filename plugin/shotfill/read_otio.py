@@ -1,0 +1,98 @@
+"""Reading OpenTimelineIO JSON, including files written by a newer OTIO.
+
+A newer OTIO writes schema versions this one refuses (``Marker.3``), and an
+editor cannot always choose the version it exports.  The ones ShotFill knows
+how to downgrade are rewritten (``Marker.3`` -> ``Marker.2``, its colour by
+name) and the file is read again, with a warning; anything else too new is
+refused, naming the schemas and how to export for an older OTIO.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+from pathlib import Path
+
+import opentimelineio as otio
+
+from shotfill.errors import TimelineError
+from shotfill.formats import EXPORT_HINT
+from shotfill.run_adapter import adapter_error, call_adapter
+
+#: Schemas written by newer OTIO versions that this one can read after a downgrade.
+_DOWNGRADES = {"Marker": 3}
+
+
+def read_otio_json(p: Path, shown: str, warnings: list[str]):
+    """The OTIO object in ``p`` (any schema: the caller makes a Timeline of it)."""
+    data = p.read_bytes()
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise TimelineError(f"{shown}: is not UTF-8 text, so it is not valid OpenTimelineIO JSON",
+                            hint=EXPORT_HINT) from None
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):
+            return otio.adapters.read_from_string(text, adapter_name="otio_json")
+    except Exception as exc:  # noqa: BLE001
+        if "unsupported schema version" not in str(exc).lower() and \
+                type(exc).__name__ != "UnsupportedSchemaError":
+            raise adapter_error(shown, "otio_json", exc) from None
+        first = exc
+    # Written by a newer OTIO: see which schemas are too new, downgrade the known ones.
+    try:
+        doc = json.loads(text)
+    except (ValueError, RecursionError):
+        raise adapter_error(shown, "otio_json", first) from None
+    known = otio.core.type_version_map()
+    too_new: dict[str, int] = {}
+
+    def scan(o):
+        stack = [o]
+        while stack:
+            x = stack.pop()
+            if isinstance(x, dict):
+                s = x.get("OTIO_SCHEMA")
+                if isinstance(s, str) and "." in s:
+                    name, _, ver = s.rpartition(".")
+                    if ver.isdigit() and name in known and int(ver) > known[name]:
+                        too_new[name] = max(too_new.get(name, 0), int(ver))
+                stack.extend(x.values())
+            elif isinstance(x, list):
+                stack.extend(x)
+
+    scan(doc)
+    unknown = {k: v for k, v in too_new.items() if _DOWNGRADES.get(k, 0) < v}
+    if not too_new or unknown:
+        names = ", ".join(f"{k}.{v}" for k, v in sorted((unknown or too_new).items()))
+        raise TimelineError(
+            f"{shown}: was written by a newer OpenTimelineIO ({names or 'unknown schema'}) "
+            f"than this one ({otio.__version__})",
+            hint="write it for an older OTIO (otiotool --downgrade 0.17, or the editor's "
+                 "export options), or update ShotFill") from None
+    count = _downgrade(doc)
+    warnings.append(
+        f"{shown}: was written by a newer OpenTimelineIO ({count} Marker.3); the markers were "
+        "read as Marker.2, with their colour by name")
+    return call_adapter(shown, "otio_json", "otio_json", lambda: otio.adapters.read_from_string(
+        json.dumps(doc), adapter_name="otio_json"))
+
+
+def _downgrade(doc) -> int:
+    count = 0
+    stack = [doc]
+    while stack:
+        x = stack.pop()
+        if isinstance(x, dict):
+            if x.get("OTIO_SCHEMA") == "Marker.3":
+                x["OTIO_SCHEMA"] = "Marker.2"
+                col = x.get("color")
+                if isinstance(col, dict):
+                    name = str(col.get("name") or "RED").upper()
+                    x["color"] = name
+                count += 1
+            stack.extend(x.values())
+        elif isinstance(x, list):
+            stack.extend(x)
+    return count

@@ -1,0 +1,77 @@
+"""Running an OTIO adapter so that nothing it does escapes raw.
+
+Adapters raise anything (``KeyError``, ``AttributeError``, their own errors,
+``RecursionError`` on deep nesting) and some print to stdout.  ShotFill's
+output must stay its own, and every failure must name the file and say what
+to do: :func:`call_adapter` runs one with stdout captured and turns whatever
+it raises into a :class:`TimelineError`, with an install hint when the adapter
+itself is missing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+
+import opentimelineio as otio
+
+from shotfill.errors import TimelineError
+from shotfill.formats import EXPORT_HINT, FORMAT_LABELS
+
+#: Where each adapter comes from, for the hint when it is missing.
+ADAPTER_PACKAGES = {
+    "cmx_3600": "otio-cmx3600-adapter (part of opentimelineio-plugins)",
+    "fcp_xml": "otio-fcp-adapter (part of opentimelineio-plugins)",
+    "fcpx_xml": "otio-fcpx-xml-adapter",
+    "AAF": "otio-aaf-adapter (part of opentimelineio-plugins)",
+    "xges": "otio-xges-adapter (part of opentimelineio-plugins)",
+    "ale": "otio-ale-adapter (part of opentimelineio-plugins)",
+    "kdenlive": "otio-kdenlive-adapter",
+}
+
+
+def call_adapter(shown: str, fmt: str, adapter_name: str, fn):
+    """Run an adapter; anything it raises becomes a TimelineError naming the file.
+
+    Some adapters print to stdout (the Kdenlive one prints a notice); that is
+    kept out of ShotFill's output.
+    """
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):
+            return fn()
+    except TimelineError:
+        raise
+    except otio.exceptions.NotSupportedError as exc:
+        if "Could not find plugin" in str(exc):
+            pkg = ADAPTER_PACKAGES.get(adapter_name, adapter_name)
+            hint = f"install the OTIO adapter for it: pip install {pkg.split(' ')[0]}"
+            if fmt == "kdenlive":
+                hint += ("; or, with Kdenlive 25.04 or later, export the timeline as "
+                         "OpenTimelineIO (.otio) from Kdenlive itself")
+            raise TimelineError(
+                f"{shown}: {FORMAT_LABELS.get(fmt, fmt)} needs the OTIO adapter "
+                f"'{adapter_name}', which is not installed", hint=hint) from None
+        raise adapter_error(shown, fmt, exc) from None
+    except RecursionError:
+        raise TimelineError(f"{shown}: is nested too deeply to read", hint=EXPORT_HINT) from None
+    except Exception as exc:  # adapters raise anything: never let it out raw
+        raise adapter_error(shown, fmt, exc) from None
+
+
+def adapter_error(shown: str, fmt: str, exc: BaseException) -> TimelineError:
+    """The TimelineError for an adapter's failure on ``shown``: its first line, and a hint for the format."""
+    msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    if len(msg) > 300:
+        msg = msg[:300] + "..."
+    what = FORMAT_LABELS.get(fmt, fmt)
+    hint = {
+        "fcpx_xml": "the FCPXML adapter reads projects of plain clips, gaps and compound "
+                    "clips; export the timeline as FCP 7 XML or OpenTimelineIO instead",
+        "fcp_xml": "export the sequence again as FCP 7 XML (File > Export > XML), "
+                   "or as OpenTimelineIO",
+    }.get(fmt, EXPORT_HINT)
+    if fmt == "fcp_xml" and "No top-level sequences" in msg:
+        return TimelineError(f"{shown}: holds no sequence, so there is no timeline in it",
+                             hint="export the sequence itself as XML, not a clip or an effect")
+    return TimelineError(f"{shown}: could not be read as {what} ({type(exc).__name__}: {msg})",
+                         hint=hint)
