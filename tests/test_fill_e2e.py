@@ -265,6 +265,10 @@ class _BrokenProvider:
     def __init__(self, ctx=None):
         self.ctx = ctx
 
+    def plan(self, req):
+        from shotfill.providers.local import LocalProvider
+        return LocalProvider().plan(req)
+
     async def generate(self, request, workdir):
         from shotfill.errors import ProviderError
         raise ProviderError("the service refused the prompt: moderation")

@@ -20,8 +20,8 @@ import pytest
 
 from mediautil import close, counter_index, ffmpeg, make_png, make_test_clip, mean_rgb, video_stream
 from shotfill import report as report_mod
-from shotfill.model import GenerationRequest, Neighbour, Placeholder, ShotOptions
-from shotfill.pipeline import Outcome
+from shotfill.jobs import JobSpec, Outcome
+from shotfill.model import GenerationRequest, Neighbour, Placeholder, ShotOptions, TimelineInfo
 from shotfill.report import ReportEntry, entry_from_outcome, write_report
 
 BLUE = (32, 64, 192)     # the frame before the hole
@@ -205,14 +205,17 @@ def test_entry_from_outcome(media):
     req = GenerationRequest(placeholder_id=ph.id, provider="runway", model="gen4_turbo", prompt="fog", seed=1,
                             width=320, height=180, rate=rate, frames=36, timecode=ph.timecode,
                             first_frame=str(media["before"]))
-    ok = Outcome(ph, True, media=media["gen"], request=req,
+    info = TimelineInfo(path="cut.otio", format="otio_json", name="cut", rate=rate, drop_frame=False,
+                        start_frame=86400, width=320, height=180)
+    spec = JobSpec(key=ph.id, info=info, placeholder=ph, media_dir=media["gen"].parent)
+    ok = Outcome(spec, "filled", media=media["gen"], request=req,
                  provenance={"provider": "runway", "model": "gen4_turbo", "job_id": "task-9"})
     e = entry_from_outcome(ok, timeline=Path("cut.otio"), output=Path("out.otio"), timings={"total": 2.0},
                            estimated_cost=0.3)
     assert (e.result, e.job_id, e.rate, e.before_frame, e.after_frame, e.before_name, e.after_name) == (
         "filled", "task-9", "24000/1001", str(media["before"]), None, "shot_a", None)
     assert (e.media, e.timeline, e.estimated_cost, e.timings) == (str(media["gen"]), "cut.otio", 0.3, {"total": 2.0})
-    bad = entry_from_outcome(Outcome(ph, False, error="no key"), timeline="cut.otio", output=None)
+    bad = entry_from_outcome(Outcome(spec, "failed", error="no key"), timeline="cut.otio", output=None)
     assert (bad.result, bad.error, bad.provider, bad.job_id, bad.media) == ("failed", "no key", None, None, None)
 
 

@@ -13,6 +13,7 @@ import argparse
 import json
 import re
 import sys
+from dataclasses import replace
 from fractions import Fraction
 from pathlib import Path
 from typing import Optional, Sequence
@@ -52,8 +53,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--version", action="version", version=f"shotfill {__version__}")
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
-    def common(sp: argparse.ArgumentParser) -> None:
-        sp.add_argument("timeline", type=Path, help="EDL, FCP 7 XML, FCPXML, OTIO, AAF ...")
+    def common(sp: argparse.ArgumentParser, many: bool = False) -> None:
+        if many:
+            sp.add_argument("timeline", type=Path, nargs="+",
+                            help="timelines (EDL, FCP 7 XML, FCPXML, OTIO, AAF ...), folders of them, or globs")
+        else:
+            sp.add_argument("timeline", type=Path, help="EDL, FCP 7 XML, FCPXML, OTIO, AAF ...")
         sp.add_argument("--config", type=Path, help="a shotfill.toml to use instead of ./shotfill.toml")
         sp.add_argument("--provider", help="generation provider (default: the config's, else local)")
         sp.add_argument("--model", help="provider model")
@@ -70,9 +75,12 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--json", action="store_true", help="print a JSON array")
 
     fp = sub.add_parser("fill", help="generate, conform and place clips; write a new timeline")
-    common(fp)
+    common(fp, many=True)
     fp.add_argument("-o", "--output", type=Path, required=True,
-                    help="the filled timeline; its suffix picks the format (.otio .otioz .edl .xml .fcpxml)")
+                    help="the filled timeline; its suffix picks the format (.otio .otioz .edl .xml .fcpxml); "
+                         "with several timelines, a folder")
+    fp.add_argument("--format", help="with an output folder: write every timeline as this format "
+                                     "(otio, otioz, edl, xml, fcpxml); default: each input's own")
     fp.add_argument("--media-dir", type=Path, help="where generated media goes (default: OUTPUT_media/ beside OUTPUT)")
     fp.add_argument("--codec", choices=[c.value for c in Codec], default=Codec.PRORES.value,
                     help="prores (ProRes 422 HQ .mov, default), prores_ks (slower encoder), dnxhr (DNxHR HQ .mov), h264 (.mp4)")
@@ -84,7 +92,16 @@ def build_parser() -> argparse.ArgumentParser:
     fp.add_argument("--quiet", "-q", action="store_true", help="print only the summary")
     fp.add_argument("--dry-run", action="store_true",
                     help="print each request that would be sent (no secrets) and the estimated cost; send nothing")
-    fp.add_argument("--json", action="store_true", help="with --dry-run: print JSON")
+    fp.add_argument("--json", action="store_true",
+                    help="print a machine-readable summary (or, with --dry-run, the requests) on stdout")
+    fp.add_argument("--max-cost", type=float, metavar="AMOUNT",
+                    help="never submit a job that would take the run's estimated spend past AMOUNT; "
+                         "the placeholders left out are listed as skipped")
+    fp.add_argument("--resubmit", action="store_true",
+                    help="send again a submit an earlier run may already have made (it may be paid twice)")
+    fp.add_argument("--state-dir", type=Path,
+                    help="journal and cache folder (default: .shotfill beside the outputs)")
+    fp.add_argument("--no-report", action="store_true", help="do not write report.json / report.html")
 
     pp = sub.add_parser("providers", help="list the providers, whether each is configured, and what it supports")
     pp.add_argument("--config", type=Path, help="a shotfill.toml to use instead of ./shotfill.toml")
@@ -197,33 +214,78 @@ def _plan_line(plan: dict, ph) -> str:
 
 
 def cmd_fill(args: argparse.Namespace) -> int:
+    from shotfill.batch_inputs import plan_outputs
     from shotfill.config import load_settings
-    from shotfill.pipeline import FillSettings, dry_run, fill
+    from shotfill.pipeline import FillSettings, dry_run, fill_many
+    from shotfill.progress import make_display
 
-    rate, res = _common(args)
+    rate = parse_rate(args.rate) if args.rate else None
+    res = parse_resolution(args.resolution) if args.resolution else None
+    if args.max_cost is not None and args.max_cost < 0:
+        raise UsageError("--max-cost must not be negative")
+    items = plan_outputs(args.timeline, args.output, args.format)
     config = load_settings(args.config)
-    settings = FillSettings(output=args.output, provider=args.provider, model=args.model, config=config,
+    settings = FillSettings(output=items[0].output, provider=args.provider, model=args.model, config=config,
                             media_dir=args.media_dir, codec=Codec(args.codec),
                             relative_paths=args.relative_paths, concurrency=args.concurrency,
                             media_search=args.media_search, allow_stray_markers=args.allow_stray_markers,
-                            markers=_markers_arg(args))
+                            markers=_markers_arg(args), state_dir=args.state_dir, max_cost=args.max_cost,
+                            resubmit=args.resubmit, report=not args.no_report)
 
     if args.dry_run:
-        return _print_dry_run(dry_run(args.timeline, settings, rate=rate, resolution=res), as_json=args.json)
+        rows = []
+        for item in items:
+            rows += dry_run(item.timeline, replace(settings, output=item.output), rate=rate, resolution=res)
+        return _print_dry_run(rows, as_json=args.json)
 
-    def on_event(pid: str, stage: str, detail: str) -> None:
-        if not args.quiet:
-            print(f"  {pid:<24} {stage:<9} {detail}", file=sys.stderr, flush=True)
+    display = make_display(quiet=args.quiet)
+    try:
+        results = fill_many(items, settings, rate=rate, resolution=res, on_event=display)
+    finally:
+        display.close()
+    for r in results:
+        for w in r.warnings:
+            print(f"warning: {w}", file=sys.stderr)
+    if args.json:
+        print(json.dumps(_summary(results), indent=2))
+    else:
+        for r in results:
+            filled = sum(1 for o in r.outcomes if o.ok)
+            extra = f", {len(r.skipped)} skipped" if r.skipped else ""
+            print(f"{r.loaded.info.path} -> {r.output}: {filled} of {len(r.outcomes)} placeholder(s) filled{extra}; "
+                  f"media in {r.media_dir}")
+            for o in r.failed:
+                print(f"  FAILED {o.placeholder.id} at {o.placeholder.timecode}: {o.error}")
+            for o in r.skipped:
+                print(f"  SKIPPED {o.placeholder.id} at {o.placeholder.timecode}: {o.error}")
+        if settings.report and results:
+            print(f"report: {_report_dir(results)}/report.html")
+    return 1 if any(r.failed for r in results) else 0
 
-    result = fill(args.timeline, settings, rate=rate, resolution=res, on_event=on_event)
-    for w in result.warnings:
-        print(f"warning: {w}", file=sys.stderr)
-    ok = [o for o in result.outcomes if o.ok]
-    print(f"{args.timeline} -> {result.output}: {len(ok)} of {len(result.outcomes)} placeholder(s) filled; "
-          f"media in {result.media_dir}")
-    for o in result.failed:
-        print(f"  FAILED {o.placeholder.id} at {o.placeholder.timecode}: {o.error}")
-    return 1 if result.failed else 0
+
+def _report_dir(results) -> Path:
+    import os
+
+    return Path(os.path.commonpath([str(r.output.parent.resolve()) for r in results]))
+
+
+def _summary(results) -> dict:
+    rows = []
+    for r in results:
+        for o in r.outcomes:
+            ph = o.placeholder
+            rows.append({"timeline": str(r.loaded.info.path), "output": str(r.output), "id": ph.id,
+                         "track": ph.track, "timecode": ph.timecode, "start": ph.start, "duration": ph.duration,
+                         "rate": rate_str(ph.rate), "prompt": ph.prompt, "result": o.status, "error": o.error,
+                         "media": str(o.media) if o.media else None,
+                         "provider": (o.provenance or {}).get("provider") or (o.request.provider if o.request else None),
+                         "job_id": (o.provenance or {}).get("job_id"), "estimated_cost": o.estimated_cost,
+                         "timings": o.timings})
+    totals = {k: sum(1 for x in rows if x["result"] == k) for k in ("filled", "failed", "skipped")}
+    return {"timelines": [{"input": str(r.loaded.info.path), "output": str(r.output),
+                           "filled": sum(1 for o in r.outcomes if o.ok), "failed": len(r.failed),
+                           "skipped": len(r.skipped)} for r in results],
+            "totals": totals, "placeholders": rows}
 
 
 def _print_dry_run(rows: list[dict], *, as_json: bool) -> int:

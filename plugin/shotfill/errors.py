@@ -5,6 +5,7 @@ says what to do.  ``exit_code`` is what the command line returns for it::
 
     ShotFillError                      exit 2 unless said otherwise
      +-- UsageError                    bad flags, unknown suffix, OUTPUT == TIMELINE
+     +-- Interrupted                   exit 130: Ctrl-C; the journal says how to resume
      +-- TimelineError                 a timeline that cannot be read or written
      |    +-- PlaceholderError         a GEN: note that cannot be used as written
      +-- ConfigError                   a bad setting, naming the key
@@ -121,3 +122,9 @@ class JobTimedOut(ProviderError):
 
 class DownloadError(ProviderError):
     """The result could not be fetched whole (expired, truncated, wrong type, too big)."""
+
+
+class Interrupted(ShotFillError):
+    """The run was stopped (Ctrl-C); outputs are whole or absent and the journal is consistent."""
+
+    exit_code = 130

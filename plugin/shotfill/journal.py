@@ -53,6 +53,7 @@ class JobRecord:
     cost: Optional[float]
     data: dict[str, Any]
     error: Optional[str]
+    updated_at: float = 0.0
 
 
 class Journal:
@@ -74,11 +75,11 @@ class Journal:
     def get(self, request_hash: str) -> Optional[JobRecord]:
         with self._lock:
             row = self._db.execute(
-                "SELECT request_hash, provider, model, job_id, state, media_path, cost, data, error "
+                "SELECT request_hash, provider, model, job_id, state, media_path, cost, data, error, updated_at "
                 "FROM jobs WHERE request_hash = ?", (request_hash,)).fetchone()
         if row is None:
             return None
-        return JobRecord(*row[:7], data=json.loads(row[7] or "{}"), error=row[8])
+        return JobRecord(*row[:7], data=json.loads(row[7] or "{}"), error=row[8], updated_at=row[9])
 
     def all(self) -> list[JobRecord]:
         with self._lock:

@@ -10,32 +10,26 @@ each show it their own way.
 from __future__ import annotations
 
 import asyncio
-import datetime as _dt
 import os
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from pathlib import Path
 from typing import Callable, Optional
 
-from shotfill import __version__
-from shotfill.errors import ConformError, MediaError, PlaceholderError, ShotFillError, TimelineError, UsageError
-from shotfill.media.conform import conform
-from shotfill.media.probe import probe
-from shotfill.model import Codec, ConformTarget, Fit, GeneratedMedia, GenerationRequest, Placeholder, TimelineInfo
-from shotfill.place import Placement, place_clips
-from shotfill.plan import PlanSettings, plan_request
 from shotfill.config import Settings
-from shotfill.journal import Journal
+from shotfill.errors import Interrupted, MediaError, PlaceholderError, ShotFillError, TimelineError, UsageError
+from shotfill.jobs import JobSpec, Outcome, Runner, RunSettings
+from shotfill.media.probe import probe
+from shotfill.model import Codec, TimelineInfo
+from shotfill.place import Placement
+from shotfill.plan import PlanSettings, plan_request
 from shotfill.providers import get_provider
 from shotfill.providers.base import ProviderContext
 from shotfill.rates import rate_str
 from shotfill.scan import ScanResult, scan_timeline
-from shotfill.timeline_io import ReadResult, read_timeline, write_timeline_atomic
-
-#: output suffix -> OTIO adapter
-OUTPUT_ADAPTERS = {".otio": "otio_json", ".otioz": "otioz", ".edl": "cmx_3600",
-                   ".xml": "fcp_xml", ".fcpxml": "fcpx_xml"}
+from shotfill.timeline_io import ReadResult, read_timeline
+from shotfill.writeback import OUTPUT_ADAPTERS, write_output
 
 Event = Callable[[str, str, str], None]   # (placeholder id, stage, detail)
 
@@ -66,20 +60,21 @@ class FillSettings:
     config: Settings = field(default_factory=Settings)
     #: a second file whose markers are merged onto the timeline (``--markers``)
     markers: Optional[Path] = None
+    #: journal and cache; default ``.shotfill`` beside the output(s)
+    state_dir: Optional[Path] = None
+    max_cost: Optional[float] = None
+    resubmit: bool = False
+    report: bool = True
 
-
-@dataclass
-class Outcome:
-    placeholder: Placeholder
-    ok: bool
-    media: Optional[Path] = None
-    error: Optional[str] = None
-    request: Optional[GenerationRequest] = None
-    provenance: Optional[dict] = None
+    def run_settings(self) -> RunSettings:
+        return RunSettings(config=self.config, provider=self.provider, model=self.model, codec=self.codec,
+                           concurrency=self.concurrency, max_cost=self.max_cost, resubmit=self.resubmit)
 
 
 @dataclass
 class FillResult:
+    """One timeline's run: what was read, where it went, and each placeholder's outcome."""
+
     loaded: Loaded
     output: Path
     media_dir: Path
@@ -88,7 +83,11 @@ class FillResult:
 
     @property
     def failed(self) -> list[Outcome]:
-        return [o for o in self.outcomes if not o.ok]
+        return [o for o in self.outcomes if o.status == "failed"]
+
+    @property
+    def skipped(self) -> list[Outcome]:
+        return [o for o in self.outcomes if o.status == "skipped"]
 
 
 def _size_from_media(scan: ScanResult) -> Optional[tuple[int, int]]:
@@ -158,122 +157,6 @@ def check_output(timeline: Path, output: Path) -> str:
     return adapter
 
 
-def _provenance(req: GenerationRequest, gen: GeneratedMedia) -> dict:
-    return {
-        "provider": gen.provider, "model": gen.model, "job_id": gen.job_id,
-        "prompt": req.prompt, "negative": req.negative, "seed": req.seed,
-        "request_hash": req.request_hash, "shotfill_version": __version__,
-        "generated_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-    }
-
-
-async def _run_jobs(loaded: Loaded, settings: FillSettings, media_dir: Path, on_event: Event) -> list[Outcome]:
-    info = loaded.info
-    plan = _plan_settings(loaded, settings)
-    work = media_dir / ".shotfill"
-    journal = Journal(work / "journal.sqlite")
-    ctx = ProviderContext(settings=settings.config, journal=journal, on_event=on_event)
-    providers: dict[str, object] = {}
-    gen_sem = asyncio.Semaphore(max(1, settings.concurrency))
-    # Each service has its own concurrency limit (its account tier), on top of the run's.
-    provider_sems: dict[str, asyncio.Semaphore] = {}
-
-    def provider_sem(name: str) -> asyncio.Semaphore:
-        if name not in provider_sems:
-            limit = settings.config.provider(name).concurrency if name in settings.config.providers \
-                else (max(1, (os.cpu_count() or 2) // 2) if name == "local" else 2)
-            provider_sems[name] = asyncio.Semaphore(limit)
-        return provider_sems[name]
-    conform_sem = asyncio.Semaphore(max(1, (os.cpu_count() or 2) // 2))
-    stem = Path(info.path).stem
-
-    async def one(ph: Placeholder) -> Outcome:
-        req: Optional[GenerationRequest] = None
-        try:
-            on_event(ph.id, "plan", ph.prompt)
-            req = await asyncio.to_thread(plan_request, ph, plan, work / "frames" / stem)
-            if req.provider not in providers:
-                providers[req.provider] = get_provider(req.provider, ctx)
-            provider = providers[req.provider]
-            async with gen_sem, provider_sem(req.provider):
-                on_event(ph.id, "generate", req.provider)
-                gen = await provider.generate(req, work / "generated")
-            target = ConformTarget(width=info.width, height=info.height, rate=ph.rate, frames=ph.duration,
-                                   timecode=ph.timecode, codec=settings.codec, fit=ph.options.fit or Fit.FILL)
-            dst = media_dir / f"{stem}_{ph.id}_{req.request_hash[:8]}{settings.codec.suffix}"
-            async with conform_sem:
-                on_event(ph.id, "conform", dst.name)
-                await asyncio.to_thread(conform, Path(gen.path), dst, target)
-            on_event(ph.id, "done", str(dst))
-            return Outcome(ph, True, media=dst, request=req, provenance=_provenance(req, gen))
-        except UsageError:
-            raise
-        except ShotFillError as exc:
-            on_event(ph.id, "failed", str(exc))
-            return Outcome(ph, False, error=str(exc), request=req)
-        except Exception as exc:  # one hole's bug must not lose the others' paid work
-            on_event(ph.id, "failed", f"internal error: {exc!r}")
-            return Outcome(ph, False, error=f"internal error: {exc!r}", request=req)
-
-    try:
-        return list(await asyncio.gather(*(one(ph) for ph in loaded.scan.placeholders)))
-    finally:
-        journal.close()
-
-
-def write_output(loaded: Loaded, placements: list[Placement], output: Path, adapter: str,
-                 *, relative_paths: bool) -> list[str]:
-    """Write the filled timeline atomically; returns warnings about what the format loses."""
-    warnings: list[str] = []
-    read = loaded.read
-    if adapter == "cmx_3600" and read.format == "edl" and read.source_text is not None:
-        from shotfill.edl_splice import splice_edl
-
-        try:
-            text = splice_edl(read.source_text, placements, rate=loaded.info.rate,
-                              drop_frame=loaded.info.drop_frame, source_name=Path(loaded.info.path).name)
-            _write_text_atomic(output, text, read.encoding or "utf-8")
-            return warnings
-        except TimelineError as exc:
-            warnings.append(f"{exc.message}; written with OTIO's EDL writer instead")
-    if adapter in ("fcp_xml", "fcpx_xml") and read.format == adapter:
-        # FCP 7 XML -> .xml and FCPXML -> .fcpxml: edit the editor's document, as for EDLs.
-        from shotfill.fcp7_splice import splice_fcp7
-        from shotfill.fcpxml_splice import splice_fcpxml
-        from shotfill.xml_doc import read_xml_source
-
-        splice = splice_fcp7 if adapter == "fcp_xml" else splice_fcpxml
-        try:
-            source, encoding = read_xml_source(Path(loaded.info.path))
-            text = splice(source, placements, rate=loaded.info.rate, drop_frame=loaded.info.drop_frame,
-                          source_name=Path(loaded.info.path).name,
-                          relative_to=output.parent if relative_paths else None)
-            _write_text_atomic(output, text, encoding)
-            return warnings
-        except TimelineError as exc:
-            label = "FCP 7 XML" if adapter == "fcp_xml" else "FCPXML"
-            warnings.append(f"{exc.message}; written with OTIO's {label} writer instead")
-    filled = place_clips(read.timeline, placements, relative_to=output.parent if relative_paths else None)
-    kwargs = {}
-    if adapter == "cmx_3600":
-        kwargs["rate"] = float(loaded.info.rate)
-    write_timeline_atomic(filled, output, adapter_name=adapter, **kwargs)
-    return warnings
-
-
-def _write_text_atomic(path: Path, text: str, encoding: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding=encoding, newline="") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
 def prepare(timeline: Path, settings: FillSettings, *, rate: Optional[Fraction] = None,
             resolution: Optional[tuple[int, int]] = None) -> tuple[Loaded, str]:
     """Everything ``fill`` checks before it spends anything; raises on bad input."""
@@ -324,19 +207,88 @@ def dry_run(timeline: Path, settings: FillSettings, *, rate: Optional[Fraction] 
     return rows
 
 
+
+
+@dataclass
+class BatchItem:
+    """One timeline of a run and where its filled copy goes."""
+
+    timeline: Path
+    output: Path
+
+
+def media_dir_for(item: BatchItem, settings: FillSettings) -> Path:
+    return settings.media_dir or item.output.parent / f"{item.output.stem}_media"
+
+
+def fill_many(items: list[BatchItem], settings: FillSettings, *, rate: Optional[Fraction] = None,
+              resolution: Optional[tuple[int, int]] = None, on_event: Event = _no_event) -> list[FillResult]:
+    """Fill the placeholders of many timelines in one run, sharing providers, limits, cache and journal.
+
+    Every timeline is read and checked before anything is spent; then all
+    their placeholders run together; each output is written once its own
+    placeholders are done.
+    """
+    # Phase 1: read, scan and check every input.
+    prepared = []
+    for item in items:
+        s = replace(settings, output=item.output)
+        loaded, adapter = prepare(item.timeline, s, rate=rate, resolution=resolution)
+        prepared.append((item, loaded, adapter))
+    # Phase 2: generate and conform every placeholder of every timeline, concurrently.
+    specs: list[JobSpec] = []
+    many = len(items) > 1
+    for item, loaded, _ in prepared:
+        media_dir = media_dir_for(item, settings)
+        for ph in loaded.scan.placeholders:
+            key = f"{item.timeline.stem}:{ph.id}" if many else ph.id
+            specs.append(JobSpec(key=key, info=loaded.info, placeholder=ph, media_dir=media_dir))
+    for spec in specs:
+        spec.media_dir.mkdir(parents=True, exist_ok=True)
+    state_dir = settings.state_dir or (items[0].output.parent / ".shotfill")
+    runner = Runner(settings.run_settings(), state_dir, on_event)
+    try:
+        outcomes = asyncio.run(runner.run(specs))
+    except KeyboardInterrupt:
+        raise Interrupted("interrupted: nothing half-written; jobs already submitted are in the journal",
+                          hint=f"run the same command again to resume (state in {state_dir})") from None
+    # Phase 3: place and write each timeline.
+    results = []
+    for item, loaded, adapter in prepared:
+        mine = [o for o in outcomes if o.spec.info is loaded.info]
+        placements = [Placement(o.placeholder, o.media, o.provenance or {}) for o in mine if o.ok and o.media]
+        warnings = list(loaded.scan.warnings)
+        warnings += write_output(loaded, placements, item.output, adapter, relative_paths=settings.relative_paths)
+        results.append(FillResult(loaded=loaded, output=item.output, media_dir=media_dir_for(item, settings),
+                                  outcomes=mine, warnings=warnings))
+    if settings.report and results:
+        write_run_report(results, items[0].output.parent if not many else _common_parent(items))
+    return results
+
+
+def _common_parent(items: list[BatchItem]) -> Path:
+    return Path(os.path.commonpath([str(i.output.parent.resolve()) for i in items]))
+
+
+def write_run_report(results: list[FillResult], out_dir: Path) -> tuple[Path, Path]:
+    """report.json and report.html (the contact sheet) beside the outputs."""
+    from shotfill.report import entry_from_outcome, write_report
+
+    entries = [entry_from_outcome(o, timeline=r.loaded.info.path, output=r.output)
+               for r in results for o in r.outcomes]
+    return write_report(entries, out_dir)
+
+
 def fill(timeline: Path, settings: FillSettings, *, rate: Optional[Fraction] = None,
          resolution: Optional[tuple[int, int]] = None, on_event: Event = _no_event) -> FillResult:
-    """Fill every placeholder of one timeline and write OUTPUT."""
-    # Phase 1: read, scan and check everything that can be checked before spending.
-    loaded, adapter = prepare(timeline, settings, rate=rate, resolution=resolution)
-    # Phase 2: generate and conform, concurrently.
-    media_dir = settings.media_dir or settings.output.parent / f"{settings.output.stem}_media"
-    media_dir.mkdir(parents=True, exist_ok=True)
-    outcomes = asyncio.run(_run_jobs(loaded, settings, media_dir, on_event))
-    # Phase 3: place and write.
-    placements = [Placement(o.placeholder, o.media, o.provenance or {})
-                  for o in outcomes if o.ok and o.media]
-    warnings = list(loaded.scan.warnings)
-    warnings += write_output(loaded, placements, settings.output, adapter, relative_paths=settings.relative_paths)
-    return FillResult(loaded=loaded, output=settings.output, media_dir=media_dir, outcomes=outcomes,
-                      warnings=warnings)
+    """Fill every placeholder of one timeline and write ``settings.output``."""
+    return fill_many([BatchItem(timeline, settings.output)], settings, rate=rate, resolution=resolution,
+                     on_event=on_event)[0]
+
+
+def run_placeholders(loaded: Loaded, settings: FillSettings, media_dir: Path, on_event: Event) -> list[Outcome]:
+    """Generate and conform one loaded timeline's placeholders without writing a timeline (Resolve's path)."""
+    specs = [JobSpec(key=ph.id, info=loaded.info, placeholder=ph, media_dir=media_dir)
+             for ph in loaded.scan.placeholders]
+    state_dir = settings.state_dir or media_dir / ".shotfill"
+    return asyncio.run(Runner(settings.run_settings(), state_dir, on_event).run(specs))

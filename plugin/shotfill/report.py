@@ -114,15 +114,18 @@ def entry_from_outcome(
     timings: Optional[dict[str, float]] = None, estimated_cost: Optional[float] = None,
     result: Optional[Result] = None,
 ) -> ReportEntry:
-    """A :class:`ReportEntry` from one :class:`shotfill.pipeline.Outcome` of a fill."""
+    """A :class:`ReportEntry` from one :class:`shotfill.jobs.Outcome` of a fill."""
     ph, req, prov = outcome.placeholder, outcome.request, outcome.provenance or {}
+    status = getattr(outcome, "status", "filled" if outcome.ok else "failed")
     return ReportEntry(
         timeline=timeline, output=output, placeholder_id=ph.id, track=ph.track, timecode=ph.timecode,
         record_frame=ph.record_frame, start=ph.start, duration=ph.duration, rate=ph.rate, prompt=ph.prompt,
         provider=prov.get("provider") or (req.provider if req else None),
         model=prov.get("model") or (req.model if req else None),
-        job_id=prov.get("job_id"), estimated_cost=estimated_cost, timings=dict(timings or {}),
-        result=result or ("filled" if outcome.ok else "failed"), error=outcome.error,
+        job_id=prov.get("job_id"),
+        estimated_cost=estimated_cost if estimated_cost is not None else getattr(outcome, "estimated_cost", None),
+        timings=dict(timings if timings is not None else getattr(outcome, "timings", {}) or {}),
+        result=result or (status if status in ("filled", "failed", "skipped") else "failed"), error=outcome.error,
         media=outcome.media,
         before_frame=req.first_frame if req else None, after_frame=req.last_frame if req else None,
         before_name=ph.before.name if ph.before else None, after_name=ph.after.name if ph.after else None,

@@ -46,6 +46,8 @@ class Provider(Protocol):
 
     name: str
 
+    def plan(self, request: GenerationRequest) -> "ServicePlan": ...
+
     async def generate(self, request: GenerationRequest, workdir: Path) -> GeneratedMedia: ...
 
 
@@ -316,6 +318,32 @@ class RemoteProvider:
                 journal.submitted(request.request_hash, self.name, handle.job_id, handle.data)
             emit(pid, "submitted", handle.job_id)
             return await self.finish(http, request, handle, workdir, plan.model)
+
+    async def resume(self, request: GenerationRequest, handle: JobHandle, workdir: Path,
+                     model: Optional[str]) -> GeneratedMedia:
+        """Pick up a job an earlier run submitted (its id is in the journal): poll, download, check."""
+        async with self._http() as http:
+            return await self.finish(http, request, handle, workdir, model)
+
+    async def find_lost(self, request: GenerationRequest, workdir: Path, record: Any) -> GeneratedMedia:
+        """A submit that may have gone out without an answer (or before a crash): find it, never resend it."""
+        journal = self.ctx.journal
+        async with self._http() as http:
+            plan = self.plan(request)
+            # The journal row's time is when the submit was about to go out.
+            stamp = float(getattr(record, "updated_at", 0) or 0)
+            since = (stamp if stamp > 0 else time.time() - 3600) - 60
+            found = await self.recover(http, request, plan, since)
+            if found is None:
+                raise SubmitUncertain(
+                    f"{self.name}: an earlier run's submit for this placeholder may have reached the service "
+                    "without an answer, and it cannot be found in the service's listing; it was not sent again "
+                    "so it cannot be paid twice",
+                    hint="check the provider's dashboard; to send it again anyway, run with --resubmit")
+            self.ctx.on_event(request.placeholder_id, "recovered", found.job_id)
+            if journal:
+                journal.submitted(request.request_hash, self.name, found.job_id, found.data)
+            return await self.finish(http, request, found, workdir, plan.model)
 
     async def finish(self, http: Any, request: GenerationRequest, handle: JobHandle, workdir: Path,
                      model: Optional[str]) -> GeneratedMedia:

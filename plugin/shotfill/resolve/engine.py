@@ -21,7 +21,6 @@ Anything else a library prints goes to stderr, so stdout stays parseable.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
 import os
@@ -204,7 +203,7 @@ def scan_command(snapshot: Snapshot, *, settings: Settings, emit: Emit) -> Repor
 
 def run_command(snapshot: Snapshot, *, settings: Settings, emit: Emit) -> Report:
     """Generate and conform every placeholder; the launcher places the media."""
-    from shotfill.pipeline import FillSettings, _run_jobs
+    from shotfill.pipeline import FillSettings, run_placeholders
 
     run = snapshot.settings
     media_dir = Path(run.media_dir) if run.media_dir else default_media_dir(snapshot)
@@ -237,7 +236,7 @@ def run_command(snapshot: Snapshot, *, settings: Settings, emit: Emit) -> Report
                   "n": order.get(pid, 0), "of": total})
 
         loaded.scan.placeholders = good
-        outcomes = asyncio.run(_run_jobs(loaded, fs, media_dir, on_event))
+        outcomes = run_placeholders(loaded, fs, media_dir, on_event)
         for o in outcomes:
             ph = o.placeholder
             req = o.request

@@ -1,0 +1,125 @@
+"""Provider jobs run concurrently: 32 placeholders, 8 at a time, 2 s per job.
+
+    python bench/batch_concurrency.py [PLACEHOLDERS] [CONCURRENCY] [LATENCY_S]
+
+Starts a local OpenAI-style Videos API whose jobs finish a fixed time after
+they are submitted (the test fake, made time-based), fills a timeline of
+PLACEHOLDERS gaps through the real `openai` client and the real pipeline
+(submit, poll, download, conform, write), and prints the wall time against
+the ideal: ceil(PLACEHOLDERS / CONCURRENCY) x LATENCY plus the conforms that
+cannot overlap a generation (the last wave's, spread over the conform slots).
+Target: within 15 % of ideal.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import sys
+import tempfile
+import time
+from fractions import Fraction
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests"))
+
+import opentimelineio as otio  # noqa: E402
+
+from fakes.openai import FakeOpenAI  # noqa: E402
+from mediautil import make_test_clip  # noqa: E402
+from shotfill.cli import main as shotfill  # noqa: E402
+from shotfill.executor import conform_slots  # noqa: E402
+from shotfill.media.conform import conform  # noqa: E402
+from shotfill.model import ConformTarget  # noqa: E402
+
+KEY = "bench-key"
+RATE = Fraction(24)
+GAP = 24          # frames per placeholder (1 s)
+
+
+class TimedOpenAI(FakeOpenAI):
+    """Jobs are in progress until LATENCY seconds after their submit, then completed."""
+
+    latency = 2.0
+
+    def _advance(self, vid: str) -> dict:
+        with self._lock:
+            job = self.jobs[vid]
+            video = job["video"]
+            age = time.time() - job.setdefault("t0", time.time())
+            if age >= self.latency:
+                video.update(status="completed", progress=100, completed_at=int(time.time()))
+            else:
+                video.update(status="in_progress", progress=int(100 * age / self.latency))
+            return dict(video)
+
+    def _create(self, rec, p):
+        reply = super()._create(rec, p)
+        with self._lock:
+            for job in self.jobs.values():
+                job.setdefault("t0", time.time())
+        return reply
+
+
+def build_timeline(path: Path, n: int) -> None:
+    tl = otio.schema.Timeline(name="bench", global_start_time=otio.opentime.RationalTime(86400, 24))
+    track = otio.schema.Track(name="V1", kind="Video")
+    for i in range(n):
+        g = otio.schema.Gap(source_range=otio.opentime.TimeRange(otio.opentime.RationalTime(0, 24),
+                                                                 otio.opentime.RationalTime(GAP, 24)))
+        g.markers.append(otio.schema.Marker(name=f"GEN: shot {i} | seed={i}",
+                                            marked_range=otio.opentime.TimeRange(otio.opentime.RationalTime(0, 24),
+                                                                                 otio.opentime.RationalTime(1, 24))))
+        track.append(g)
+    tl.tracks.append(track)
+    otio.adapters.write_to_file(tl, str(path))
+
+
+def main() -> int:
+    n = int(sys.argv[1]) if len(sys.argv) > 1 else 32
+    conc = int(sys.argv[2]) if len(sys.argv) > 2 else 8
+    latency = float(sys.argv[3]) if len(sys.argv) > 3 else 2.0
+    with tempfile.TemporaryDirectory(prefix="shotfill-bench-") as d:
+        work = Path(d)
+        video = make_test_clip(work / "result.mp4", w=640, h=360, rate="24", frames=48).read_bytes()
+        # What one conform costs here, to state the ideal honestly.
+        (work / "probe").mkdir()
+        src = work / "probe" / "r.mp4"
+        src.write_bytes(video)
+        t0 = time.perf_counter()
+        conform(src, work / "probe" / "c.mov",
+                ConformTarget(width=640, height=360, rate=RATE, frames=GAP, timecode="01:00:00:00"))
+        one_conform = time.perf_counter() - t0
+
+        TimedOpenAI.latency = latency
+        with TimedOpenAI(video, key=KEY) as fake:
+            fake.poll_after_ms = 100
+            os.environ["OPENAI_API_KEY"] = KEY
+            cfg = work / "shotfill.toml"
+            cfg.write_text(f'[providers.openai]\nbase_url = "{fake.url}"\nconcurrency = {conc}\n'
+                           f"poll_interval = 0.1\n")
+            tl = work / "bench.otio"
+            build_timeline(tl, n)
+            t0 = time.perf_counter()
+            code = shotfill(["fill", str(tl), "-o", str(work / "out" / "bench.otio"), "--config", str(cfg),
+                             "--provider", "openai", "--resolution", "640x360", "--concurrency", str(conc),
+                             "--quiet"])
+            wall = time.perf_counter() - t0
+            submits = fake.count("POST /v1/videos")
+        if code != 0:
+            print(f"fill failed with exit {code}")
+            return code
+    slots = conform_slots()
+    waves = math.ceil(n / conc)
+    ideal = waves * latency + math.ceil(min(conc, n) / slots) * one_conform
+    print(f"{n} placeholders, concurrency {conc}, {latency:g} s per job, {submits} submits")
+    print(f"  one conform (640x360, {GAP} frames, ProRes HQ): {one_conform:.2f} s; conform slots: {slots}")
+    print(f"  ideal: ceil({n}/{conc}) x {latency:g} s + last wave's conforms = {ideal:.2f} s")
+    print(f"  wall : {wall:.2f} s")
+    print(f"  ratio: {wall / ideal:.3f}  (target <= 1.15)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

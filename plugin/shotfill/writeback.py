@@ -1,0 +1,69 @@
+"""Write a filled timeline: the editor's own text where we can, OTIO's writers otherwise.
+
+EDL -> .edl, FCP 7 XML -> .xml and FCPXML -> .fcpxml are spliced into the
+original document so everything that is not a filled placeholder stays
+byte-identical; any other pairing (or a placeholder the splice cannot place
+exactly) goes through :func:`shotfill.place.place_clips` and the adapter, with
+a warning naming what the format loses.  Every write is atomic.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from shotfill.errors import TimelineError
+from shotfill.media.tools import atomic_output
+from shotfill.place import Placement, place_clips
+from shotfill.timeline_io import write_timeline_atomic
+
+#: output suffix -> OTIO adapter
+OUTPUT_ADAPTERS = {".otio": "otio_json", ".otioz": "otioz", ".edl": "cmx_3600",
+                   ".xml": "fcp_xml", ".fcpxml": "fcpx_xml"}
+
+
+def write_output(loaded: Any, placements: list[Placement], output: Path, adapter: str,
+                 *, relative_paths: bool) -> list[str]:
+    """Write the filled timeline atomically; returns warnings about what the format loses."""
+    warnings: list[str] = []
+    read = loaded.read
+    if adapter == "cmx_3600" and read.format == "edl" and read.source_text is not None:
+        from shotfill.edl_splice import splice_edl
+
+        try:
+            text = splice_edl(read.source_text, placements, rate=loaded.info.rate,
+                              drop_frame=loaded.info.drop_frame, source_name=Path(loaded.info.path).name)
+            _write_text_atomic(output, text, read.encoding or "utf-8")
+            return warnings
+        except TimelineError as exc:
+            warnings.append(f"{exc.message}; written with OTIO's EDL writer instead")
+    if adapter in ("fcp_xml", "fcpx_xml") and read.format == adapter:
+        # FCP 7 XML -> .xml and FCPXML -> .fcpxml: edit the editor's document, as for EDLs.
+        from shotfill.fcp7_splice import splice_fcp7
+        from shotfill.fcpxml_splice import splice_fcpxml
+        from shotfill.xml_doc import read_xml_source
+
+        splice = splice_fcp7 if adapter == "fcp_xml" else splice_fcpxml
+        try:
+            source, encoding = read_xml_source(Path(loaded.info.path))
+            text = splice(source, placements, rate=loaded.info.rate, drop_frame=loaded.info.drop_frame,
+                          source_name=Path(loaded.info.path).name,
+                          relative_to=output.parent if relative_paths else None)
+            _write_text_atomic(output, text, encoding)
+            return warnings
+        except TimelineError as exc:
+            label = "FCP 7 XML" if adapter == "fcp_xml" else "FCPXML"
+            warnings.append(f"{exc.message}; written with OTIO's {label} writer instead")
+    filled = place_clips(read.timeline, placements, relative_to=output.parent if relative_paths else None)
+    kwargs = {}
+    if adapter == "cmx_3600":
+        kwargs["rate"] = float(loaded.info.rate)
+    write_timeline_atomic(filled, output, adapter_name=adapter, **kwargs)
+    return warnings
+
+
+def _write_text_atomic(path: Path, text: str, encoding: str) -> None:
+    # atomic_output, not mkstemp: mkstemp's 0600 mode would survive the rename.
+    with atomic_output(path) as tmp:
+        with open(tmp, "w", encoding=encoding, newline="") as fh:
+            fh.write(text)
