@@ -43,6 +43,7 @@ test: $(TSTAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/conform_ratio.py
 	$(BIN)/python bench/edl_5000.py
+	$(BIN)/python bench/batch_concurrency.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info demo_output

@@ -255,16 +255,22 @@ class Runner:
                 self.emit(spec.key, "resumed", f"downloaded earlier: {rec.job_id}")
                 gen = GeneratedMedia(request_hash=req.request_hash, path=str(rec.media_path),
                                      provider=rec.provider, model=rec.model, job_id=rec.job_id)
-            elif rec.state in ("submitted", "downloaded") and rec.job_id and hasattr(provider, "resume"):
+            elif rec.state in ("submitted", "downloaded") and rec.job_id and hasattr(provider, "resume_wait"):
                 self.emit(spec.key, "resumed", rec.job_id)
                 handle = JobHandle(job_id=rec.job_id, data=rec.data)
-                gen = await executor.io(req.provider, lambda: provider.resume(req, handle, workdir, rec.model))
+                started = await executor.io(req.provider, lambda: provider.resume_wait(req, handle, rec.model))
+                gen = await provider.collect(req, started, workdir)
             elif rec.state in ("submitting", "uncertain") and not self.settings.resubmit \
                     and hasattr(provider, "find_lost"):
                 gen = await executor.io(req.provider, lambda: provider.find_lost(req, workdir, rec))
         if gen is None:
             self.emit(spec.key, "generate", req.provider)
-            gen = await executor.io(req.provider, lambda: provider.generate(req, workdir))
+            if hasattr(provider, "start"):
+                # The service slot is held while the service works, not while we download.
+                started = await executor.io(req.provider, lambda: provider.start(req, workdir))
+                gen = await provider.collect(req, started, workdir)
+            else:
+                gen = await executor.io(req.provider, lambda: provider.generate(req, workdir))
         self.cache.put(req.request_hash, Path(gen.path), {
             "provider": gen.provider, "model": gen.model, "job_id": gen.job_id,
             "prompt": req.prompt, "placeholder": req.placeholder_id})

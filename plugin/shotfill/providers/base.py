@@ -177,6 +177,15 @@ class ProviderContext:
     clock: Callable[[], float] = time.monotonic
 
 
+@dataclass
+class Started:
+    """A job the service has finished (successfully); what ``collect`` needs to fetch it."""
+
+    handle: JobHandle
+    status: JobStatus
+    model: Optional[str]
+
+
 class RemoteProvider:
     """Shared job lifecycle; subclasses fill in the service's own steps."""
 
@@ -284,13 +293,23 @@ class RemoteProvider:
     def extra_headers(self) -> dict[str, str]:
         return {}
 
+    async def prepare_request(self, request: GenerationRequest, plan: ServicePlan, workdir: Path) -> GenerationRequest:
+        """A chance to adapt the neighbour frames (size, weight) before the body is built."""
+        return request
+
     async def generate(self, request: GenerationRequest, workdir: Path) -> GeneratedMedia:
+        started = await self.start(request, workdir)
+        return await self.collect(request, started, workdir)
+
+    async def start(self, request: GenerationRequest, workdir: Path) -> "Started":
+        """Submit and wait until the service has finished the job (the part that holds a service slot)."""
         pid, emit, journal = request.placeholder_id, self.ctx.on_event, self.ctx.journal
         plan = self.plan(request)
         if plan.refused:
             raise Rejected(f"{self.name}: {plan.refused}")
-        body = self.build_body(request, plan)
         workdir.mkdir(parents=True, exist_ok=True)
+        request = await self.prepare_request(request, plan, workdir)
+        body = self.build_body(request, plan)
         async with self._http() as http:
             if journal:
                 journal.submitting(request.request_hash, self.name, plan.model, plan.estimated_cost)
@@ -317,7 +336,27 @@ class RemoteProvider:
             if journal:
                 journal.submitted(request.request_hash, self.name, handle.job_id, handle.data)
             emit(pid, "submitted", handle.job_id)
-            return await self.finish(http, request, handle, workdir, plan.model)
+            return await self._waited(http, request, handle, plan.model)
+
+    async def _waited(self, http: Any, request: GenerationRequest, handle: JobHandle,
+                      model: Optional[str]) -> "Started":
+        try:
+            status = await self.wait(http, handle, request.placeholder_id)
+        except (JobFailed, Rejected, AuthError) as exc:
+            if self.ctx.journal:
+                self.ctx.journal.failed(request.request_hash, self.name, str(exc))
+            raise
+        return Started(handle=handle, status=status, model=model)
+
+    async def resume_wait(self, request: GenerationRequest, handle: JobHandle, model: Optional[str]) -> "Started":
+        """Wait for a job an earlier run submitted (its id is in the journal)."""
+        async with self._http() as http:
+            return await self._waited(http, request, handle, model)
+
+    async def collect(self, request: GenerationRequest, started: "Started", workdir: Path) -> GeneratedMedia:
+        """Download a finished job's result, keep it, and check it is a video (no service slot needed)."""
+        async with self._http() as http:
+            return await self._collect(http, request, started, workdir)
 
     async def resume(self, request: GenerationRequest, handle: JobHandle, workdir: Path,
                      model: Optional[str]) -> GeneratedMedia:
@@ -348,12 +387,17 @@ class RemoteProvider:
     async def finish(self, http: Any, request: GenerationRequest, handle: JobHandle, workdir: Path,
                      model: Optional[str]) -> GeneratedMedia:
         """Poll a submitted job to the end, download and check it (also used to resume)."""
+        started = await self._waited(http, request, handle, model)
+        return await self._collect(http, request, started, workdir)
+
+    async def _collect(self, http: Any, request: GenerationRequest, started: "Started",
+                       workdir: Path) -> GeneratedMedia:
         pid, emit, journal = request.placeholder_id, self.ctx.on_event, self.ctx.journal
+        handle = started.handle
         try:
-            status = await self.wait(http, handle, pid)
             dest = workdir / f"{self.name}_{request.request_hash[:16]}.mp4"
             emit(pid, "download", handle.job_id)
-            path = await self.download(http, handle, status, dest)
+            path = await self.download(http, handle, started.status, dest)
         except (JobFailed, Rejected, AuthError) as exc:
             if journal:
                 journal.failed(request.request_hash, self.name, str(exc))
@@ -363,12 +407,12 @@ class RemoteProvider:
         from shotfill.media.probe import probe
 
         try:
-            probe(path)
+            await asyncio.to_thread(probe, path)
         except MediaError as exc:
             raise MediaError(f"{self.name}: the downloaded result for job {handle.job_id} is not a readable "
                              f"video ({exc.message}); it is kept at {path}") from None
         return GeneratedMedia(request_hash=request.request_hash, path=str(path), provider=self.name,
-                              model=model, job_id=handle.job_id)
+                              model=started.model, job_id=handle.job_id)
 
     async def wait(self, http: Any, handle: JobHandle, pid: str) -> JobStatus:
         """Poll until the job ends or the deadline passes."""

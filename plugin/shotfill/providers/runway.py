@@ -32,7 +32,7 @@ from typing import Any, Optional
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from shotfill.errors import DownloadError, Rejected, ServiceError
-from shotfill.model import GeneratedMedia, GenerationRequest
+from shotfill.model import GenerationRequest
 from shotfill.providers.base import (JobHandle, JobStatus, ModelSpec, RemoteProvider, ServicePlan, plan_for,
                                      png_data_uri)
 
@@ -163,13 +163,12 @@ class RunwayProvider(RemoteProvider):
 
     # -- lifecycle -------------------------------------------------------------------------
 
-    async def generate(self, request: GenerationRequest, workdir: Path) -> GeneratedMedia:
+    async def prepare_request(self, request: GenerationRequest, plan: ServicePlan, workdir: Path) -> GenerationRequest:
         """Frames too big for a 5 MB data URI are first scaled to the output size (no request is
         made for a refused plan, so that check stays in the shared lifecycle)."""
-        plan = self.plan(request)
-        if not plan.refused and (plan.use_first or plan.use_last):
+        if plan.use_first or plan.use_last:
             request = await asyncio.to_thread(_shrink_frames, request, plan, workdir, self.name)
-        return await super().generate(request, workdir)
+        return request
 
     async def submit(self, http: Any, req: GenerationRequest, plan: ServicePlan, body: Any) -> JobHandle:
         endpoint = "image_to_video" if "promptImage" in body else "text_to_video"

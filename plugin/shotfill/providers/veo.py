@@ -36,7 +36,7 @@ from typing import Any, Optional
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from shotfill.errors import AuthError, Rejected, ServiceError
-from shotfill.model import GeneratedMedia, GenerationRequest
+from shotfill.model import GenerationRequest
 from shotfill.providers.base import JobHandle, JobStatus, ModelSpec, RemoteProvider, ServicePlan, plan_for
 
 _LANDSCAPE_PORTRAIT = {"720p": ((1280, 720), (720, 1280)), "1080p": ((1920, 1080), (1080, 1920)),
@@ -183,13 +183,12 @@ class VeoProvider(RemoteProvider):
         path = path.lstrip("/")
         return path if self.base_url.endswith("/v1beta") else f"v1beta/{path}"
 
-    async def generate(self, request: GenerationRequest, workdir: Path) -> GeneratedMedia:
+    async def prepare_request(self, request: GenerationRequest, plan: ServicePlan, workdir: Path) -> GenerationRequest:
         """Frames of another aspect than the output, or too big to inline, are first scaled and
         centre-cropped to the output size, so first and last frame match the clip Veo makes."""
-        plan = self.plan(request)
-        if not plan.refused and (plan.use_first or plan.use_last):
+        if plan.use_first or plan.use_last:
             request = await asyncio.to_thread(_fit_frames, request, plan, workdir, self.name)
-        return await super().generate(request, workdir)
+        return request
 
     async def submit(self, http: Any, req: GenerationRequest, plan: ServicePlan, body: Any) -> JobHandle:
         what = f"POST models/{plan.model}:predictLongRunning"
