@@ -364,8 +364,16 @@ class RemoteProvider:
         async with self._http() as http:
             return await self.finish(http, request, handle, workdir, model)
 
-    async def find_lost(self, request: GenerationRequest, workdir: Path, record: Any) -> GeneratedMedia:
-        """A submit that may have gone out without an answer (or before a crash): find it, never resend it."""
+    @property
+    def can_list(self) -> bool:
+        """True when the client can search the service's jobs (it implements :meth:`recover`)."""
+        return type(self).recover is not RemoteProvider.recover
+
+    async def find_lost(self, request: GenerationRequest, workdir: Path, record: Any) -> Optional[GeneratedMedia]:
+        """A submit that may have gone out without an answer (or before a crash): find it, never resend it.
+
+        None means the service's listing proves it never arrived, so it may be sent.
+        """
         journal = self.ctx.journal
         async with self._http() as http:
             plan = self.plan(request)
@@ -373,6 +381,10 @@ class RemoteProvider:
             stamp = float(getattr(record, "updated_at", 0) or 0)
             since = (stamp if stamp > 0 else time.time() - 3600) - 60
             found = await self.recover(http, request, plan, since)
+            if found is None and self.can_list and record.state == "submitting":
+                # The run died while the submit was going out, and the service's own listing
+                # shows no such job: it never arrived, so sending it now cannot pay twice.
+                return None
             if found is None:
                 raise SubmitUncertain(
                     f"{self.name}: an earlier run's submit for this placeholder may have reached the service "
