@@ -140,6 +140,7 @@ class Runner:
         limits.setdefault("local", max(1, cores // threads))
         executor = LocalExecutor(limits, total_limit=max(1, self.settings.concurrency),
                                  cpu_slots=max(1, cores // threads), threads_per_job=threads)
+        self.ctx.cpu_threads = threads
         try:
             outcomes = list(await asyncio.gather(*(self._plan(executor, s) for s in specs)))
             self._budget(outcomes)

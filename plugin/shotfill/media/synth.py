@@ -62,7 +62,7 @@ WORK_PIX_FMT = "yuv444p10le"
 
 def render_bridge(
     before_png: str | os.PathLike[str], after_png: str | os.PathLike[str], target: ConformTarget,
-    *, prompt: str, shot_label: str, seed: int, out: str | os.PathLike[str],
+    *, prompt: str, shot_label: str, seed: int, out: str | os.PathLike[str], threads: int | None = None,
 ) -> Path:
     """A clip that dissolves from the last frame before the gap to the first frame after it."""
     out = _check_out(out, target)
@@ -86,12 +86,13 @@ def render_bridge(
         v = _label(v, Path(tmp), label, target)
         v = _prompt(v, Path(tmp), prompt, target, y="h-text_h-{m}")
         v = _running_timecode(v, target)
-        _encode(v, out, target, what=f"rendering the bridge for {shot_label or out.name}")
+        _encode(v, out, target, what=f"rendering the bridge for {shot_label or out.name}", threads=threads)
     return out
 
 
 def render_slate(
     target: ConformTarget, *, prompt: str, shot_label: str, seed: int, out: str | os.PathLike[str],
+    threads: int | None = None,
 ) -> Path:
     """A card naming the shot, prompt and duration, for when the neighbour shots cannot be read.
 
@@ -121,7 +122,7 @@ def render_slate(
         v = v.filter("scale", out_color_matrix="bt709", out_range="tv").filter("format", pix_fmts=WORK_PIX_FMT)
         v = v.filter("tpad", stop=-1, stop_mode="clone").filter("trim", end_frame=target.frames)
         v = _running_timecode(v, target)
-        _encode(v, out, target, what=f"rendering the slate for {shot_label or out.name}")
+        _encode(v, out, target, what=f"rendering the slate for {shot_label or out.name}", threads=threads)
     return out
 
 
@@ -213,11 +214,12 @@ def _wrap(text: str, cols: int, max_lines: int) -> str:
     return "\n".join(lines)
 
 
-def _encode(v: Any, out: Path, target: ConformTarget, *, what: str) -> None:
+def _encode(v: Any, out: Path, target: ConformTarget, *, what: str, threads: int | None = None) -> None:
     spec = CODECS[target.codec]
     v = v.filter("setsar", sar="1").filter("format", pix_fmts=spec.pix_fmt)
     with tools.atomic_output(out) as tmp:
-        tools.run(tools.compile_argv(ffmpeg.output(v, tools.file_url(tmp), **encode_kwargs(target))), what=what)
+        argv = tools.compile_argv(ffmpeg.output(v, tools.file_url(tmp), **encode_kwargs(target, threads=threads)))
+        tools.run(argv, what=what)
         wrong = problems(probe(tmp), target)
         if wrong:
             raise ConformError(f"{out}: the rendered clip is wrong: " + "; ".join(wrong))

@@ -175,6 +175,8 @@ class ProviderContext:
     transport: Optional[httpx.AsyncBaseTransport] = None
     sleep: Callable[[float], Any] = asyncio.sleep
     clock: Callable[[], float] = time.monotonic
+    #: ffmpeg threads a local render may use (the run sizes it so renders do not oversubscribe the cores)
+    cpu_threads: Optional[int] = None
 
 
 @dataclass

@@ -51,9 +51,9 @@ class LocalProvider:
         if first or last:
             synth.render_bridge(Path(first or last), Path(last or first), target,
                                 prompt=request.prompt, shot_label=request.shot_label,
-                                seed=request.seed, out=out)
+                                seed=request.seed, out=out, threads=self.ctx.cpu_threads)
         else:
             synth.render_slate(target, prompt=request.prompt, shot_label=request.shot_label,
-                               seed=request.seed, out=out)
+                               seed=request.seed, out=out, threads=self.ctx.cpu_threads)
         return GeneratedMedia(request_hash=request.request_hash, path=str(out),
                               provider=self.name, model=self.model)
