@@ -63,15 +63,23 @@ class LiveDisplay:
         self._rows: dict[str, _Row] = {}
         self._lock = threading.Lock()
         self._console = Console(file=stream if stream is not None else sys.stderr)
+        # Started on the first event, so an error before any work prints alone.
         self._live = Live(console=self._console, refresh_per_second=8, transient=False,
                           get_renderable=self._render)
-        self._live.start()
+        self._started = False
+
+    def _start(self) -> None:
+        if not self._started:
+            self._started = True
+            self._live.start()
 
     def add(self, pid: str, label: str) -> None:
         with self._lock:
             self._rows.setdefault(pid, _Row(pid, label))
+        self._start()
 
     def __call__(self, pid: str, stage: str, detail: str) -> None:
+        self._start()
         with self._lock:
             row = self._rows.setdefault(pid, _Row(pid, pid))
             if stage == "failed":
@@ -102,7 +110,8 @@ class LiveDisplay:
         return table
 
     def close(self) -> None:
-        self._live.stop()
+        if self._started:
+            self._live.stop()
 
 
 def make_display(*, quiet: bool = False, stream: Optional[TextIO] = None, live: Optional[bool] = None):
