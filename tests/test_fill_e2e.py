@@ -364,3 +364,11 @@ def test_scan_shows_the_plan_per_placeholder(otio_cut, capsys):
     assert main(["scan", str(otio_cut)]) == 0
     out = capsys.readouterr().out
     assert "plan: local bridge-slate-1" in out and "first frame from the shot before" in out
+
+
+def test_a_provider_without_its_key_is_refused_before_anything(otio_cut, tmp_path, capsys):
+    out = tmp_path / "nokey" / "x.otio"
+    err = _bad(["fill", str(otio_cut), "-o", str(out), "--provider", "runway"], capsys,
+               says=("RUNWAYML_API_SECRET", "nothing was generated"))
+    assert "Traceback" not in err
+    assert not (tmp_path / "nokey").exists()

@@ -235,6 +235,7 @@ def fill_many(items: list[BatchItem], settings: FillSettings, *, rate: Optional[
         s = replace(settings, output=item.output)
         loaded, adapter = prepare(item.timeline, s, rate=rate, resolution=resolution)
         prepared.append((item, loaded, adapter))
+    check_providers_ready([ph for _, loaded, _ in prepared for ph in loaded.scan.placeholders], settings)
     # Phase 2: generate and conform every placeholder of every timeline, concurrently.
     specs: list[JobSpec] = []
     many = len(items) > 1
@@ -264,6 +265,28 @@ def fill_many(items: list[BatchItem], settings: FillSettings, *, rate: Optional[
     if settings.report and results:
         write_run_report(results, items[0].output.parent if not many else _common_parent(items))
     return results
+
+
+def check_providers_ready(placeholders: list, settings: FillSettings) -> None:
+    """Refuse before anything is spent when a provider the run needs has no key (or, ComfyUI, no workflow)."""
+    from shotfill.config import KEY_ENV
+
+    default = (settings.provider or settings.config.default_provider).lower()
+    needed = sorted({(ph.options.provider or default).lower() for ph in placeholders})
+    missing = []
+    for name in needed:
+        env = KEY_ENV.get(name)
+        if env and not settings.config.api_key(name):
+            missing.append(f"{name}: set {env} in the environment (or api_key under [providers.{name}] in "
+                           "shotfill.toml)")
+        ps = settings.config.provider(name)
+        if name == "comfyui" and (ps.workflow is None or ps.inputs is None):
+            missing.append("comfyui: set workflow and [providers.comfyui.inputs] in shotfill.toml")
+    if missing:
+        from shotfill.errors import ConfigError
+
+        raise ConfigError("not ready to generate:\n" + "\n".join("  " + m for m in missing),
+                          hint="nothing was generated or written; see `shotfill providers`")
 
 
 def _common_parent(items: list[BatchItem]) -> Path:
