@@ -1,7 +1,6 @@
 """EDL write-back by splicing: only the filled events' lines change."""
 
 from fractions import Fraction
-from pathlib import Path
 
 from shotfill.edl_splice import splice_edl
 from shotfill.model import Placeholder, ShotOptions

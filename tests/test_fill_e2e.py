@@ -16,7 +16,7 @@ from pathlib import Path
 import opentimelineio as otio
 import pytest
 
-from mediautil import close, counter_index, decoded_frames, make_test_clip, mean_rgb, video_stream
+from mediautil import counter_index, decoded_frames, make_test_clip, mean_rgb, video_stream
 from shotfill.cli import main
 from timelines import clip, gap, marker, slug, tr
 

@@ -18,6 +18,7 @@ class Echo(FakeService):
         self.route("GET", "/jobs/{id}", lambda rec, p: Reply(200, {"id": p["id"], "status": "done"}))
         self.route("GET", "/file.mp4", lambda rec, p: self.video_reply())
         self.route("GET", "/page", lambda rec, p: Reply(200, "<html>sign in</html>", {"Content-Type": "text/html"}))
+        self.route("GET", "/anim.gif", lambda rec, p: Reply(200, b"GIF89a" + self.video, {"Content-Type": "image/gif"}))
 
 
 def run(coro):
@@ -135,3 +136,63 @@ def test_auth_goes_only_to_the_service_origin(small_video, tmp_path: Path):
         run(go())
         assert service.requests[0].headers["authorization"] == "Bearer sk-secret"
         assert "authorization" not in cdn.requests[0].headers
+
+
+def test_errors_keep_the_status_body_and_response_headers_but_no_auth(fake):
+    fake.fail("POST /jobs", status=400, body={"error": {"message": "bad seconds", "param": "seconds"}},
+              headers={"X-Request-Id": "req-1", "Set-Cookie": "session=abc"})
+    with pytest.raises(Rejected) as info:
+        run(_post(client(fake), "/jobs", {}))
+    err = info.value
+    assert err.status == 400 and err.body == {"error": {"message": "bad seconds", "param": "seconds"}}
+    assert err.headers["x-request-id"] == "req-1" and err.headers["content-type"] == "application/json"
+    assert "authorization" not in err.headers and "set-cookie" not in err.headers
+    assert "sk-secret" not in repr(err.headers)
+    assert str(err).startswith("echo: POST /jobs was refused (HTTP 400: bad seconds: seconds)")
+    fake.fail("GET /jobs/*", status=401, body="no such key")
+    with pytest.raises(AuthError) as info:
+        run(_get(client(fake), "/jobs/x"))
+    assert info.value.status == 401 and info.value.body == "no such key"
+
+
+def test_a_gone_download_is_marked_expired_and_other_download_errors_are_not(fake, tmp_path: Path):
+    async def go(path):
+        async with client(fake) as c:
+            return await c.download(path, tmp_path / "out.mp4")
+
+    with pytest.raises(DownloadError) as wrong:
+        run(go("/page"))
+    assert wrong.value.expired is False and wrong.value.status is None
+    fake.expire_downloads()
+    with pytest.raises(DownloadError, match=r"gone \(HTTP 403\)") as gone:
+        run(go("/file.mp4"))
+    assert gone.value.expired is True and gone.value.status == 403
+    assert "AccessDenied" in gone.value.body and "authorization" not in gone.value.headers
+
+
+def test_download_takes_extra_content_types_only_when_asked(fake, tmp_path: Path, small_video):
+    async def go(**kw):
+        async with client(fake) as c:
+            return await c.download("/anim.gif", tmp_path / "anim.gif", **kw)
+
+    with pytest.raises(DownloadError, match="expected a video from .*, got 'image/gif'"):
+        run(go())
+    assert run(go(accept_types=("image/gif",))).read_bytes() == b"GIF89a" + small_video
+    first, second = fake.requests
+    assert first.headers["accept"] == "video/*, application/octet-stream"
+    assert second.headers["accept"] == "image/gif, video/*, application/octet-stream"
+
+
+def test_accepted_error_statuses_come_back_as_answers_without_retries(fake):
+    fake.fail("GET /jobs/*", status=500, body={"detail": "the run failed"}, times=5)
+
+    async def go(**kw):
+        async with client(fake) as c:
+            return await c.request("GET", "/jobs/x", **kw)
+
+    resp = run(go(accept_status=(422, 500)))
+    assert resp.status_code == 500 and resp.json() == {"detail": "the run failed"}
+    assert fake.count("GET /jobs/*") == 1
+    with pytest.raises(ServiceError):
+        run(go(accept_status=(422,)))
+    assert fake.count("GET /jobs/*") == 5

@@ -15,10 +15,10 @@ import pytest
 
 from fakes.comfyui import FakeComfyUI, validate_prompt
 from mediautil import make_png
-from shotfill.config import ComfyInputs, ProviderSettings, Settings, load_settings
+from provider_harness import ProviderHarness, fake_fixture, request_factory
+from shotfill.config import ComfyInputs, load_settings
 from shotfill.errors import (ConfigError, DownloadError, JobFailed, JobTimedOut, Rejected, SubmitUncertain)
 from shotfill.journal import Journal
-from shotfill.model import GenerationRequest
 from shotfill.providers.base import ProviderContext
 from shotfill.providers.comfyui import ComfyUIProvider, OutputFile, pick_output
 
@@ -31,42 +31,23 @@ MAPPING = {"prompt": "6.inputs.text", "negative": "7.inputs.text", "seed": "57.i
 HASH = "c0ffee" * 10 + "abcd"
 
 
-@pytest.fixture
-def fake(small_video):
-    with FakeComfyUI(small_video) as f:
-        yield f
+fake = fake_fixture(FakeComfyUI)
 
 
-class Rig:
-    """A provider wired to the fake, with recorded sleeps and events."""
+class Rig(ProviderHarness):
+    """The provider running the example workflow (or ``workflow``) with MAPPING (or ``inputs``)."""
+
+    provider_class = ComfyUIProvider
 
     def __init__(self, fake: FakeComfyUI, tmp_path: Path, *, workflow: Path = EXAMPLE, inputs=None,
-                 extra=None, clock=None, **settings) -> None:
-        self.sleeps: list[float] = []
-        self.events: list[tuple[str, str]] = []
-        self.journal = Journal(tmp_path / "j.sqlite")
-        ps = ProviderSettings(base_url=fake.url, poll_interval=0.01, timeout=30, workflow=workflow,
-                              inputs=ComfyInputs(**(MAPPING if inputs is None else inputs)), extra=extra, **settings)
-
-        async def sleep(s: float) -> None:
-            self.sleeps.append(s)
-
-        kw = {"clock": clock} if clock else {}
-        self.ctx = ProviderContext(settings=Settings(providers={"comfyui": ps}), journal=self.journal,
-                                   sleep=sleep, on_event=lambda pid, st, d: self.events.append((st, d)), **kw)
-        self.provider = ComfyUIProvider(self.ctx)
-        self.workdir = tmp_path / "work"
-
-    def generate(self, req: GenerationRequest):
-        return asyncio.run(self.provider.generate(req, self.workdir))
+                 **settings) -> None:
+        super().__init__(fake, tmp_path, workflow=workflow,
+                         inputs=ComfyInputs(**(MAPPING if inputs is None else inputs)), **settings)
 
 
-def request(**kw) -> GenerationRequest:
-    base = dict(placeholder_id="p1", provider="comfyui", prompt="a lighthouse at dusk, slow dolly in",
-                negative="blurry", seed=1234, width=1920, height=1080, rate=Fraction(24), frames=50,
-                timecode="01:00:10:00", request_hash=HASH)
-    base.update(kw)
-    return GenerationRequest(**base)
+request = request_factory(placeholder_id="p1", provider="comfyui", prompt="a lighthouse at dusk, slow dolly in",
+                          negative="blurry", seed=1234, width=1920, height=1080, rate=Fraction(24), frames=50,
+                          timecode="01:00:10:00", request_hash=HASH)
 
 
 def workflow_copy(tmp_path: Path, change) -> Path:
@@ -87,7 +68,7 @@ def test_text_only_run_templates_the_workflow_and_downloads_the_video(fake, tmp_
     rig = Rig(fake, tmp_path)
     seen = []
     fake.on_history_poll = lambda pid: seen.append(rig.journal.get(HASH))
-    media = rig.generate(request())
+    media = rig.run(request())
 
     [body] = prompts(fake)
     wf = body["prompt"]
@@ -127,7 +108,7 @@ def test_text_only_run_templates_the_workflow_and_downloads_the_video(fake, tmp_
                                                 ((2048, 858), 832, (832, 352))])
 def test_size_is_the_timeline_size_fitted_and_rounded_to_16(fake, tmp_path, size, max_side, want):
     rig = Rig(fake, tmp_path, extra={"max_side": max_side} if max_side else None)
-    rig.generate(request(width=size[0], height=size[1]))
+    rig.run(request(width=size[0], height=size[1]))
     wf = prompts(fake)[0]["prompt"]
     assert (wf["67"]["inputs"]["width"], wf["67"]["inputs"]["height"]) == want
     assert rig.provider.plan(request(width=size[0], height=size[1])).size_label == f"{want[0]}x{want[1]}"
@@ -136,7 +117,7 @@ def test_size_is_the_timeline_size_fitted_and_rounded_to_16(fake, tmp_path, size
 def test_config_size_and_extra_inputs_are_sent_as_given(fake, tmp_path):
     rig = Rig(fake, tmp_path, extra={"width": 832, "height": 480, "57.inputs.steps": 8, "58.inputs.steps": 8,
                                      "57.inputs.end_at_step": 4, "58.inputs.start_at_step": 4})
-    rig.generate(request(rate=Fraction(24000, 1001), frames=37))
+    rig.run(request(rate=Fraction(24000, 1001), frames=37))
     wf = prompts(fake)[0]["prompt"]
     assert (wf["67"]["inputs"]["width"], wf["67"]["inputs"]["height"]) == (832, 480)
     assert wf["57"]["inputs"]["steps"] == wf["58"]["inputs"]["steps"] == 8
@@ -151,7 +132,7 @@ def test_neighbour_frames_are_uploaded_to_the_same_server_and_named_in_the_loadi
     rig = Rig(fake, tmp_path)
     plan = rig.provider.plan(request(first_frame=str(first), last_frame=str(last)))
     assert plan.use_first and plan.use_last
-    rig.generate(request(first_frame=str(first), last_frame=str(last)))
+    rig.run(request(first_frame=str(first), last_frame=str(last)))
 
     uploads = [r for r in fake.requests if r.key == "POST /upload/image"]
     assert len(uploads) == 2
@@ -178,7 +159,7 @@ def test_unmapped_neighbours_and_negative_are_not_sent_and_the_plan_says_so(fake
     assert (plan.use_first, plan.use_last, plan.negative) == (False, False, None)
     assert any("shot before is not used" in n for n in plan.notes)
     assert any("negative prompt not sent" in n for n in plan.notes)
-    rig.generate(req)
+    rig.run(req)
     assert fake.count("POST /upload/image") == 0
     assert prompts(fake)[0]["prompt"]["7"]["inputs"]["text"].startswith("blurry, low quality")
 
@@ -186,7 +167,7 @@ def test_unmapped_neighbours_and_negative_are_not_sent_and_the_plan_says_so(fake
 @pytest.mark.parametrize("style,suffix", [("vhs", ".mp4"), ("videos", ".webm"), ("gif", ".gif")])
 def test_video_outputs_of_each_node_kind_are_found_and_downloaded(fake, tmp_path, small_video, style, suffix):
     fake.output_style = style
-    media = Rig(fake, tmp_path).generate(request())
+    media = Rig(fake, tmp_path).run(request())
     assert Path(media.path).suffix == suffix
     assert Path(media.path).read_bytes() == small_video
 
@@ -211,7 +192,7 @@ def test_a_long_gap_is_not_refused_and_costs_what_the_config_says(fake, tmp_path
     assert plan.refused is None and plan.seconds == pytest.approx(60.5)
     assert plan.estimated_cost == pytest.approx(0.605)
     assert Rig(fake, tmp_path).provider.plan(request(frames=48)).estimated_cost == 0.0
-    rig.generate(request(frames=24 * 60 + 12))
+    rig.run(request(frames=24 * 60 + 12))
     assert prompts(fake)[0]["prompt"]["67"]["inputs"]["length"] == 1452
 
 
@@ -228,7 +209,7 @@ def test_queue_position_is_reported_while_queued(fake, tmp_path):
         return st
 
     rig.provider.poll = recording
-    rig.generate(request())
+    rig.run(request())
     assert [s.state for s in statuses] == ["queued", "running", "succeeded"]
     assert statuses[0].data == {"ahead": 2}
 
@@ -238,7 +219,7 @@ def test_queue_position_is_reported_while_queued(fake, tmp_path):
 def test_429_with_retry_after_on_submit_waits_and_queues_once(fake, tmp_path):
     fake.fail("POST /prompt", status=429, body={"error": "busy"}, headers={"Retry-After": "7"})
     rig = Rig(fake, tmp_path)
-    rig.generate(request())
+    rig.run(request())
     assert rig.sleeps[0] == 7.0
     assert fake.count("POST /prompt") == 2 and len(fake.jobs) == 1
 
@@ -246,7 +227,7 @@ def test_429_with_retry_after_on_submit_waits_and_queues_once(fake, tmp_path):
 def test_500_on_poll_is_retried(fake, tmp_path, small_video):
     fake.fail("GET /history/*", status=500, body="500 Internal Server Error", times=2)
     rig = Rig(fake, tmp_path)
-    media = rig.generate(request())
+    media = rig.run(request())
     assert Path(media.path).read_bytes() == small_video
     assert len([s for s in rig.sleeps if s != 0.01]) == 2          # two backoffs, then polls
     assert fake.count("GET /history/*") == 3 + 2
@@ -256,7 +237,7 @@ def test_reset_submit_with_no_job_is_uncertain_and_not_resent(fake, tmp_path):
     fake.reset("POST /prompt")
     rig = Rig(fake, tmp_path)
     with pytest.raises(SubmitUncertain):
-        rig.generate(request())
+        rig.run(request())
     assert fake.count("POST /prompt") == 1 and fake.jobs == {}
     assert fake.count("GET /queue") == 1 and fake.count("GET /history") == 1     # looked for it first
     assert rig.journal.get(HASH).state == "uncertain"
@@ -266,7 +247,7 @@ def test_reset_submit_of_a_queued_prompt_is_recovered_by_client_id(fake, tmp_pat
     foreign = fake.add_foreign_job()
     fake.accept_then_reset_next_prompt()
     rig = Rig(fake, tmp_path)
-    media = rig.generate(request())
+    media = rig.run(request())
     [body] = prompts(fake)
     [mine] = [pid for pid, j in fake.jobs.items() if j["extra_data"].get("client_id") == body["client_id"]]
     assert media.job_id == mine != foreign
@@ -280,7 +261,7 @@ def test_reset_submit_of_a_prompt_that_already_finished_is_found_in_history(fake
     fake.next_job_steps(["done"])
     fake.accept_then_reset_next_prompt()
     rig = Rig(fake, tmp_path)
-    media = rig.generate(request())
+    media = rig.run(request())
     hist = next(r for r in fake.requests if r.key == "GET /history")
     assert hist.query == {"max_items": ["256"]}
     assert media.job_id == list(fake.jobs)[0] and fake.count("POST /prompt") == 1
@@ -290,7 +271,7 @@ def test_execution_error_is_job_failed_with_comfyuis_own_reason(fake, tmp_path):
     fake.fail_next_job("Allocation on device 0 would exceed allowed memory. (out of memory)")
     rig = Rig(fake, tmp_path)
     with pytest.raises(JobFailed) as ei:
-        rig.generate(request())
+        rig.run(request())
     msg = str(ei.value)
     assert "Allocation on device 0 would exceed allowed memory" in msg
     assert "torch.OutOfMemoryError" in msg and "node 57 (KSamplerAdvanced)" in msg
@@ -301,19 +282,19 @@ def test_execution_error_is_job_failed_with_comfyuis_own_reason(fake, tmp_path):
 def test_interrupted_prompt_is_job_failed(fake, tmp_path):
     fake.interrupt_next_job()
     with pytest.raises(JobFailed, match="interrupted in node 57"):
-        Rig(fake, tmp_path).generate(request())
+        Rig(fake, tmp_path).run(request())
 
 
 def test_a_workflow_that_saves_no_video_fails_clearly(fake, tmp_path):
     fake.output_style = "png"
     with pytest.raises(JobFailed, match=r"saved no video \(files: ComfyUI_00001_.png\)"):
-        Rig(fake, tmp_path).generate(request())
+        Rig(fake, tmp_path).run(request())
 
 
 def test_a_prompt_that_vanished_from_queue_and_history_fails_after_three_polls(fake, tmp_path):
     fake.on_history_poll = lambda pid: fake.forget_jobs()
     with pytest.raises(JobFailed, match="neither queued, running nor in its history"):
-        Rig(fake, tmp_path).generate(request())
+        Rig(fake, tmp_path).run(request())
     assert fake.count("GET /queue") == 3
 
 
@@ -331,7 +312,7 @@ def test_a_prompt_that_vanished_from_queue_and_history_fails_after_three_polls(f
 def test_validation_400_is_rejected_listing_comfyuis_node_errors(fake, tmp_path, change, expected):
     rig = Rig(fake, tmp_path, workflow=workflow_copy(tmp_path, change))
     with pytest.raises(Rejected) as ei:
-        rig.generate(request())
+        rig.run(request())
     for text in expected:
         assert text in str(ei.value)
     assert fake.count("POST /prompt") == 1 and fake.jobs == {}
@@ -340,20 +321,28 @@ def test_validation_400_is_rejected_listing_comfyuis_node_errors(fake, tmp_path,
 
 def test_out_of_range_value_is_rejected_by_the_server(fake, tmp_path):
     with pytest.raises(Rejected, match=r"node 60 \(CreateVideo\): Value 240.0 bigger than max of 120.0: fps"):
-        Rig(fake, tmp_path).generate(request(rate=Fraction(240)))
+        Rig(fake, tmp_path).run(request(rate=Fraction(240)))
 
 
 def test_deleted_output_is_a_download_error(fake, tmp_path):
     fake.expire_downloads()
     rig = Rig(fake, tmp_path)
     with pytest.raises(DownloadError, match="HTTP 404"):
-        rig.generate(request())
+        rig.run(request())
     assert rig.journal.get(HASH).state == "submitted"        # the job id is kept for a later run
+
+
+def test_deleted_gif_output_says_it_is_gone_from_the_server(fake, tmp_path):
+    fake.output_style = "gif"
+    fake.expire_downloads()
+    with pytest.raises(DownloadError, match=r"gone from the server \(HTTP 404\)") as info:
+        Rig(fake, tmp_path).run(request())
+    assert info.value.expired and "output folder" in info.value.hint
 
 
 def test_truncated_download_is_retried_whole(fake, tmp_path, small_video):
     fake.truncate_next_download()
-    media = Rig(fake, tmp_path).generate(request())
+    media = Rig(fake, tmp_path).run(request())
     assert Path(media.path).read_bytes() == small_video
     assert fake.count("GET /view") == 2
 
@@ -368,7 +357,7 @@ def test_poll_deadline_is_job_timed_out(fake, tmp_path):
 
     rig = Rig(fake, tmp_path, clock=clock)
     with pytest.raises(JobTimedOut, match="still queued after 30 s"):
-        rig.generate(request())
+        rig.run(request())
     assert rig.journal.get(HASH).state == "submitted"
     assert 2 <= fake.count("GET /history/*") <= 6
 
@@ -377,7 +366,7 @@ def test_no_key_is_needed_and_a_configured_key_goes_only_as_bearer_and_never_lea
     fake.fail_next_job("boom")
     rig = Rig(fake, tmp_path, api_key="test-secret-key")
     with pytest.raises(JobFailed) as ei:
-        rig.generate(request())
+        rig.run(request())
     assert all(r.headers.get("authorization") == "Bearer test-secret-key" for r in fake.requests)
     assert "test-secret-key" not in str(ei.value) and "test-secret-key" not in repr(ei.value)
     rig.journal.close()
@@ -392,7 +381,7 @@ def test_ui_format_workflow_is_a_config_error_before_any_request(fake, tmp_path)
     ui.write_text(json.dumps({"last_node_id": 9, "nodes": [{"id": 6, "type": "CLIPTextEncode"}], "links": [],
                               "version": 0.4}))
     with pytest.raises(ConfigError, match=r"UI-format workflow[\s\S]*Save \(API Format\)"):
-        Rig(fake, tmp_path, workflow=ui).generate(request())
+        Rig(fake, tmp_path, workflow=ui).run(request())
     assert fake.requests == []
 
 
@@ -405,7 +394,7 @@ def test_ui_format_workflow_is_a_config_error_before_any_request(fake, tmp_path)
 def test_an_input_path_that_does_not_fit_the_workflow_is_a_config_error(fake, tmp_path, key, path, expected):
     wf = workflow_copy(tmp_path, lambda wf: None)
     with pytest.raises(ConfigError, match=expected):
-        Rig(fake, tmp_path, workflow=wf, inputs={**MAPPING, key: path}).generate(request())
+        Rig(fake, tmp_path, workflow=wf, inputs={**MAPPING, key: path}).run(request())
     assert fake.requests == []
 
 

@@ -2,23 +2,16 @@
 
 from __future__ import annotations
 
-import asyncio
-import base64
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from fakes.fal import FakeCdn, FakeFal, _int_range, _str
-from mediautil import make_png
-from shotfill.config import KEY_ENV, ProviderSettings, Settings
+from fakes.fal import FakeFal, _int_range, _str
+from provider_harness import (KEY, ProviderHarness, fakes_with_cdn, journal_bytes, key_fixture, neighbour_frames,
+                              png_of, request_factory)
 from shotfill.errors import (AuthError, DownloadError, JobFailed, JobTimedOut, Rejected, SubmitUncertain)
-from shotfill.journal import Journal
-from shotfill.model import GenerationRequest
-from shotfill.providers.base import ProviderContext
 from shotfill.providers.fal import FalProvider, frame_range_durations, percent_in
 
-KEY = "test-secret-key"
 HASH = "a1" * 32
 WAN = "fal-ai/wan/v2.2-a14b/image-to-video"
 WAN_T2V = "fal-ai/wan/v2.2-a14b/text-to-video"
@@ -26,76 +19,26 @@ KLING = "fal-ai/kling-video/v2.1/standard/image-to-video"
 LTX = "fal-ai/ltx-2/image-to-video"
 
 
-@pytest.fixture(scope="module")
-def servers(small_video):
-    with FakeCdn(small_video) as cdn, FakeFal(small_video, key=KEY, cdn=cdn) as fal:
-        yield fal, cdn
-
-
-@pytest.fixture
-def cdn(servers):
-    servers[1].clear()
-    return servers[1]
-
-
-@pytest.fixture
-def fake(servers, cdn):
-    servers[0].clear()
-    return servers[0]
-
-
-@pytest.fixture
-def key(monkeypatch):
-    monkeypatch.setenv(KEY_ENV["fal"], KEY)
+servers, cdn, fake = fakes_with_cdn(FakeFal)
+key = key_fixture("fal")
 
 
 @pytest.fixture
 def frames(tmp_path):
-    return (str(make_png(tmp_path / "first.png", 64, 36, "red")),
-            str(make_png(tmp_path / "last.png", 64, 36, "blue")))
+    return neighbour_frames(tmp_path)
 
 
-class Harness:
-    """A provider wired to the fake, recording sleeps and progress events."""
-
-    def __init__(self, fake: FakeFal, tmp_path: Path, clock=None, **settings: Any) -> None:
-        self.sleeps: list[float] = []
-        self.events: list[tuple[str, str, str]] = []
-        self.journal = Journal(tmp_path / "j.sqlite")
-        conf = {"base_url": fake.url, "poll_interval": 0.01, "timeout": 30, **settings}
-
-        async def sleep(s: float) -> None:
-            self.sleeps.append(s)
-
-        kw = {"clock": clock} if clock else {}
-        self.ctx = ProviderContext(settings=Settings(providers={"fal": ProviderSettings(**conf)}),
-                                   journal=self.journal, sleep=sleep,
-                                   on_event=lambda pid, stage, detail: self.events.append((pid, stage, detail)),
-                                   **kw)
-        self.provider = FalProvider(self.ctx)
-        self.workdir = tmp_path / "work"
-
-    def run(self, req: GenerationRequest):
-        return asyncio.run(self.provider.generate(req, self.workdir))
-
-    def stages(self, stage: str) -> list[str]:
-        return [d for _, s, d in self.events if s == stage]
+class Harness(ProviderHarness):
+    provider_class = FalProvider
 
 
-def request(**kw: Any) -> GenerationRequest:
-    base = dict(placeholder_id="V1-0002", provider="fal", prompt="waves break on black volcanic rocks at dusk",
-                seed=4242, width=1920, height=1080, rate="24", frames=84, timecode="01:00:20:00", request_hash=HASH)
-    base.update(kw)
-    return GenerationRequest(**base)
+request = request_factory(placeholder_id="V1-0002", provider="fal",
+                          prompt="waves break on black volcanic rocks at dusk", seed=4242, width=1920, height=1080,
+                          rate="24", frames=84, timecode="01:00:20:00", request_hash=HASH)
 
 
 def submits(fake: FakeFal) -> list:
     return [r for r in fake.requests if r.method == "POST"]
-
-
-def png_of(data_uri: str) -> bytes:
-    assert data_uri.startswith("data:image/png;base64,")
-    return base64.b64decode(data_uri.split(",", 1)[1])
 
 
 # -- happy paths --------------------------------------------------------------------------
@@ -337,7 +280,7 @@ def test_the_key_never_reaches_messages_or_the_journal(fake, cdn, key, tmp_path)
             texts.append(f"{exc!s} {exc!r} {getattr(exc, 'hint', '')}")
     assert len(texts) == 3
     assert all(KEY not in t for t in texts)
-    blobs = b"".join(p.read_bytes() for p in tmp_path.iterdir() if p.name.startswith("j.sqlite"))
+    blobs = journal_bytes(tmp_path)
     assert b"runner_disconnected" in blobs and KEY.encode() not in blobs
 
 

@@ -2,22 +2,18 @@
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from fakes.luma import PREFIX, FakeCDN, FakeLuma
 from mediautil import make_png
-from shotfill.config import KEY_ENV, ProviderSettings, Settings
+from provider_harness import KEY, ProviderHarness, journal_bytes, key_fixture, request_factory
+from shotfill.config import ProviderSettings, Settings
 from shotfill.errors import AuthError, DownloadError, JobFailed, JobTimedOut, Rejected, SubmitUncertain
-from shotfill.journal import Journal
-from shotfill.model import GenerationRequest
 from shotfill.providers.base import ProviderContext
 from shotfill.providers.luma import KEYFRAME_NOTE, LumaProvider, resolution_for
 
-KEY = "test-secret-key"
 HASH = "7c" * 32
 
 
@@ -33,41 +29,17 @@ def fake(cdn):
         yield f
 
 
-@pytest.fixture
-def key(monkeypatch):
-    monkeypatch.setenv(KEY_ENV["luma"], KEY)
+key = key_fixture("luma")
 
 
-class Harness:
-    def __init__(self, fake: FakeLuma, tmp_path: Path, clock=None, **settings: Any) -> None:
-        self.sleeps: list[float] = []
-        self.events: list[tuple[str, str, str]] = []
-        self.journal = Journal(tmp_path / "j.sqlite")
-        conf = {"base_url": fake.url + PREFIX, "poll_interval": 0.01, "timeout": 30, **settings}
-
-        async def sleep(s: float) -> None:
-            self.sleeps.append(s)
-
-        kw = {"clock": clock} if clock else {}
-        self.ctx = ProviderContext(settings=Settings(providers={"luma": ProviderSettings(**conf)}),
-                                   journal=self.journal, sleep=sleep,
-                                   on_event=lambda pid, stage, detail: self.events.append((pid, stage, detail)),
-                                   **kw)
-        self.provider = LumaProvider(self.ctx)
-        self.workdir = tmp_path / "work"
-
-    def run(self, req: GenerationRequest):
-        return asyncio.run(self.provider.generate(req, self.workdir))
-
-    def stages(self, stage: str) -> list[str]:
-        return [d for _, s, d in self.events if s == stage]
+class Harness(ProviderHarness):
+    provider_class = LumaProvider
+    base_path = PREFIX
 
 
-def request(**kw: Any) -> GenerationRequest:
-    base = dict(placeholder_id="V2-0003", provider="luma", prompt="a lighthouse beam sweeps over a stormy sea",
-                seed=11, width=1920, height=1080, rate="25", frames=100, timecode="10:00:04:00", request_hash=HASH)
-    base.update(kw)
-    return GenerationRequest(**base)
+request = request_factory(placeholder_id="V2-0003", provider="luma",
+                          prompt="a lighthouse beam sweeps over a stormy sea", seed=11, width=1920, height=1080,
+                          rate="25", frames=100, timecode="10:00:04:00", request_hash=HASH)
 
 
 def creates(fake: FakeLuma):
@@ -253,7 +225,7 @@ def test_the_key_never_reaches_messages_or_the_journal(fake, cdn, key, tmp_path)
         except Exception as exc:  # noqa: BLE001 - every failure's text is checked
             texts.append(f"{exc!s} {exc!r} {getattr(exc, 'hint', '')}")
     assert len(texts) == 3 and all(KEY not in t for t in texts)
-    blobs = b"".join(p.read_bytes() for p in tmp_path.iterdir() if p.name.startswith("j.sqlite"))
+    blobs = journal_bytes(tmp_path)
     assert b"moderation" in blobs and KEY.encode() not in blobs
 
 

@@ -2,68 +2,33 @@
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from fakes.openai import FakeOpenAI, image_size, oai_error, parse_multipart
 from mediautil import make_png
-from shotfill.config import KEY_ENV, ProviderSettings, Settings
+from provider_harness import KEY, ProviderHarness, fake_fixture, journal_bytes, key_fixture, request_factory
 from shotfill.errors import (AuthError, DownloadError, JobFailed, JobTimedOut, Rejected, SubmitUncertain)
 from shotfill.journal import Journal
-from shotfill.model import GenerationRequest
-from shotfill.providers.base import ProviderContext
 from shotfill.providers.openai import OpenAIProvider
 
-KEY = "test-secret-key"
 HASH = "0f" * 32
 
 
-@pytest.fixture
-def fake(small_video):
-    with FakeOpenAI(small_video, key=KEY) as f:
-        yield f
+fake = fake_fixture(FakeOpenAI, key=KEY)
 
 
-@pytest.fixture
-def key(monkeypatch):
-    monkeypatch.setenv(KEY_ENV["openai"], KEY)
+key = key_fixture("openai")
 
 
-class Harness:
-    """A provider wired to the fake, recording sleeps and progress events."""
-
-    def __init__(self, fake: FakeOpenAI, tmp_path: Path, clock=None, **settings: Any) -> None:
-        self.sleeps: list[float] = []
-        self.events: list[tuple[str, str, str]] = []
-        self.journal = Journal(tmp_path / "j.sqlite")
-        conf = {"base_url": fake.url, "poll_interval": 0.01, "timeout": 30, **settings}
-
-        async def sleep(s: float) -> None:
-            self.sleeps.append(s)
-
-        kw = {"clock": clock} if clock else {}
-        self.ctx = ProviderContext(settings=Settings(providers={"openai": ProviderSettings(**conf)}),
-                                   journal=self.journal, sleep=sleep,
-                                   on_event=lambda pid, stage, detail: self.events.append((pid, stage, detail)),
-                                   **kw)
-        self.provider = OpenAIProvider(self.ctx)
-        self.workdir = tmp_path / "work"
-
-    def run(self, req: GenerationRequest):
-        return asyncio.run(self.provider.generate(req, self.workdir))
-
-    def stages(self, stage: str) -> list[str]:
-        return [d for _, s, d in self.events if s == stage]
+class Harness(ProviderHarness):
+    provider_class = OpenAIProvider
 
 
-def request(**kw: Any) -> GenerationRequest:
-    base = dict(placeholder_id="V1-0001", provider="openai", prompt="a red fox trots through fresh snow",
-                seed=7, width=1920, height=1080, rate="24", frames=120, timecode="01:00:10:00", request_hash=HASH)
-    base.update(kw)
-    return GenerationRequest(**base)
+request = request_factory(placeholder_id="V1-0001", provider="openai", prompt="a red fox trots through fresh snow",
+                          seed=7, width=1920, height=1080, rate="24", frames=120, timecode="01:00:10:00",
+                          request_hash=HASH)
 
 
 def creates(fake: FakeOpenAI):
@@ -274,7 +239,7 @@ def test_the_key_never_reaches_messages_or_the_journal(fake, key, tmp_path):
             texts.append(f"{exc!s} {exc!r} {getattr(exc, 'hint', '')}")
     assert len(texts) == 3
     assert all(KEY not in t for t in texts)
-    blobs = b"".join(p.read_bytes() for p in tmp_path.iterdir() if p.name.startswith("j.sqlite"))
+    blobs = journal_bytes(tmp_path)
     assert b"moderation_blocked" in blobs and KEY.encode() not in blobs
 
 

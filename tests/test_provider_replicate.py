@@ -2,25 +2,17 @@
 
 from __future__ import annotations
 
-import asyncio
-import base64
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 import shotfill.providers.replicate as replicate_mod
-from fakes.fal import FakeCdn
 from fakes.replicate import MODERATION, VERSIONS, FakeReplicate, _int, _str
-from mediautil import make_png
-from shotfill.config import KEY_ENV, ProviderSettings, Settings
+from provider_harness import (KEY, ProviderHarness, fakes_with_cdn, journal_bytes, key_fixture, neighbour_frames,
+                              png_of, request_factory)
 from shotfill.errors import (AuthError, DownloadError, JobFailed, JobTimedOut, Rejected, SubmitUncertain)
-from shotfill.journal import Journal
-from shotfill.model import GenerationRequest
-from shotfill.providers.base import ProviderContext
 from shotfill.providers.replicate import ReplicateProvider, _output_url
 
-KEY = "test-secret-key"
 HASH = "b2" * 32
 I2V = "wan-video/wan-2.2-i2v-fast"
 T2V = "wan-video/wan-2.2-t2v-fast"
@@ -28,77 +20,27 @@ KLING = "kwaivgi/kling-v2.5-turbo-pro"
 KLING_VERSION = next(v for v, m in VERSIONS.items() if m == KLING)
 
 
-@pytest.fixture(scope="module")
-def servers(small_video):
-    with FakeCdn(small_video) as cdn, FakeReplicate(small_video, key=KEY, cdn=cdn) as rep:
-        yield rep, cdn
-
-
-@pytest.fixture
-def cdn(servers):
-    servers[1].clear()
-    return servers[1]
-
-
-@pytest.fixture
-def fake(servers, cdn):
-    servers[0].clear()
-    return servers[0]
-
-
-@pytest.fixture
-def key(monkeypatch):
-    monkeypatch.setenv(KEY_ENV["replicate"], KEY)
+servers, cdn, fake = fakes_with_cdn(FakeReplicate)
+key = key_fixture("replicate")
 
 
 @pytest.fixture
 def frames(tmp_path):
-    return (str(make_png(tmp_path / "first.png", 64, 36, "red")),
-            str(make_png(tmp_path / "last.png", 64, 36, "blue")))
+    return neighbour_frames(tmp_path)
 
 
-class Harness:
-    """A provider wired to the fake, recording sleeps and progress events."""
-
-    def __init__(self, fake: FakeReplicate, tmp_path: Path, clock=None, **settings: Any) -> None:
-        self.sleeps: list[float] = []
-        self.events: list[tuple[str, str, str]] = []
-        self.journal = Journal(tmp_path / "j.sqlite")
-        conf = {"base_url": fake.url, "poll_interval": 0.01, "timeout": 30, **settings}
-
-        async def sleep(s: float) -> None:
-            self.sleeps.append(s)
-
-        kw = {"clock": clock} if clock else {}
-        self.ctx = ProviderContext(settings=Settings(providers={"replicate": ProviderSettings(**conf)}),
-                                   journal=self.journal, sleep=sleep,
-                                   on_event=lambda pid, stage, detail: self.events.append((pid, stage, detail)),
-                                   **kw)
-        self.provider = ReplicateProvider(self.ctx)
-        self.workdir = tmp_path / "work"
-
-    def run(self, req: GenerationRequest):
-        return asyncio.run(self.provider.generate(req, self.workdir))
-
-    def stages(self, stage: str) -> list[str]:
-        return [d for _, s, d in self.events if s == stage]
+class Harness(ProviderHarness):
+    provider_class = ReplicateProvider
 
 
-def request(**kw: Any) -> GenerationRequest:
-    base = dict(placeholder_id="V2-0003", provider="replicate", prompt="a paper boat drifts down a rainy gutter",
-                seed=99, width=1920, height=1080, rate="24", frames=84, timecode="01:00:30:00", request_hash=HASH)
-    base.update(kw)
-    return GenerationRequest(**base)
+request = request_factory(placeholder_id="V2-0003", provider="replicate",
+                          prompt="a paper boat drifts down a rainy gutter", seed=99, width=1920, height=1080,
+                          rate="24", frames=84, timecode="01:00:30:00", request_hash=HASH)
 
 
 def creates(fake: FakeReplicate) -> list:
     return [r for r in fake.requests if r.method == "POST" and "predictions" in r.path and
             not r.path.endswith("/cancel")]
-
-
-def png_of(data_uri: str) -> bytes:
-    assert data_uri.startswith("data:image/png;base64,")
-    return base64.b64decode(data_uri.split(",", 1)[1])
 
 
 # -- happy paths --------------------------------------------------------------------------
@@ -339,7 +281,7 @@ def test_the_key_never_reaches_messages_or_the_journal(fake, cdn, key, tmp_path)
         except Exception as exc:  # noqa: BLE001 - every failure's text is checked
             texts.append(f"{exc!s} {exc!r} {getattr(exc, 'hint', '')}")
     assert len(texts) == 3 and all(KEY not in t for t in texts)
-    blobs = b"".join(p.read_bytes() for p in tmp_path.iterdir() if p.name.startswith("j.sqlite"))
+    blobs = journal_bytes(tmp_path)
     assert b"E005" in blobs and KEY.encode() not in blobs
 
 

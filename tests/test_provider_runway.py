@@ -2,53 +2,29 @@
 
 from __future__ import annotations
 
-import asyncio
-import base64
 import itertools
 import struct
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional
+from typing import Optional
 
 import httpx
 import pytest
 
 from fakes.runway import FakeRunway
 from mediautil import make_png
-from shotfill.config import KEY_ENV, ProviderSettings, Settings
+from provider_harness import KEY, ProviderHarness, fake_fixture, journal_bytes, key_fixture
+from provider_harness import png_of as data_uri_bytes
 from shotfill.errors import (AuthError, DownloadError, JobFailed, JobTimedOut, Rejected, SubmitUncertain)
-from shotfill.journal import Journal
 from shotfill.model import GenerationRequest
 from shotfill.plan import request_hash
 from shotfill.providers import runway as runway_mod
-from shotfill.providers.base import ProviderContext
 from shotfill.providers.runway import RunwayProvider
 
-KEY = "test-secret-key"
 PROMPT = "a red fox trots through fresh snow, slow dolly in"
 
 
-@dataclass
-class Harness:
-    provider: RunwayProvider
-    journal: Journal
-    sleeps: list[float] = field(default_factory=list)
-    events: list[tuple[str, str]] = field(default_factory=list)
-
-
-def harness(fake: FakeRunway, tmp_path: Path, clock=None, **settings: Any) -> Harness:
-    h = Harness(provider=None, journal=Journal(tmp_path / "j.sqlite"))  # type: ignore[arg-type]
-
-    async def sleep(s: float) -> None:
-        h.sleeps.append(s)
-
-    ps = ProviderSettings(base_url=fake.url, poll_interval=0.01, timeout=30, **settings)
-    ctx = ProviderContext(settings=Settings(providers={"runway": ps}), journal=h.journal, sleep=sleep,
-                          on_event=lambda pid, stage, detail: h.events.append((stage, detail)))
-    if clock is not None:
-        ctx.clock = clock
-    h.provider = RunwayProvider(ctx)
-    return h
+class Harness(ProviderHarness):
+    provider_class = RunwayProvider
 
 
 def request(*, w: int = 1920, h: int = 1080, frames: int = 72, first: Optional[Path] = None,
@@ -61,32 +37,14 @@ def request(*, w: int = 1920, h: int = 1080, frames: int = 72, first: Optional[P
     return req.model_copy(update={"request_hash": request_hash(req)})
 
 
-def generate(h: Harness, req: GenerationRequest, tmp_path: Path):
-    return asyncio.run(h.provider.generate(req, tmp_path / "work"))
-
-
 def posts(fake: FakeRunway) -> list:
     return [r for r in fake.requests if r.method == "POST"]
 
 
-def data_uri_bytes(uri: str) -> bytes:
-    assert uri.startswith("data:image/png;base64,")
-    return base64.b64decode(uri.split(",", 1)[1])
+fake = fake_fixture(FakeRunway, key=KEY)
 
 
-def journal_bytes(tmp_path: Path) -> bytes:
-    return b"".join(p.read_bytes() for p in tmp_path.glob("j.sqlite*"))
-
-
-@pytest.fixture
-def fake(small_video):
-    with FakeRunway(small_video, key=KEY) as f:
-        yield f
-
-
-@pytest.fixture
-def key(monkeypatch, clean_environ):
-    monkeypatch.setenv(KEY_ENV["runway"], KEY)
+key = key_fixture("runway")
 
 
 @pytest.fixture(scope="module")
@@ -99,9 +57,9 @@ def frames(tmp_path_factory) -> tuple[Path, Path]:
 
 
 def test_text_only_gen45_sends_the_documented_body_and_downloads_the_video(fake, key, tmp_path, small_video):
-    h = harness(fake, tmp_path, model="gen4.5")
+    h = Harness(fake, tmp_path, model="gen4.5")
     req = request(frames=72)                                   # 3.0 s at 24 fps, 1920x1080
-    media = generate(h, req, tmp_path)
+    media = h.run(req)
 
     [post] = posts(fake)
     assert post.path == "/v1/text_to_video"
@@ -125,12 +83,12 @@ def test_text_only_gen45_sends_the_documented_body_and_downloads_the_video(fake,
 
 
 def test_gen4_turbo_without_a_shot_before_uses_gen45_text_to_video_and_says_so(fake, key, tmp_path):
-    h = harness(fake, tmp_path, model="gen4_turbo")
+    h = Harness(fake, tmp_path, model="gen4_turbo")
     req = request(w=1080, h=1920, frames=100)                  # 4.17 s vertical
     plan = h.provider.plan(req)
     assert plan.model == "gen4.5" and plan.refused is None
     assert any("gen4_turbo makes video only from the shot before" in n for n in plan.notes)
-    media = generate(h, req, tmp_path)
+    media = h.run(req)
     [post] = posts(fake)
     assert post.path == "/v1/text_to_video"
     assert post.json == {"model": "gen4.5", "promptText": PROMPT, "ratio": "720:1280", "duration": 5, "seed": 42}
@@ -139,11 +97,11 @@ def test_gen4_turbo_without_a_shot_before_uses_gen45_text_to_video_and_says_so(f
 
 def test_gen4_turbo_with_neighbours_sends_the_first_frame_only(fake, key, tmp_path, frames):
     first, last = frames
-    h = harness(fake, tmp_path)                                # default model: gen4_turbo
+    h = Harness(fake, tmp_path)                                # default model: gen4_turbo
     req = request(first=first, last=last, frames=108)         # 4.5 s -> 5
     plan = h.provider.plan(req)
     assert "the shot after is not used: the model takes no last frame" in plan.notes
-    generate(h, req, tmp_path)
+    h.run(req)
     [post] = posts(fake)
     assert post.path == "/v1/image_to_video"
     body = post.json
@@ -155,11 +113,11 @@ def test_gen4_turbo_with_neighbours_sends_the_first_frame_only(fake, key, tmp_pa
 
 def test_veo31_vertical_with_first_and_last_frames_and_a_negative_prompt(fake, key, tmp_path, frames, small_video):
     first, last = frames
-    h = harness(fake, tmp_path, model="veo3.1")
+    h = Harness(fake, tmp_path, model="veo3.1")
     req = request(w=1080, h=1920, frames=120, first=first, last=last, negative="text, watermark")   # 5 s -> 6
     plan = h.provider.plan(req)
     assert any("seed not sent" in n for n in plan.notes)
-    media = generate(h, req, tmp_path)
+    media = h.run(req)
     [post] = posts(fake)
     assert post.path == "/v1/image_to_video"
     body = post.json
@@ -172,12 +130,12 @@ def test_veo31_vertical_with_first_and_last_frames_and_a_negative_prompt(fake, k
 
 
 def test_journal_says_submitted_with_the_task_id_before_the_first_poll(fake, key, tmp_path):
-    h = harness(fake, tmp_path, model="gen4.5")
+    h = Harness(fake, tmp_path, model="gen4.5")
     req = request()
     seen: list[tuple[str, Optional[str]]] = []
     fake.on_poll = lambda rec: seen.append((h.journal.get(req.request_hash).state,
                                             h.journal.get(req.request_hash).job_id))
-    generate(h, req, tmp_path)
+    h.run(req)
     task_id = next(iter(fake.jobs))
     assert seen[0] == ("submitted", task_id)
     assert all(s == ("submitted", task_id) for s in seen)
@@ -185,8 +143,8 @@ def test_journal_says_submitted_with_the_task_id_before_the_first_poll(fake, key
 
 def test_big_frames_are_scaled_to_the_output_size_before_inlining(fake, key, tmp_path, frames, monkeypatch):
     monkeypatch.setattr(runway_mod, "MAX_DATA_URI", 100)       # every frame is "too big"
-    h = harness(fake, tmp_path, model="gen4.5")
-    generate(h, request(first=frames[0]), tmp_path)
+    h = Harness(fake, tmp_path, model="gen4.5")
+    h.run(request(first=frames[0]))
     png = data_uri_bytes(posts(fake)[0].json["promptImage"][0]["uri"])
     assert png[:8] == b"\x89PNG\r\n\x1a\n"
     assert struct.unpack(">II", png[16:24]) == (1280, 720)
@@ -198,8 +156,8 @@ def test_big_frames_are_scaled_to_the_output_size_before_inlining(fake, key, tmp
 def test_429_on_submit_waits_retry_after_and_creates_one_task(fake, key, tmp_path):
     fake.fail("POST /v1/*", status=429, body={"error": "You have exceeded your daily generation limit."},
               headers={"Retry-After": "7"})
-    h = harness(fake, tmp_path, model="gen4.5")
-    generate(h, request(), tmp_path)
+    h = Harness(fake, tmp_path, model="gen4.5")
+    h.run(request())
     assert fake.count("POST /v1/text_to_video") == 2
     assert len(fake.jobs) == 1
     assert h.sleeps[0] == 7.0
@@ -207,18 +165,18 @@ def test_429_on_submit_waits_retry_after_and_creates_one_task(fake, key, tmp_pat
 
 def test_500_on_a_poll_is_retried(fake, key, tmp_path, small_video):
     fake.fail("GET /v1/tasks/*", status=500, body={"error": "internal"})
-    h = harness(fake, tmp_path, model="gen4.5")
-    media = generate(h, request(), tmp_path)
+    h = Harness(fake, tmp_path, model="gen4.5")
+    media = h.run(request())
     assert Path(media.path).read_bytes() == small_video
     assert fake.count("GET /v1/tasks/*") == len(fake.sequence) + 1
 
 
 def test_reset_on_submit_is_uncertain_and_never_resent(fake, key, tmp_path):
     fake.reset("POST /v1/text_to_video")
-    h = harness(fake, tmp_path, model="gen4.5")
+    h = Harness(fake, tmp_path, model="gen4.5")
     req = request()
     with pytest.raises(SubmitUncertain):
-        generate(h, req, tmp_path)
+        h.run(req)
     assert fake.count("POST /v1/text_to_video") == 1
     assert fake.count("GET *") == 0
     assert h.journal.get(req.request_hash).state == "uncertain"
@@ -226,10 +184,10 @@ def test_reset_on_submit_is_uncertain_and_never_resent(fake, key, tmp_path):
 
 def test_moderated_task_fails_with_runways_reason_and_code(fake, key, tmp_path):
     fake.moderate_next("SAFETY.INPUT.TEXT", "The prompt was flagged by our content moderation system.")
-    h = harness(fake, tmp_path, model="gen4.5")
+    h = Harness(fake, tmp_path, model="gen4.5")
     req = request()
     with pytest.raises(JobFailed) as info:
-        generate(h, req, tmp_path)
+        h.run(req)
     msg = str(info.value)
     assert "SAFETY.INPUT.TEXT" in msg and "flagged by our content moderation system" in msg
     assert next(iter(fake.jobs)) in msg
@@ -240,15 +198,15 @@ def test_moderated_task_fails_with_runways_reason_and_code(fake, key, tmp_path):
 
 def test_cancelled_task_fails(fake, key, tmp_path):
     fake.sequence = ["PENDING", "CANCELLED"]
-    h = harness(fake, tmp_path, model="gen4.5")
+    h = Harness(fake, tmp_path, model="gen4.5")
     with pytest.raises(JobFailed, match="cancelled"):
-        generate(h, request(), tmp_path)
+        h.run(request())
 
 
 def test_expired_output_url_is_refreshed_once_from_the_task(fake, key, tmp_path, small_video):
     fake.expire_next_urls(1)
-    h = harness(fake, tmp_path, model="gen4.5")
-    media = generate(h, request(), tmp_path)
+    h = Harness(fake, tmp_path, model="gen4.5")
+    media = h.run(request())
     assert Path(media.path).read_bytes() == small_video
     assert fake.count("GET /v1/tasks/*") == len(fake.sequence) + 1
     first, second = fake.cdn.requests
@@ -257,10 +215,10 @@ def test_expired_output_url_is_refreshed_once_from_the_task(fake, key, tmp_path,
 
 def test_output_gone_for_good_is_a_download_error_after_one_refresh(fake, key, tmp_path):
     fake.expire_downloads()
-    h = harness(fake, tmp_path, model="gen4.5")
+    h = Harness(fake, tmp_path, model="gen4.5")
     req = request()
     with pytest.raises(DownloadError, match="expire") as info:
-        generate(h, req, tmp_path)
+        h.run(req)
     assert "_jwt" not in str(info.value)                       # signed tokens stay out of messages
     assert fake.count("GET /v1/tasks/*") == len(fake.sequence) + 1
     assert len(fake.cdn.requests) == 2
@@ -270,65 +228,65 @@ def test_output_gone_for_good_is_a_download_error_after_one_refresh(fake, key, t
 
 def test_truncated_download_is_retried_and_whole(fake, key, tmp_path, small_video):
     fake.truncate_next_download()
-    h = harness(fake, tmp_path, model="gen4.5")
-    media = generate(h, request(), tmp_path)
+    h = Harness(fake, tmp_path, model="gen4.5")
+    media = h.run(request())
     assert Path(media.path).read_bytes() == small_video
     assert len(fake.cdn.requests) == 2
     assert fake.count("GET /v1/tasks/*") == len(fake.sequence)   # no refresh needed
 
 
 def test_missing_key_is_an_auth_error_before_any_request(fake, tmp_path, clean_environ):
-    h = harness(fake, tmp_path, model="gen4.5")
+    h = Harness(fake, tmp_path, model="gen4.5")
     with pytest.raises(AuthError, match="RUNWAYML_API_SECRET"):
-        generate(h, request(), tmp_path)
+        h.run(request())
     assert fake.requests == []
 
 
 def test_refused_key_is_an_auth_error_that_does_not_echo_the_key(fake, tmp_path, monkeypatch, clean_environ):
     monkeypatch.setenv("RUNWAYML_API_SECRET", "key_wrong-secret-value")
-    h = harness(fake, tmp_path, model="gen4.5")
+    h = Harness(fake, tmp_path, model="gen4.5")
     with pytest.raises(AuthError, match="Invalid API key") as info:
-        generate(h, request(), tmp_path)
+        h.run(request())
     assert "wrong-secret-value" not in str(info.value)
     assert fake.count("POST *") == 1
 
 
 def test_bad_duration_is_rejected_with_runways_message(fake, key, tmp_path):
-    h = harness(fake, tmp_path, model="veo3.1", durations=[5])   # a configured duration veo3.1 does not take
+    h = Harness(fake, tmp_path, model="veo3.1", durations=[5])   # a configured duration veo3.1 does not take
     req = request(frames=96)
     assert h.provider.plan(req).seconds == 5
     with pytest.raises(Rejected, match=r"duration: must be one of \[4, 6, 8\]"):
-        generate(h, req, tmp_path)
+        h.run(req)
     assert fake.count("POST *") == 1 and fake.jobs == {}
     assert h.journal.get(req.request_hash).state == "failed"
 
 
 def test_unknown_model_of_a_known_family_is_sent_and_refused_by_runway(fake, key, tmp_path, frames):
-    h = harness(fake, tmp_path, model="gen4_aleph")
+    h = Harness(fake, tmp_path, model="gen4_aleph")
     with pytest.raises(Rejected, match="Invalid discriminator value"):
-        generate(h, request(first=frames[0]), tmp_path)
+        h.run(request(first=frames[0]))
     assert fake.count("POST *") == 1
 
 
 def test_model_of_no_known_family_is_refused_before_any_request(fake, key, tmp_path):
-    h = harness(fake, tmp_path, model="sora-2")
+    h = Harness(fake, tmp_path, model="sora-2")
     with pytest.raises(Rejected, match="unknown model 'sora-2'"):
-        generate(h, request(), tmp_path)
+        h.run(request())
     assert fake.requests == []
 
 
 def test_gap_longer_than_the_longest_clip_is_refused_without_a_request(fake, key, tmp_path):
-    h = harness(fake, tmp_path, model="gen4.5")
+    h = Harness(fake, tmp_path, model="gen4.5")
     req = request(frames=24 * 11)
     plan = h.provider.plan(req)
     assert plan.refused and "longer than runway gen4.5's longest clip (10 s)" in plan.refused
     with pytest.raises(Rejected, match="longest clip"):
-        generate(h, req, tmp_path)
+        h.run(req)
     assert fake.requests == []
 
 
 def test_too_long_prompt_is_refused_in_the_plan(fake, key, tmp_path):
-    h = harness(fake, tmp_path, model="gen4.5")
+    h = Harness(fake, tmp_path, model="gen4.5")
     plan = h.provider.plan(request(prompt="x" * 1001))
     assert plan.refused and "at most 1000" in plan.refused
 
@@ -336,23 +294,23 @@ def test_too_long_prompt_is_refused_in_the_plan(fake, key, tmp_path):
 def test_poll_deadline_is_a_timeout_and_keeps_the_job(fake, key, tmp_path):
     fake.sequence = ["RUNNING"]
     ticks = itertools.count(0, 10)
-    h = harness(fake, tmp_path, clock=lambda: next(ticks), model="gen4.5")
+    h = Harness(fake, tmp_path, clock=lambda: next(ticks), model="gen4.5")
     req = request()
     with pytest.raises(JobTimedOut, match="still running after 30 s"):
-        generate(h, req, tmp_path)
+        h.run(req)
     rec = h.journal.get(req.request_hash)
     assert (rec.state, rec.job_id) == ("submitted", next(iter(fake.jobs)))
 
 
 def test_the_key_never_reaches_messages_or_the_journal(fake, key, tmp_path):
-    h = harness(fake, tmp_path, model="gen4.5")
-    generate(h, request(), tmp_path)
+    h = Harness(fake, tmp_path, model="gen4.5")
+    h.run(request())
     fake.moderate_next()
     with pytest.raises(JobFailed) as failed:
-        generate(h, request(seed=7), tmp_path)
+        h.run(request(seed=7))
     fake.fail("POST /v1/*", status=400, body={"error": "bad"})
     with pytest.raises(Rejected) as rejected:
-        generate(h, request(seed=8), tmp_path)
+        h.run(request(seed=8))
     h.journal.close()
     for exc in (failed.value, rejected.value):
         assert KEY not in str(exc) and KEY not in repr(exc)

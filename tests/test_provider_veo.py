@@ -2,53 +2,29 @@
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import itertools
 import struct
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional
+from typing import Optional
 
 import httpx
 import pytest
 
 from fakes.veo import FakeVeo
 from mediautil import make_png
-from shotfill.config import KEY_ENV, ProviderSettings, Settings
+from provider_harness import KEY, ProviderHarness, fake_fixture, journal_bytes, key_fixture
 from shotfill.errors import AuthError, DownloadError, JobFailed, JobTimedOut, Rejected, SubmitUncertain
-from shotfill.journal import Journal
 from shotfill.model import GenerationRequest
 from shotfill.plan import request_hash
-from shotfill.providers.base import ProviderContext
 from shotfill.providers.veo import VeoProvider
 
-KEY = "test-secret-key"
 PROMPT = "a paper boat drifts down a rainy street"
 DEFAULT = "veo-3.1-generate-preview"
 
 
-@dataclass
-class Harness:
-    provider: VeoProvider
-    journal: Journal
-    sleeps: list[float] = field(default_factory=list)
-    events: list[tuple[str, str]] = field(default_factory=list)
-
-
-def harness(fake: FakeVeo, tmp_path: Path, clock=None, **settings: Any) -> Harness:
-    h = Harness(provider=None, journal=Journal(tmp_path / "j.sqlite"))  # type: ignore[arg-type]
-
-    async def sleep(s: float) -> None:
-        h.sleeps.append(s)
-
-    ps = ProviderSettings(base_url=fake.url, poll_interval=0.01, timeout=30, **settings)
-    ctx = ProviderContext(settings=Settings(providers={"veo": ps}), journal=h.journal, sleep=sleep,
-                          on_event=lambda pid, stage, detail: h.events.append((stage, detail)))
-    if clock is not None:
-        ctx.clock = clock
-    h.provider = VeoProvider(ctx)
-    return h
+class Harness(ProviderHarness):
+    provider_class = VeoProvider
 
 
 def request(*, w: int = 1920, h: int = 1080, frames: int = 72, first: Optional[Path] = None,
@@ -59,10 +35,6 @@ def request(*, w: int = 1920, h: int = 1080, frames: int = 72, first: Optional[P
                             timecode="01:00:20:00", first_frame=str(first) if first else None,
                             last_frame=str(last) if last else None)
     return req.model_copy(update={"request_hash": request_hash(req)})
-
-
-def generate(h: Harness, req: GenerationRequest, tmp_path: Path):
-    return asyncio.run(h.provider.generate(req, tmp_path / "work"))
 
 
 def posts(fake: FakeVeo) -> list:
@@ -79,19 +51,10 @@ def png_dims(b64: str) -> tuple[int, int]:
     return struct.unpack(">II", raw[16:24])
 
 
-def journal_bytes(tmp_path: Path) -> bytes:
-    return b"".join(p.read_bytes() for p in tmp_path.glob("j.sqlite*"))
+fake = fake_fixture(FakeVeo, key=KEY)
 
 
-@pytest.fixture
-def fake(small_video):
-    with FakeVeo(small_video, key=KEY) as f:
-        yield f
-
-
-@pytest.fixture
-def key(monkeypatch, clean_environ):
-    monkeypatch.setenv(KEY_ENV["veo"], KEY)
+key = key_fixture("veo")
 
 
 @pytest.fixture(scope="module")
@@ -105,9 +68,9 @@ def pngs(tmp_path_factory) -> dict[str, Path]:
 
 
 def test_text_only_landscape_body_headers_download_and_journal(fake, key, tmp_path, small_video):
-    h = harness(fake, tmp_path)
+    h = Harness(fake, tmp_path)
     req = request(frames=72)                                   # 3 s -> 4 s, 1920x1080 -> 16:9
-    media = generate(h, req, tmp_path)
+    media = h.run(req)
 
     [post] = posts(fake)
     assert post.path == f"/v1beta/models/{DEFAULT}:predictLongRunning"
@@ -131,11 +94,11 @@ def test_text_only_landscape_body_headers_download_and_journal(fake, key, tmp_pa
 
 def test_vertical_first_and_last_frames_with_negative_prompt_and_no_seed(fake, key, tmp_path, pngs):
     first, last = pngs["tall_a"], pngs["tall_b"]
-    h = harness(fake, tmp_path)
+    h = Harness(fake, tmp_path)
     req = request(w=1080, h=1920, frames=120, first=first, last=last, negative="blurry, text")   # 5 s -> 6
     plan = h.provider.plan(req)
     assert plan.seed is None and any("seed not sent" in n for n in plan.notes)
-    generate(h, req, tmp_path)
+    h.run(req)
     [post] = posts(fake)
     assert post.json == {
         "instances": [{"prompt": PROMPT, "image": inline(first), "lastFrame": inline(last)}],
@@ -145,38 +108,38 @@ def test_vertical_first_and_last_frames_with_negative_prompt_and_no_seed(fake, k
 
 
 def test_frames_of_another_aspect_are_cropped_to_the_output_before_sending(fake, key, tmp_path, pngs):
-    h = harness(fake, tmp_path)
-    generate(h, request(w=1080, h=1920, first=pngs["wide_a"], last=pngs["wide_b"]), tmp_path)
+    h = Harness(fake, tmp_path)
+    h.run(request(w=1080, h=1920, first=pngs["wide_a"], last=pngs["wide_b"]))
     inst = posts(fake)[0].json["instances"][0]
     assert png_dims(inst["image"]["bytesBase64Encoded"]) == (720, 1280)
     assert png_dims(inst["lastFrame"]["bytesBase64Encoded"]) == (720, 1280)
 
 
 def test_veo3_takes_the_first_frame_only(fake, key, tmp_path, pngs):
-    h = harness(fake, tmp_path, model="veo-3.0-generate-001")
+    h = Harness(fake, tmp_path, model="veo-3.0-generate-001")
     req = request(first=pngs["wide_a"], last=pngs["wide_b"])
     assert "the shot after is not used: the model takes no last frame" in h.provider.plan(req).notes
-    generate(h, req, tmp_path)
+    h.run(req)
     inst = posts(fake)[0].json["instances"][0]
     assert set(inst) == {"prompt", "image"} and inst["image"] == inline(pngs["wide_a"])
 
 
 def test_1080p_from_settings_makes_8_second_clips(fake, key, tmp_path):
-    h = harness(fake, tmp_path, extra={"resolution": "1080p"})
+    h = Harness(fake, tmp_path, extra={"resolution": "1080p"})
     req = request(frames=72)
     plan = h.provider.plan(req)
     assert (plan.seconds, plan.size, plan.size_label) == (8.0, (1920, 1080), "16:9")
-    generate(h, req, tmp_path)
+    h.run(req)
     assert posts(fake)[0].json["parameters"] == {"aspectRatio": "16:9", "durationSeconds": 8, "resolution": "1080p"}
 
 
 def test_journal_says_submitted_with_the_operation_before_the_first_poll(fake, key, tmp_path):
-    h = harness(fake, tmp_path)
+    h = Harness(fake, tmp_path)
     req = request()
     seen: list[tuple[str, Optional[str]]] = []
     fake.on_poll = lambda rec: seen.append((h.journal.get(req.request_hash).state,
                                             h.journal.get(req.request_hash).job_id))
-    generate(h, req, tmp_path)
+    h.run(req)
     [op_name] = fake.jobs
     assert seen and all(s == ("submitted", op_name) for s in seen)
 
@@ -188,8 +151,8 @@ def test_resource_exhausted_waits_the_retry_delay_and_starts_one_operation(fake,
     fake.fail("POST /v1beta/models/*", status=429, body={"error": {
         "code": 429, "message": "Resource has been exhausted (e.g. check quota).", "status": "RESOURCE_EXHAUSTED",
         "details": [{"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": "7s"}]}})
-    h = harness(fake, tmp_path)
-    generate(h, request(), tmp_path)
+    h = Harness(fake, tmp_path)
+    h.run(request())
     assert fake.count("POST /v1beta/models/*") == 2
     assert len(fake.jobs) == 1
     assert h.sleeps[0] == 7.0
@@ -198,28 +161,28 @@ def test_resource_exhausted_waits_the_retry_delay_and_starts_one_operation(fake,
 def test_500_on_a_poll_is_retried(fake, key, tmp_path, small_video):
     fake.fail("GET /v1beta/models/*/operations/*", status=500,
               body={"error": {"code": 500, "message": "Internal error encountered.", "status": "INTERNAL"}})
-    h = harness(fake, tmp_path)
-    media = generate(h, request(), tmp_path)
+    h = Harness(fake, tmp_path)
+    media = h.run(request())
     assert Path(media.path).read_bytes() == small_video
     assert fake.count("GET /v1beta/models/*/operations/*") == fake.steps + 2
 
 
 def test_reset_on_submit_is_uncertain_and_never_resent(fake, key, tmp_path):
     fake.reset("POST /v1beta/models/*")
-    h = harness(fake, tmp_path)
+    h = Harness(fake, tmp_path)
     req = request()
     with pytest.raises(SubmitUncertain):
-        generate(h, req, tmp_path)
+        h.run(req)
     assert fake.count("POST *") == 1 and fake.count("GET *") == 0
     assert h.journal.get(req.request_hash).state == "uncertain"
 
 
 def test_safety_filtered_result_fails_with_googles_reasons(fake, key, tmp_path, pngs):
     fake.filter_next(["The input image contains content that violates the usage guidelines. Support codes: 58061214"])
-    h = harness(fake, tmp_path)
+    h = Harness(fake, tmp_path)
     req = request(first=pngs["wide_a"])
     with pytest.raises(JobFailed) as info:
-        generate(h, req, tmp_path)
+        h.run(req)
     msg = str(info.value)
     assert "safety filters" in msg and "Support codes: 58061214" in msg and "raiMediaFilteredCount=1" in msg
     rec = h.journal.get(req.request_hash)
@@ -229,17 +192,17 @@ def test_safety_filtered_result_fails_with_googles_reasons(fake, key, tmp_path, 
 
 def test_operation_error_fails_with_the_status_message(fake, key, tmp_path):
     fake.fail_next(13, "Video generation failed due to an internal error.")
-    h = harness(fake, tmp_path)
+    h = Harness(fake, tmp_path)
     with pytest.raises(JobFailed, match=r"internal error\. \(INTERNAL, code 13\)"):
-        generate(h, request(), tmp_path)
+        h.run(request())
 
 
 def test_expired_file_is_a_download_error(fake, key, tmp_path):
     fake.expire_downloads()
-    h = harness(fake, tmp_path)
+    h = Harness(fake, tmp_path)
     req = request()
     with pytest.raises(DownloadError, match="expire"):
-        generate(h, req, tmp_path)
+        h.run(req)
     assert fake.storage.requests == []
     assert h.journal.get(req.request_hash).state == "submitted"
     assert not list((tmp_path / "work").glob("*.mp4"))
@@ -247,82 +210,82 @@ def test_expired_file_is_a_download_error(fake, key, tmp_path):
 
 def test_truncated_download_is_retried_from_storage_and_whole(fake, key, tmp_path, small_video):
     fake.truncate_next_download()
-    h = harness(fake, tmp_path)
-    media = generate(h, request(), tmp_path)
+    h = Harness(fake, tmp_path)
+    media = h.run(request())
     assert Path(media.path).read_bytes() == small_video
     assert len(fake.storage.requests) == 2
     assert all("x-goog-api-key" not in r.headers for r in fake.storage.requests)
 
 
 def test_missing_key_is_an_auth_error_before_any_request(fake, tmp_path, clean_environ):
-    h = harness(fake, tmp_path)
+    h = Harness(fake, tmp_path)
     with pytest.raises(AuthError, match="GEMINI_API_KEY"):
-        generate(h, request(), tmp_path)
+        h.run(request())
     assert fake.requests == []
 
 
 def test_invalid_key_answered_with_400_is_an_auth_error(fake, tmp_path, monkeypatch, clean_environ):
     monkeypatch.setenv("GEMINI_API_KEY", "AIza-wrong-secret-value")
-    h = harness(fake, tmp_path)
+    h = Harness(fake, tmp_path)
     req = request()
     with pytest.raises(AuthError, match="API key not valid") as info:
-        generate(h, req, tmp_path)
+        h.run(req)
     assert "wrong-secret-value" not in str(info.value)
     assert fake.count("POST *") == 1
     assert h.journal.get(req.request_hash).state == "failed"
 
 
 def test_bad_duration_is_rejected_with_googles_message(fake, key, tmp_path):
-    h = harness(fake, tmp_path, durations=[5])
+    h = Harness(fake, tmp_path, durations=[5])
     with pytest.raises(Rejected, match=r"out of bound\. Supported values are 4, 6, 8"):
-        generate(h, request(frames=96), tmp_path)
+        h.run(request(frames=96))
     assert fake.count("POST *") == 1 and fake.jobs == {}
 
 
 def test_unknown_veo_model_is_sent_and_refused_by_the_service(fake, key, tmp_path):
-    h = harness(fake, tmp_path, model="veo-3.2-generate-preview")
+    h = Harness(fake, tmp_path, model="veo-3.2-generate-preview")
     assert h.provider.plan(request()).model == "veo-3.2-generate-preview"
     with pytest.raises(Rejected, match="is not found for API version v1beta"):
-        generate(h, request(), tmp_path)
+        h.run(request())
     assert fake.count("POST *") == 1
 
 
 def test_model_of_no_known_family_is_refused_before_any_request(fake, key, tmp_path):
-    h = harness(fake, tmp_path, model="gen4_turbo")
+    h = Harness(fake, tmp_path, model="gen4_turbo")
     with pytest.raises(Rejected, match="unknown model 'gen4_turbo'"):
-        generate(h, request(), tmp_path)
+        h.run(request())
     assert fake.requests == []
 
 
 def test_gap_longer_than_the_longest_clip_is_refused_without_a_request(fake, key, tmp_path):
-    h = harness(fake, tmp_path)
+    h = Harness(fake, tmp_path)
     req = request(frames=24 * 9)
     assert "longest clip (8 s)" in (h.provider.plan(req).refused or "")
     with pytest.raises(Rejected, match="longest clip"):
-        generate(h, req, tmp_path)
+        h.run(req)
     assert fake.requests == []
 
 
 def test_poll_deadline_is_a_timeout_and_keeps_the_operation(fake, key, tmp_path):
     fake.steps = 10_000
     ticks = itertools.count(0, 10)
-    h = harness(fake, tmp_path, clock=lambda: next(ticks))
+    h = Harness(fake, tmp_path, clock=lambda: next(ticks))
     req = request()
     with pytest.raises(JobTimedOut, match="still running after 30 s"):
-        generate(h, req, tmp_path)
+        h.run(req)
     rec = h.journal.get(req.request_hash)
     assert (rec.state, rec.job_id) == ("submitted", next(iter(fake.jobs)))
 
 
 def test_the_key_never_reaches_messages_or_the_journal(fake, key, tmp_path):
-    h = harness(fake, tmp_path)
-    generate(h, request(), tmp_path)
+    h = Harness(fake, tmp_path)
+    h.run(request())
     fake.fail_next()
     with pytest.raises(JobFailed) as failed:
-        generate(h, request(seed=7), tmp_path)
+        h.run(request(seed=7))
     fake.expire_downloads()
     with pytest.raises(DownloadError) as gone:
-        generate(h, request(seed=8), tmp_path)
+        h.run(request(seed=8))
     h.journal.close()
     for exc in (failed.value, gone.value):
         assert KEY not in str(exc) and KEY not in repr(exc)

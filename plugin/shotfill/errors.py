@@ -26,6 +26,8 @@ says what to do.  ``exit_code`` is what the command line returns for it::
 
 from __future__ import annotations
 
+from typing import Any, Mapping
+
 
 class ShotFillError(Exception):
     """Base of every error ShotFill raises on purpose."""
@@ -85,9 +87,22 @@ class ConformError(MediaError):
 
 
 class ProviderError(ShotFillError):
-    """A generation service failed for one placeholder."""
+    """A generation service failed for one placeholder.
+
+    An error made from an HTTP answer also keeps that answer for the client
+    that asked: ``status``, ``body`` (parsed JSON, else text) and ``headers``
+    (the response's own, names in lower case; never a request's auth headers).
+    They are not part of the message.
+    """
 
     exit_code = 1
+
+    def __init__(self, message: str, *, hint: str | None = None, status: int | None = None,
+                 body: Any = None, headers: Mapping[str, str] | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.status = status
+        self.body = body
+        self.headers: dict[str, str] = dict(headers or {})
 
 
 class AuthError(ProviderError):
@@ -99,8 +114,8 @@ class Rejected(ProviderError):
 
 
 class RateLimited(ProviderError):
-    def __init__(self, message: str, *, retry_after: float | None = None, hint: str | None = None) -> None:
-        super().__init__(message, hint=hint)
+    def __init__(self, message: str, *, retry_after: float | None = None, **kw: Any) -> None:
+        super().__init__(message, **kw)
         self.retry_after = retry_after
 
 
@@ -121,7 +136,15 @@ class JobTimedOut(ProviderError):
 
 
 class DownloadError(ProviderError):
-    """The result could not be fetched whole (expired, truncated, wrong type, too big)."""
+    """The result could not be fetched whole (expired, truncated, wrong type, too big).
+
+    ``expired`` is True when the link answered 403/404/410: the file is gone
+    from there (signed links expire), so a provider may ask for a fresh link.
+    """
+
+    def __init__(self, message: str, *, expired: bool = False, **kw: Any) -> None:
+        super().__init__(message, **kw)
+        self.expired = expired
 
 
 class Interrupted(ShotFillError):

@@ -23,8 +23,6 @@ import email.policy
 import json
 import mimetypes
 import posixpath
-import socket
-import threading
 import time
 import uuid
 from typing import Any, Callable, Optional
@@ -128,22 +126,6 @@ class FakeComfyUI(FakeService):
             self.route("POST", prefix + "/upload/image", self._upload)
             self.route("GET", prefix + "/view", self._view)
 
-    def stop(self) -> None:
-        """As the base, but wakes ``serve_forever`` (0.5 s poll) with a connection so 40 tests do not wait 20 s."""
-        server = self._server
-        if server is None:
-            return
-        t = threading.Thread(target=server.shutdown, daemon=True)
-        t.start()
-        while t.is_alive():
-            try:
-                socket.create_connection(server.server_address[:2], timeout=0.2).close()
-            except OSError:
-                pass
-            t.join(0.02)
-        server.server_close()
-        self._server = None
-
     # -- scripting -------------------------------------------------------------------------
 
     def fail_next_job(self, message: str = "Allocation on device", *, exception_type: str = "torch.OutOfMemoryError",
@@ -219,22 +201,8 @@ class FakeComfyUI(FakeService):
         job["interrupt"], self._next_interrupt = self._next_interrupt, False
         if self._accept_then_reset:
             self._accept_then_reset -= 1
-            return Reply(status=0)
+            return Reply(drop=True)
         return Reply(200, {"prompt_id": pid, "number": job["number"], "node_errors": node_errors})
-
-    def _send(self, h: Any, reply: Reply) -> None:
-        if reply.status == 0:                          # accepted, then the connection dropped
-            h.close_connection = True
-            try:
-                h.connection.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-            return
-        try:        # headers and body go out in two writes: without this, Nagle + delayed ACK add 40 ms each
-            h.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        except OSError:
-            pass
-        super()._send(h, reply)
 
     def _get_queue(self, rec: Recorded, p: dict[str, str]) -> Reply:
         running = [self._item(j) for j in self.jobs.values() if self._state(j) == "running"]

@@ -28,25 +28,11 @@ from fakes.server import FakeService, Recorded, Reply
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
-def clear_service(fake: FakeService) -> None:
-    """Forget requests, jobs and scripted faults, so one running server can serve many tests
-    (starting and stopping a server costs half a second)."""
-    with fake._lock:
-        fake.requests.clear()
-        fake.jobs.clear()
-        fake._faults.clear()
-        fake._truncate_downloads = 0
-        fake.downloads_expired = False
-
-
 class FakeCdn(FakeService):
     """A public file host: ``GET /files/{id}/{name}`` serves the video; it never asks for a key."""
 
     def setup_routes(self) -> None:
         self.route("GET", "/files/{id}/{name}", lambda rec, p: self.video_reply())
-
-    def clear(self) -> None:
-        clear_service(self)
 
 
 # -- input schemas: field -> check(value) -> error (msg, type) or None ---------------------------
@@ -155,7 +141,7 @@ class FakeFal(FakeService):
 
     def clear(self) -> None:
         """Back to a fresh queue (same port, same key)."""
-        clear_service(self)
+        super().clear()
         self.models = dict(MODELS)
         self.steps = ["IN_QUEUE", "IN_PROGRESS", "COMPLETED"]
         self.on_poll = None

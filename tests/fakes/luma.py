@@ -12,8 +12,6 @@ server, :class:`FakeCDN`, so a test can see that the key never goes there.
 from __future__ import annotations
 
 import itertools
-import socket
-import threading
 import uuid
 from datetime import datetime, timezone
 from typing import Any, Callable, Optional
@@ -37,32 +35,7 @@ def invalid(loc: str, msg: str, kind: str, value: Any) -> Reply:
     return Reply(422, {"detail": [{"type": kind, "loc": ["body", loc], "msg": msg, "input": value}]})
 
 
-class QuickStop:
-    """Stop without waiting out ``serve_forever``'s 0.5 s poll: wake its select with a connection.
-
-    (Belongs in fakes/server.py as ``serve_forever(poll_interval=0.05)``; kept here so the
-    shared file stays untouched.)
-    """
-
-    _server: Any
-
-    def stop(self) -> None:
-        srv = self._server
-        if srv is None:
-            return
-        stopper = threading.Thread(target=srv.shutdown, daemon=True)
-        stopper.start()
-        while stopper.is_alive():
-            try:
-                socket.create_connection(srv.server_address[:2], timeout=1).close()
-            except OSError:
-                pass
-            stopper.join(0.02)
-        srv.server_close()
-        self._server = None
-
-
-class FakeCDN(QuickStop, FakeService):
+class FakeCDN(FakeService):
     """Public, unauthenticated video hosting with per-link tokens that can be expired."""
 
     def __init__(self, video: bytes = b"") -> None:
@@ -90,7 +63,7 @@ class FakeCDN(QuickStop, FakeService):
         return self.video_reply()
 
 
-class FakeLuma(QuickStop, FakeService):
+class FakeLuma(FakeService):
     def __init__(self, cdn: FakeCDN, key: str = "test-secret-key") -> None:
         self.cdn = cdn
         self.key = key
@@ -174,9 +147,7 @@ class FakeLuma(QuickStop, FakeService):
             self.jobs[gen_id] = {"gen": gen, "step": 0, "fail": self._fail_next, "link": None}
             self._fail_next = None
             lose, self._lose_next_create_reply = self._lose_next_create_reply, False
-        if lose:
-            return Reply(201, dict(gen), {"X-Fake-Drop": "1"})
-        return Reply(201, dict(gen))
+        return Reply(201, dict(gen), drop=lose)          # lost: the generation exists, its answer never arrives
 
     def _advance(self, gen_id: str) -> dict[str, Any]:
         with self._lock:
@@ -225,13 +196,3 @@ class FakeLuma(QuickStop, FakeService):
         with self._lock:
             gone = self.jobs.pop(p["id"], None)
         return Reply(204) if gone else detail(404, "Generation not found")
-
-    def _send(self, h: Any, reply: Reply) -> None:
-        if reply.headers.pop("X-Fake-Drop", None):
-            h.close_connection = True
-            try:
-                h.connection.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-            return
-        super()._send(h, reply)

@@ -13,9 +13,7 @@ from __future__ import annotations
 import email.parser
 import email.policy
 import itertools
-import socket
 import struct
-import threading
 import time
 from typing import Any, Callable, Optional
 
@@ -71,32 +69,7 @@ def parse_multipart(rec: Recorded) -> tuple[dict[str, str], dict[str, tuple[str,
     return fields, files
 
 
-class QuickStop:
-    """Stop without waiting out ``serve_forever``'s 0.5 s poll: wake its select with a connection.
-
-    (Belongs in fakes/server.py as ``serve_forever(poll_interval=0.05)``; kept here so the
-    shared file stays untouched.)
-    """
-
-    _server: Any
-
-    def stop(self) -> None:
-        srv = self._server
-        if srv is None:
-            return
-        stopper = threading.Thread(target=srv.shutdown, daemon=True)
-        stopper.start()
-        while stopper.is_alive():
-            try:
-                socket.create_connection(srv.server_address[:2], timeout=1).close()
-            except OSError:
-                pass
-            stopper.join(0.02)
-        srv.server_close()
-        self._server = None
-
-
-class FakeOpenAI(QuickStop, FakeService):
+class FakeOpenAI(FakeService):
     """``/v1/videos`` create / retrieve / list / content / delete."""
 
     def __init__(self, video: bytes = b"", key: str = "test-secret-key") -> None:
@@ -199,11 +172,8 @@ class FakeOpenAI(QuickStop, FakeService):
             self.jobs[vid] = {"video": job, "step": 0, "fail": self._fail_next, "fields": fields,
                               "files": files}
             self._fail_next = None
-            lose = self._lose_next_create_reply
-            self._lose_next_create_reply = False
-        if lose:
-            return Reply(200, dict(job), {"X-Fake-Drop": "1"})
-        return Reply(200, dict(job))
+            lose, self._lose_next_create_reply = self._lose_next_create_reply, False
+        return Reply(200, dict(job), drop=lose)          # lost: the job exists, its answer never arrives
 
     def _advance(self, vid: str) -> dict[str, Any]:
         with self._lock:
@@ -281,16 +251,3 @@ class FakeOpenAI(QuickStop, FakeService):
         reply = self.video_reply()
         reply.headers["Content-Type"] = "video/mp4"
         return reply
-
-    # -- a reply that never arrives ------------------------------------------------------
-
-    def _send(self, h: Any, reply: Reply) -> None:
-        if reply.headers.pop("X-Fake-Drop", None):
-            h.close_connection = True
-            try:
-                h.connection.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-            return
-        super()._send(h, reply)
-

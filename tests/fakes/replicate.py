@@ -27,12 +27,11 @@ import email.policy
 import hashlib
 import itertools
 import json
-import socket
 import threading
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, Optional
 
-from fakes.fal import PNG_SIGNATURE, clear_service
+from fakes.fal import PNG_SIGNATURE
 from fakes.server import FakeService, Recorded, Reply
 
 MODERATION = "The input or output was flagged as sensitive. Please try again with different inputs. (E005)"
@@ -140,7 +139,7 @@ class FakeReplicate(FakeService):
     # -- scripting -------------------------------------------------------------------------
 
     def clear(self) -> None:
-        clear_service(self)
+        super().clear()
         self.files.clear()
         self.models = dict(MODELS)
         self.versions = dict(VERSIONS)
@@ -223,7 +222,7 @@ class FakeReplicate(FakeService):
         with self._plock:
             if self._lose_next:
                 self._lose_next -= 1
-                reply.headers["X-Fake-Drop"] = "1"
+                reply.drop = True
         return reply
 
     def _validate(self, model: str, input: dict[str, Any]) -> list[tuple[str, str]]:
@@ -332,15 +331,3 @@ class FakeReplicate(FakeService):
                            "checksums": {"sha256": hashlib.sha256(data).hexdigest()}, "metadata": {},
                            "created_at": iso(now), "expires_at": iso(now + timedelta(days=1)),
                            "urls": {"get": f"{self.url}/v1/files/{fid}"}})
-
-    # -- a create whose answer is lost ----------------------------------------------------------
-
-    def _send(self, h: Any, reply: Reply) -> None:
-        if reply.headers.pop("X-Fake-Drop", None):
-            h.close_connection = True
-            try:
-                h.connection.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-            return
-        super()._send(h, reply)

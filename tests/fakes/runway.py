@@ -19,7 +19,6 @@ import binascii
 import itertools
 import re
 import secrets
-import socket
 import threading
 from datetime import datetime, timezone
 from typing import Any, Callable, Optional
@@ -63,22 +62,6 @@ SCHEMAS: dict[str, dict[str, dict[str, Any]]] = {
 }
 
 
-def stop_quickly(service: FakeService, stop: Optional[Callable[[FakeService], None]] = None) -> None:
-    """Stop a server without waiting out ``serve_forever``'s half-second poll: while the
-    shutdown is pending, empty connections wake its select loop."""
-    if service._server is None:
-        return
-    host, port = service._server.server_address[:2]
-    t = threading.Thread(target=stop or type(service).stop, args=(service,))
-    t.start()
-    while t.is_alive():
-        try:
-            socket.create_connection((host, port), timeout=0.2).close()
-        except OSError:
-            pass
-        t.join(0.01)
-
-
 class _Invalid(Exception):
     pass
 
@@ -109,8 +92,8 @@ class FakeRunway(FakeService):
         super().start()
 
     def stop(self) -> None:
-        stop_quickly(self.cdn)
-        stop_quickly(self, FakeService.stop)
+        self.cdn.stop()
+        super().stop()
 
     # -- scripting -------------------------------------------------------------------------
 

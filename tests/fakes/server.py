@@ -10,7 +10,9 @@ keeps jobs in :attr:`jobs`.  A test can then script failures on a route:
     fake.truncate_next_download()
     fake.expire_downloads()
 
-and assert on :attr:`requests` (method, path, headers, body) afterwards.
+and assert on :attr:`requests` (method, path, headers, body) afterwards.  A
+handler that does its work and then loses the answer returns a ``Reply`` with
+``drop=True``.  A server shared by a module's tests is reset with :meth:`clear`.
 Everything runs on real sockets: retries, resets and timeouts only show there.
 """
 
@@ -52,6 +54,8 @@ class Reply:
     headers: dict[str, str] = field(default_factory=dict)
     #: declare a longer Content-Length than sent, then close (a truncated download)
     truncate: bool = False
+    #: send nothing and close the connection: the work is done, its answer is lost
+    drop: bool = False
 
 
 @dataclass
@@ -110,10 +114,20 @@ class FakeService:
         threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
 
     def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
+        """Shut down at once: while ``shutdown`` waits for ``serve_forever``'s next poll, empty
+        connections wake its select (hundreds of tests each stop a server or two)."""
+        server, self._server = self._server, None
+        if server is None:
+            return
+        stopper = threading.Thread(target=server.shutdown, daemon=True)
+        stopper.start()
+        while stopper.is_alive():
+            try:
+                socket.create_connection(server.server_address[:2], timeout=0.2).close()
+            except OSError:
+                pass
+            stopper.join(0.01)
+        server.server_close()
 
     @property
     def url(self) -> str:
@@ -144,6 +158,15 @@ class FakeService:
     def delay(self, pattern: str, seconds: float, *, times: int = 1) -> None:
         """Answer normally, but only after ``seconds`` (a client timeout)."""
         self._faults.append(_Fault(pattern, "delay", seconds=seconds, times=times))
+
+    def clear(self) -> None:
+        """Forget requests, jobs and scripted faults, so one running server can serve many tests."""
+        with self._lock:
+            self.requests.clear()
+            self.jobs.clear()
+            self._faults.clear()
+            self._truncate_downloads = 0
+            self.downloads_expired = False
 
     def truncate_next_download(self, times: int = 1) -> None:
         self._truncate_downloads += times
@@ -185,11 +208,7 @@ class FakeService:
             self.requests.append(rec)
         fault = self._take_fault(rec.key)
         if fault is not None and fault.kind == "reset":
-            h.close_connection = True
-            try:
-                h.connection.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
+            _hang_up(h)
             return
         if fault is not None and fault.kind == "delay":
             time.sleep(fault.seconds)
@@ -209,6 +228,9 @@ class FakeService:
         return Reply(404, {"error": f"no route {rec.path}"})
 
     def _send(self, h: BaseHTTPRequestHandler, reply: Reply) -> None:
+        if reply.drop:
+            _hang_up(h)
+            return
         if isinstance(reply.body, (dict, list)):
             data = json.dumps(reply.body).encode()
             ctype = "application/json"
@@ -228,16 +250,21 @@ class FakeService:
             h.end_headers()
             h.wfile.write(data[: len(data) // 2])
             h.wfile.flush()
-            h.close_connection = True
-            try:
-                h.connection.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
+            _hang_up(h)
             return
         h.send_header("Content-Length", str(len(data)))
         h.end_headers()
         if h.command != "HEAD":
             h.wfile.write(data)
+
+
+def _hang_up(h: BaseHTTPRequestHandler) -> None:
+    """Close the connection without (more of) an answer."""
+    h.close_connection = True
+    try:
+        h.connection.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass
 
 
 def bearer(rec: Recorded) -> Optional[str]:

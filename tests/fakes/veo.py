@@ -20,7 +20,6 @@ import base64
 import binascii
 import itertools
 import secrets
-import socket
 import threading
 from typing import Any, Callable, Optional
 
@@ -45,21 +44,6 @@ def google_error(code: int, status: str, message: str, details: Optional[list] =
     if details:
         err["details"] = details
     return Reply(code, {"error": err})
-
-
-def stop_quickly(service: FakeService, stop: Optional[Callable[[FakeService], None]] = None) -> None:
-    """Stop a server without waiting out ``serve_forever``'s half-second poll."""
-    if service._server is None:
-        return
-    host, port = service._server.server_address[:2]
-    t = threading.Thread(target=stop or type(service).stop, args=(service,))
-    t.start()
-    while t.is_alive():
-        try:
-            socket.create_connection((host, port), timeout=0.2).close()
-        except OSError:
-            pass
-        t.join(0.01)
 
 
 class _Invalid(Exception):
@@ -88,8 +72,8 @@ class FakeVeo(FakeService):
         super().start()
 
     def stop(self) -> None:
-        stop_quickly(self.storage)
-        stop_quickly(self, FakeService.stop)
+        self.storage.stop()
+        super().stop()
 
     # -- scripting -------------------------------------------------------------------------
 

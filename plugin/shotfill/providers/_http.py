@@ -12,6 +12,13 @@ Retry policy, and why:
   :class:`SubmitUncertain` and is never resent, so one placeholder is never
   paid for twice.
 * Validation (400/404/409/422) and auth (401/403) errors are never retried.
+* A caller that reads a service's error answers itself names their status
+  codes in ``accept_status``: those come back as responses, not exceptions.
+
+Every error made from an answer (:func:`map_status`, and a download's "gone"
+:class:`DownloadError`) keeps ``status``, ``body`` (parsed JSON, else text) and
+the response's ``headers``, so a provider can read the service's own details
+without matching on message text.
 
 Keys travel only in headers to the configured base URL's origin; a download
 from another host gets no auth header unless the provider asks for it.  No
@@ -29,7 +36,7 @@ import secrets
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Awaitable, Callable, Mapping, Optional
+from typing import Any, Awaitable, Callable, Collection, Mapping, Optional
 from urllib.parse import urljoin, urlsplit
 
 import httpx
@@ -102,8 +109,13 @@ class ServiceClient:
                       data: Optional[Mapping[str, Any]] = None, files: Any = None,
                       params: Optional[Mapping[str, Any]] = None, headers: Optional[Mapping[str, str]] = None,
                       idempotent: Optional[bool] = None, auth: Optional[bool] = None,
-                      what: str = "") -> httpx.Response:
-        """Send with the retry policy above; returns a 2xx response or raises ProviderError."""
+                      what: str = "", accept_status: Collection[int] = ()) -> httpx.Response:
+        """Send with the retry policy above; returns a 2xx response or raises ProviderError.
+
+        A response whose status is in ``accept_status`` is returned as it is, at
+        once (neither retried nor raised), for callers that read the error
+        answer themselves.
+        """
         assert self._client is not None, "use `async with ServiceClient(...)`"
         url = self.url(path_or_url)
         idem = method.upper() in ("GET", "HEAD", "PUT", "DELETE", "OPTIONS") if idempotent is None else idempotent
@@ -126,7 +138,7 @@ class ServiceClient:
                 last = exc
                 await self._backoff(attempt, None)
                 continue
-            if resp.status_code < 300:
+            if resp.status_code < 300 or resp.status_code in accept_status:
                 return resp
             if resp.status_code in (301, 302, 303, 307, 308) and method.upper() == "GET":
                 return resp
@@ -165,13 +177,19 @@ class ServiceClient:
     # -- downloads -----------------------------------------------------------------------
 
     async def download(self, url: str, dest: Path, *, auth: Optional[bool] = None, max_bytes: int = 2 << 30,
-                       headers: Optional[Mapping[str, str]] = None, max_redirects: int = 5) -> Path:
+                       headers: Optional[Mapping[str, str]] = None, max_redirects: int = 5,
+                       accept_types: Optional[tuple[str, ...]] = None) -> Path:
         """Stream ``url`` to ``dest`` (via a temp file beside it); checks type, size and completeness.
 
         The file name is ours (``dest``), never the server's.  Redirects are
-        followed by hand so that auth never follows to another host.
+        followed by hand so that auth never follows to another host.  A video
+        type is always taken; ``accept_types`` adds others (e.g. ``("image/gif",)``,
+        which are then also named first in ``Accept``).  A 403/404/410 raises
+        :class:`DownloadError` with ``expired`` set: the link is gone.
         """
         assert self._client is not None
+        extra_types = tuple(accept_types or ())
+        accept = ", ".join([*extra_types, "video/*", "application/octet-stream"])
         dest.parent.mkdir(parents=True, exist_ok=True)
         current = self.url(url)
         for attempt in range(self.retry.attempts):
@@ -181,7 +199,7 @@ class ServiceClient:
             send_auth = self.same_origin(current) if auth is None else auth
             try:
                 for _ in range(max_redirects + 1):
-                    req_headers = {"Accept": "video/*, application/octet-stream", **(headers or {})}
+                    req_headers = {"Accept": accept, **(headers or {})}
                     if send_auth:
                         req_headers = {**self.auth_headers, **req_headers}
                     async with self._client.stream("GET", current, headers=req_headers) as resp:
@@ -195,7 +213,8 @@ class ServiceClient:
                             await resp.aread()
                             raise DownloadError(
                                 f"{self.provider}: the result at {_short(current)} is gone (HTTP {resp.status_code}); "
-                                "download links expire", hint="run again: the job id is kept and a fresh link is asked for")
+                                "download links expire", expired=True, **answer(resp),
+                                hint="run again: the job id is kept and a fresh link is asked for")
                         if resp.status_code >= 400:
                             await resp.aread()
                             exc = map_status(self.provider, "download", resp)
@@ -203,8 +222,9 @@ class ServiceClient:
                                 raise _Retry(exc)
                             raise exc
                         ctype = resp.headers.get("content-type", "").split(";")[0].strip().lower()
-                        if ctype and not ctype.startswith(VIDEO_TYPES):
-                            raise DownloadError(f"{self.provider}: expected a video from {_short(current)}, "
+                        if ctype and not ctype.startswith(extra_types + VIDEO_TYPES):
+                            wanted = " or ".join(["a video", *extra_types])
+                            raise DownloadError(f"{self.provider}: expected {wanted} from {_short(current)}, "
                                                 f"got '{ctype}'")
                         expected = resp.headers.get("content-length")
                         if expected is not None and int(expected) > max_bytes:
@@ -250,6 +270,25 @@ def _short(url: str) -> str:
     """A URL without its query string: signed URLs carry tokens there."""
     p = urlsplit(url)
     return f"{p.scheme}://{p.netloc}{p.path}"
+
+
+#: response headers never copied onto an error (credentials, should a service echo them)
+_SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "set-cookie", "x-api-key",
+                             "x-goog-api-key"})
+
+
+def response_body(resp: httpx.Response) -> Any:
+    """An (already read) answer's body: parsed JSON, else its text."""
+    try:
+        return resp.json()
+    except (ValueError, UnicodeDecodeError):
+        return resp.text
+
+
+def answer(resp: httpx.Response) -> dict[str, Any]:
+    """What an error keeps of the answer it was made from: status, body and the response's own headers."""
+    return {"status": resp.status_code, "body": response_body(resp),
+            "headers": {k.lower(): v for k, v in resp.headers.items() if k.lower() not in _SECRET_HEADERS}}
 
 
 def _json(resp: httpx.Response, provider: str) -> Any:
@@ -313,16 +352,18 @@ def error_text(resp: httpx.Response) -> str:
 
 
 def map_status(provider: str, what: str, resp: httpx.Response) -> ProviderError:
+    """The error for a non-2xx answer; it keeps the answer's status, body and headers (see :func:`answer`)."""
     code = resp.status_code
     text = error_text(resp)
+    kept = answer(resp)
     if code in (401, 403):
         return AuthError(f"{provider}: {what} refused the API key (HTTP {code}: {text})",
-                         hint="check the key in the environment or shotfill.toml")
+                         hint="check the key in the environment or shotfill.toml", **kept)
     if code == 429:
         return RateLimited(f"{provider}: rate limited (HTTP 429: {text})", retry_after=retry_after(resp),
-                           hint="lower the provider's concurrency in shotfill.toml or run again later")
+                           hint="lower the provider's concurrency in shotfill.toml or run again later", **kept)
     if 400 <= code < 500:
         return Rejected(f"{provider}: {what} was refused (HTTP {code}: {text})",
-                        hint="check the model and options in the GEN: note and shotfill.toml")
+                        hint="check the model and options in the GEN: note and shotfill.toml", **kept)
     return ServiceError(f"{provider}: {what} failed (HTTP {code}: {text})",
-                        hint="the service is having trouble; run again later")
+                        hint="the service is having trouble; run again later", **kept)

@@ -29,8 +29,8 @@ import httpx
 from pydantic import BaseModel, ConfigDict
 
 from shotfill.config import KEY_ENV, ProviderSettings, Settings
-from shotfill.errors import (AuthError, JobFailed, JobTimedOut, MediaError, ProviderError, Rejected,
-                             SubmitUncertain)
+from shotfill.errors import (AuthError, DownloadError, JobFailed, JobTimedOut, MediaError, ProviderError,
+                             Rejected, SubmitUncertain)
 from shotfill.journal import Journal
 from shotfill.model import GeneratedMedia, GenerationRequest
 
@@ -244,6 +244,25 @@ class RemoteProvider:
     async def download(self, http: Any, handle: JobHandle, status: JobStatus, dest: Path) -> Path:
         assert status.output_url
         return await http.download(status.output_url, dest, max_bytes=self.settings.max_download_mb << 20)
+
+    async def download_public(self, http: Any, handle: JobHandle, status: JobStatus, dest: Path, *,
+                              stale_hint: Optional[str] = None) -> Path:
+        """An output on a public signed link, fetched without the key.  When the link has expired,
+        the job is read once more and the fresh link it gives is tried; when it gives none, the
+        download error stands (with ``stale_hint`` as its hint, if given)."""
+        assert status.output_url
+        limit = self.settings.max_download_mb << 20
+        try:
+            return await http.download(status.output_url, dest, auth=False, max_bytes=limit)
+        except DownloadError as exc:
+            if not exc.expired:
+                raise
+            fresh = await self.poll(http, handle)
+            if fresh.state != "succeeded" or not fresh.output_url or fresh.output_url == status.output_url:
+                if stale_hint is None:
+                    raise
+                raise DownloadError(exc.message, hint=stale_hint, expired=True, status=exc.status) from None
+        return await http.download(fresh.output_url, dest, auth=False, max_bytes=limit)
 
     # -- shared --------------------------------------------------------------------------
 

@@ -27,8 +27,7 @@ Choices, and why:
   in the queue and history entries, so a submit whose answer was lost is found
   there and never sent twice.
 * **Validation errors** (HTTP 400 with ``node_errors``) are reported node by
-  node: the shared client keeps only the summary, so the 400 body of
-  ``/prompt`` is read on its way through the transport (see ``_KeepRefusal``).
+  node, from the 400 body the shared client keeps on the error (``exc.body``).
 """
 
 from __future__ import annotations
@@ -36,13 +35,11 @@ from __future__ import annotations
 import copy
 import json
 import os
-import secrets
 import uuid
 from pathlib import Path
 from typing import Any, Optional
 from urllib.parse import urlencode
 
-import httpx
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from shotfill.config import ComfyInputs
@@ -55,6 +52,8 @@ from shotfill.providers.base import JobHandle, JobStatus, ModelSpec, RemoteProvi
 OUTPUT_KEYS = ("videos", "gifs", "images")
 VIDEO_EXTS = (".mp4", ".webm", ".mov", ".mkv")
 GIF_EXTS = (".gif",)
+#: content types a GIF output is served with, besides the video ones
+GIF_TYPES = ("image/gif",)
 #: polls in a row that find the prompt neither queued, running nor in history
 #: before it is given up (the server restarted, or the queue was cleared)
 MISSING_POLLS = 3
@@ -226,36 +225,6 @@ def describe_refusal(body: Any) -> Optional[str]:
             and err["details"] != err.get("message")):
         parts.append(str(err["details"]))
     return head + (" -- " + " | ".join(parts) if parts else "")
-
-
-class _KeepRefusal(httpx.AsyncBaseTransport):
-    """Passes requests through; keeps the body of a 400 from ``POST /prompt``.
-
-    The shared ServiceClient turns a 400 into ``Rejected`` with the summary
-    only ("Prompt outputs failed validation"); the node-by-node reasons that
-    say what to fix are in the body, read here on the way through.
-    """
-
-    def __init__(self, inner: Optional[httpx.AsyncBaseTransport]) -> None:
-        self.inner = inner if inner is not None else httpx.AsyncHTTPTransport()
-        self.refusal: Any = None
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        resp = await self.inner.handle_async_request(request)
-        if (request.method == "POST" and request.url.path.rstrip("/").endswith("/prompt")
-                and resp.status_code == 400):
-            content = await resp.aread()
-            await resp.aclose()
-            try:
-                self.refusal = json.loads(content)
-            except (ValueError, UnicodeDecodeError):
-                self.refusal = None
-            return httpx.Response(resp.status_code, headers=resp.headers, content=content,
-                                  request=request, extensions=resp.extensions)
-        return resp
-
-    async def aclose(self) -> None:
-        await self.inner.aclose()
 
 
 class ComfyUIProvider(RemoteProvider):
@@ -458,11 +427,6 @@ class ComfyUIProvider(RemoteProvider):
 
     # -- the service -----------------------------------------------------------------------
 
-    def client(self) -> Any:
-        c = super().client()
-        c.transport = _KeepRefusal(c.transport)
-        return c
-
     async def upload(self, http: Any, src: str, name: str) -> str:
         """Put a PNG in the server's input folder; returns the value for a LoadImage ``image`` input.
 
@@ -491,11 +455,12 @@ class ComfyUIProvider(RemoteProvider):
                 node_id, name = split_path(path)
                 body["prompt"][node_id]["inputs"][name] = await self.upload(http, src, self.upload_name(req, which))
         self._client_ids[req.request_hash] = body["client_id"]
-        keep: Optional[_KeepRefusal] = http.transport if isinstance(http.transport, _KeepRefusal) else None
         try:
             answer = await http.post_json("/prompt", body)
         except Rejected as exc:
-            text = describe_refusal(keep.refusal) if keep is not None else None
+            # The message keeps only the summary ("Prompt outputs failed validation");
+            # the node-by-node reasons that say what to fix are in the 400 body.
+            text = describe_refusal(exc.body) if exc.status == 400 else None
             if not text:
                 raise
             raise Rejected(f"comfyui: ComfyUI refused the workflow (HTTP 400): {text}",
@@ -578,47 +543,24 @@ class ComfyUIProvider(RemoteProvider):
         return None
 
     async def download(self, http: Any, handle: JobHandle, status: JobStatus, dest: Path) -> Path:
-        """``GET /view`` on the same server; the file keeps its real extension (.mp4, .webm, .gif)."""
+        """``GET /view`` on the same server; the file keeps its real extension (.mp4, .webm, .gif).
+
+        ComfyUI serves a GIF as ``image/gif``, which the shared download then takes too.
+        """
         assert status.output_url
         ext = os.path.splitext(str(status.data.get("filename") or ""))[1].lower()
         if ext in VIDEO_EXTS or ext in GIF_EXTS:
             dest = dest.with_suffix(ext)
-        limit = self.settings.max_download_mb << 20
-        if ext not in GIF_EXTS:
-            return await http.download(status.output_url, dest, max_bytes=limit)
-        return await self._download_gif(http, status.output_url, dest, limit)
-
-    async def _download_gif(self, http: Any, url: str, dest: Path, limit: int) -> Path:
-        """The shared download takes video types only, and ComfyUI serves a GIF as ``image/gif``.
-
-        GIFs from a local model are small, so this reads it whole (a GET: retried
-        on resets and 5xx; an incomplete body fails the read and is retried too).
-        """
+        gif = ext in GIF_EXTS
         try:
-            resp = await http.request("GET", url, headers={"Accept": "image/gif, video/*"}, what="download")
-        except Rejected as exc:
-            raise DownloadError(f"comfyui: the result is gone from the server ({exc.message})",
-                                hint="it was deleted from ComfyUI's output folder; run again") from None
-        ctype = resp.headers.get("content-type", "").split(";")[0].strip().lower()
-        if ctype and not ctype.startswith(("image/gif", "video/", "application/octet-stream")):
-            raise DownloadError(f"comfyui: expected a GIF from /view, got '{ctype}'")
-        if len(resp.content) > limit:
-            raise DownloadError(f"comfyui: the result is over the {limit >> 20} MB limit",
-                                hint="raise max_download_mb in shotfill.toml")
-        if not resp.content:
-            raise DownloadError("comfyui: download was empty")
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        tmp = dest.with_name(f".{dest.name}.{secrets.token_hex(4)}.part")
-        try:
-            with open(tmp, "wb") as fh:
-                fh.write(resp.content)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, dest)
-        finally:
-            if tmp.exists():
-                tmp.unlink()
-        return dest
+            return await http.download(status.output_url, dest, max_bytes=self.settings.max_download_mb << 20,
+                                       accept_types=GIF_TYPES if gif else None)
+        except DownloadError as exc:
+            if not (gif and exc.expired):
+                raise
+            raise DownloadError(f"comfyui: the result is gone from the server (HTTP {exc.status})",
+                                hint="it was deleted from ComfyUI's output folder; run again",
+                                expired=True, status=exc.status) from None
 
 
 def _is_link(value: Any) -> bool:

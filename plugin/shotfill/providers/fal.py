@@ -95,6 +95,9 @@ class FalVideoResult(BaseModel):
 _FAILED_STATES = {"FAILED", "CANCELED", "CANCELLED", "ERROR"}
 #: model-error types that are a failed run (moderation, no output), not an input refused as written
 _CONTENT_TYPES = {"content_policy_violation", "no_media_generated", "generation_timeout", "internal_server_error"}
+#: result answers read here, not raised: a failed run's detail and ``X-Fal-Error-Type`` are the reason
+#: we report (a refused key, 429 and no connection still go through the shared client's policy)
+_RESULT_ANSWERS = frozenset(range(400, 600)) - {401, 403, 429}
 
 
 class FalProvider(RemoteProvider):
@@ -211,8 +214,8 @@ class FalProvider(RemoteProvider):
     async def _result(self, http: Any, handle: JobHandle, st: FalStatus) -> JobStatus:
         """Fetch the output of a COMPLETED request; a failed run answers its error here."""
         url = handle.data.get("response_url") or self._trusted(http, st.response_url) or self._own(handle, "")
-        resp = await self._get_answer(http, url)
-        if resp is None:                                   # transient trouble: the shared retry policy
+        resp = await http.request("GET", url, auth=True, what="result", accept_status=_RESULT_ANSWERS)
+        if resp.status_code >= 500 and not _fal_error(resp):   # not fal's answer: the shared retry policy
             body = await http.get_json(url, auth=True, what="result")
         elif resp.status_code >= 400:
             return self._failed_result(handle, resp)
@@ -228,25 +231,6 @@ class FalProvider(RemoteProvider):
             return JobStatus(state="failed", error=f"the result has no video (keys: {keys})")
         return JobStatus(state="succeeded", progress=1.0, output_url=out.video.url,
                          data={"status": "COMPLETED", "seed": out.seed})
-
-    async def _get_answer(self, http: Any, url: str) -> Optional[httpx.Response]:
-        """One GET whose error answer we read ourselves (the shared client raises on 4xx/5xx, but a
-        failed run's detail and ``X-Fal-Error-Type`` are the reason we report).  None when the
-        answer is transient -- no connection, 429, or a 5xx that is not fal's JSON -- so the caller
-        falls back to the shared retry policy."""
-        client: Optional[httpx.AsyncClient] = getattr(http, "_client", None)
-        if client is None:
-            return None
-        try:
-            resp = await client.get(http.url(url), headers=dict(http.auth_headers))
-        except httpx.TransportError:
-            return None
-        if resp.status_code in (401, 403):
-            from shotfill.providers._http import map_status
-            raise map_status(self.name, "result", resp)
-        if resp.status_code == 429 or (resp.status_code >= 500 and not _fal_error(resp)):
-            return None
-        return resp
 
     def _failed_result(self, handle: JobHandle, resp: httpx.Response) -> JobStatus:
         body = _json_or_none(resp)

@@ -24,7 +24,7 @@ from typing import Any, Optional
 import httpx
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from shotfill.errors import DownloadError, ServiceError
+from shotfill.errors import ServiceError
 from shotfill.model import GenerationRequest
 from shotfill.providers.base import JobHandle, JobStatus, ModelSpec, RemoteProvider, ServicePlan
 
@@ -164,18 +164,8 @@ class LumaProvider(RemoteProvider):
 
     async def download(self, http: Any, handle: JobHandle, status: JobStatus, dest: Path) -> Path:
         """From the public CDN without the key; a dead link is asked for afresh once."""
-        assert status.output_url
-        limit = self.settings.max_download_mb << 20
-        try:
-            return await http.download(status.output_url, dest, auth=False, max_bytes=limit)
-        except DownloadError as exc:
-            if "gone" not in exc.message:
-                raise
-            fresh = await self.poll(http, handle)
-            if fresh.state != "succeeded" or not fresh.output_url or fresh.output_url == status.output_url:
-                raise DownloadError(exc.message, hint="Luma gave no fresh link for this generation; "
-                                    "generate the shot again") from None
-            return await http.download(fresh.output_url, dest, auth=False, max_bytes=limit)
+        return await self.download_public(http, handle, status, dest, stale_hint="Luma gave no fresh link for "
+                                          "this generation; generate the shot again")
 
     async def recover(self, http: Any, req: GenerationRequest, plan: ServicePlan, since: float) -> Optional[JobHandle]:
         """Our generation among the newest listed: same prompt, model, duration and ratio, created since."""

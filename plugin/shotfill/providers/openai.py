@@ -197,11 +197,12 @@ class OpenAIProvider(RemoteProvider):
             return await http.download(status.output_url, dest, max_bytes=self.settings.max_download_mb << 20,
                                        headers={"Accept": "application/binary, video/*"})
         except DownloadError as exc:
-            if "gone" not in exc.message:
+            if not exc.expired:
                 raise
             raise DownloadError(f"{exc.message} (OpenAI keeps a video's content only until its expires_at, "
                                 "about an hour after it completes)",
-                                hint="the job's output cannot be fetched again; generate the shot again") from None
+                                hint="the job's output cannot be fetched again; generate the shot again",
+                                expired=True, status=exc.status) from None
 
     async def recover(self, http: Any, req: GenerationRequest, plan: ServicePlan, since: float) -> Optional[JobHandle]:
         """Our job in the newest listed ones: same prompt, seconds and size, created since the submit.

@@ -24,15 +24,14 @@ recovered: it stays ``uncertain`` in the journal (never resent).
 
 from __future__ import annotations
 
-import asyncio
-import struct
 from pathlib import Path
 from typing import Any, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from shotfill.errors import DownloadError, Rejected, ServiceError
+from shotfill.errors import Rejected, ServiceError
 from shotfill.model import GenerationRequest
+from shotfill.providers._frames import fit_frames, png_size
 from shotfill.providers.base import (JobHandle, JobStatus, ModelSpec, RemoteProvider, ServicePlan, plan_for,
                                      png_data_uri)
 
@@ -166,9 +165,15 @@ class RunwayProvider(RemoteProvider):
     async def prepare_request(self, request: GenerationRequest, plan: ServicePlan, workdir: Path) -> GenerationRequest:
         """Frames too big for a 5 MB data URI are first scaled to the output size (no request is
         made for a refused plan, so that check stays in the shared lifecycle)."""
-        if plan.use_first or plan.use_last:
-            request = await asyncio.to_thread(_shrink_frames, request, plan, workdir, self.name)
-        return request
+        return await fit_frames(request, plan, workdir, self.name, self._too_big)
+
+    def _too_big(self, src: str) -> bool:
+        """A frame whose data URI would pass 5 MB (it must be a PNG to be scaled)."""
+        if (Path(src).stat().st_size + 2) // 3 * 4 + 22 <= MAX_DATA_URI:
+            return False
+        if png_size(src) is None:
+            raise Rejected(f"{self.name}: {src} is too big to send inline and is not a PNG")
+        return True
 
     async def submit(self, http: Any, req: GenerationRequest, plan: ServicePlan, body: Any) -> JobHandle:
         endpoint = "image_to_video" if "promptImage" in body else "text_to_video"
@@ -199,17 +204,7 @@ class RunwayProvider(RemoteProvider):
     async def download(self, http: Any, handle: JobHandle, status: JobStatus, dest: Path) -> Path:
         """Outputs are public signed URLs: fetched without the key.  When one has expired, the
         task is read once more for a fresh URL and that one is tried."""
-        assert status.output_url
-        limit = self.settings.max_download_mb << 20
-        try:
-            return await http.download(status.output_url, dest, auth=False, max_bytes=limit)
-        except DownloadError as exc:
-            if not _expired(exc):
-                raise
-            fresh = await self.poll(http, handle)
-            if fresh.state != "succeeded" or not fresh.output_url or fresh.output_url == status.output_url:
-                raise
-        return await http.download(fresh.output_url, dest, auth=False, max_bytes=limit)
+        return await self.download_public(http, handle, status, dest)
 
 
 # -- helpers -----------------------------------------------------------------------------------
@@ -233,11 +228,6 @@ def _failure_text(task: RunwayTask) -> str:
     return f"{reason} ({code})" if code else reason
 
 
-def _expired(exc: DownloadError) -> bool:
-    """The shared client reports a 403/404/410 on a download as a link that is gone."""
-    return "gone (HTTP" in exc.message
-
-
 def _parse(model: type[BaseModel], data: Any, what: str) -> Any:
     try:
         return model.model_validate(data)
@@ -245,30 +235,3 @@ def _parse(model: type[BaseModel], data: Any, what: str) -> Any:
         raise ServiceError(f"runway: {what} was not understood (unexpected shape)",
                            hint="the API may have changed; check X-Runway-Version") from None
 
-
-def _png_size(path: str) -> Optional[tuple[int, int]]:
-    with open(path, "rb") as fh:
-        head = fh.read(24)
-    if len(head) < 24 or head[:8] != b"\x89PNG\r\n\x1a\n":
-        return None
-    return struct.unpack(">II", head[16:24])
-
-
-def _shrink_frames(req: GenerationRequest, plan: ServicePlan, workdir: Path, name: str) -> GenerationRequest:
-    """Frames whose data URI would pass 5 MB, scaled and centre-cropped to the output size."""
-    from shotfill.media.frames import fit_image
-
-    update = {}
-    for key, used in (("first_frame", plan.use_first), ("last_frame", plan.use_last)):
-        src = getattr(req, key)
-        if not used or not src:
-            continue
-        if (Path(src).stat().st_size + 2) // 3 * 4 + 22 <= MAX_DATA_URI:
-            continue
-        if _png_size(src) is None:
-            raise Rejected(f"{name}: {src} is too big to send inline and is not a PNG")
-        w, h = plan.size
-        dst = workdir / f"{name}_{req.request_hash[:16]}_{key}.png"
-        workdir.mkdir(parents=True, exist_ok=True)
-        update[key] = str(fit_image(src, dst, w, h))
-    return req.model_copy(update=update) if update else req

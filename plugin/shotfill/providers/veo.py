@@ -27,9 +27,8 @@ listing, so an unanswered submit stays ``uncertain`` in the journal.
 
 from __future__ import annotations
 
-import asyncio
 import base64
-import struct
+import json
 from pathlib import Path
 from typing import Any, Optional
 
@@ -37,6 +36,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from shotfill.errors import AuthError, Rejected, ServiceError
 from shotfill.model import GenerationRequest
+from shotfill.providers._frames import fit_frames, png_size
 from shotfill.providers.base import JobHandle, JobStatus, ModelSpec, RemoteProvider, ServicePlan, plan_for
 
 _LANDSCAPE_PORTRAIT = {"720p": ((1280, 720), (720, 1280)), "1080p": ((1920, 1080), (1080, 1920)),
@@ -186,9 +186,14 @@ class VeoProvider(RemoteProvider):
     async def prepare_request(self, request: GenerationRequest, plan: ServicePlan, workdir: Path) -> GenerationRequest:
         """Frames of another aspect than the output, or too big to inline, are first scaled and
         centre-cropped to the output size, so first and last frame match the clip Veo makes."""
-        if plan.use_first or plan.use_last:
-            request = await asyncio.to_thread(_fit_frames, request, plan, workdir, self.name)
-        return request
+        w, h = plan.size
+
+        def needs_fit(src: str) -> bool:
+            size = png_size(src)
+            same_aspect = size is not None and abs(size[0] * h - size[1] * w) <= 0.01 * size[1] * w
+            return not (same_aspect and Path(src).stat().st_size <= MAX_INLINE_BYTES)
+
+        return await fit_frames(request, plan, workdir, self.name, needs_fit)
 
     async def submit(self, http: Any, req: GenerationRequest, plan: ServicePlan, body: Any) -> JobHandle:
         what = f"POST models/{plan.model}:predictLongRunning"
@@ -227,12 +232,15 @@ def _inline_png(path: str) -> dict[str, str]:
 
 
 async def _key_checked(call: Any) -> Any:
-    """Google says "API key not valid" with HTTP 400; that is a refused key, not a bad request."""
+    """Google says "API key not valid" (reason API_KEY_INVALID) with HTTP 400; that is a refused key,
+    not a bad request."""
     try:
         return await call
     except Rejected as exc:
-        if "API key not valid" in exc.message or "API_KEY_INVALID" in exc.message:
-            raise AuthError(exc.message, hint="check GEMINI_API_KEY (or api_key under [providers.veo])") from None
+        said = exc.body if isinstance(exc.body, str) else json.dumps(exc.body)
+        if "API key not valid" in said or "API_KEY_INVALID" in said:
+            raise AuthError(exc.message, hint="check GEMINI_API_KEY (or api_key under [providers.veo])",
+                            status=exc.status, body=exc.body, headers=exc.headers) from None
         raise
 
 
@@ -243,28 +251,3 @@ def _parse(model: type[BaseModel], data: Any, what: str) -> Any:
         raise ServiceError(f"veo: {what} was not understood (unexpected shape)",
                            hint="the Gemini API may have changed") from None
 
-
-def _png_size(path: str) -> Optional[tuple[int, int]]:
-    with open(path, "rb") as fh:
-        head = fh.read(24)
-    if len(head) < 24 or head[:8] != b"\x89PNG\r\n\x1a\n":
-        return None
-    return struct.unpack(">II", head[16:24])
-
-
-def _fit_frames(req: GenerationRequest, plan: ServicePlan, workdir: Path, name: str) -> GenerationRequest:
-    from shotfill.media.frames import fit_image
-
-    w, h = plan.size
-    update = {}
-    for key, used in (("first_frame", plan.use_first), ("last_frame", plan.use_last)):
-        src = getattr(req, key)
-        if not used or not src:
-            continue
-        size = _png_size(src)
-        same_aspect = size is not None and abs(size[0] * h - size[1] * w) <= 0.01 * size[1] * w
-        if same_aspect and Path(src).stat().st_size <= MAX_INLINE_BYTES:
-            continue
-        workdir.mkdir(parents=True, exist_ok=True)
-        update[key] = str(fit_image(src, workdir / f"{name}_{req.request_hash[:16]}_{key}.png", w, h))
-    return req.model_copy(update=update) if update else req
