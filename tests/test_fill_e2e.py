@@ -372,3 +372,9 @@ def test_a_provider_without_its_key_is_refused_before_anything(otio_cut, tmp_pat
                says=("RUNWAYML_API_SECRET", "nothing was generated"))
     assert "Traceback" not in err
     assert not (tmp_path / "nokey").exists()
+
+
+def test_fcpxml_output_at_ntsc_from_another_format_is_refused_up_front(otio_cut, tmp_path, capsys):
+    out = tmp_path / "ntsc" / "x.fcpxml"
+    _bad(["fill", str(otio_cut), "-o", str(out)], capsys, says=("24000/1001", ".otio or .xml"))
+    assert not (tmp_path / "ntsc").exists()

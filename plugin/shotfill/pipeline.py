@@ -29,7 +29,7 @@ from shotfill.providers.base import ProviderContext
 from shotfill.rates import rate_str
 from shotfill.scan import ScanResult, scan_timeline
 from shotfill.timeline_io import ReadResult, read_timeline
-from shotfill.writeback import OUTPUT_ADAPTERS, write_output
+from shotfill.writeback import OUTPUT_ADAPTERS, fcpx_writer_can, write_output
 
 Event = Callable[[str, str, str], None]   # (placeholder id, stage, detail)
 
@@ -164,6 +164,10 @@ def prepare(timeline: Path, settings: FillSettings, *, rate: Optional[Fraction] 
     loaded = load(timeline, rate=rate, resolution=resolution, media_search=settings.media_search,
                   markers=settings.markers)
     name = timeline.name
+    if adapter == "fcpx_xml" and loaded.read.format != "fcpx_xml" and not fcpx_writer_can(loaded.info.rate):
+        raise UsageError(f"{settings.output.name}: OTIO's FCPXML writer cannot write a {rate_str(loaded.info.rate)} "
+                         f"fps timeline readably, and {name} is not FCPXML (only FCPXML input is written back "
+                         "by editing its own document)", hint="write the output as .otio or .xml (FCP 7)")
     if loaded.info.width is None or loaded.info.height is None:
         raise TimelineError(f"{name}: cannot tell the frame size of this timeline (no size in the file "
                             "and no neighbouring media to measure)", hint="pass --resolution WxH, e.g. 1920x1080")

@@ -9,12 +9,14 @@ a warning naming what the format loses.  Every write is atomic.
 
 from __future__ import annotations
 
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
 from shotfill.errors import TimelineError
 from shotfill.media.tools import atomic_output
 from shotfill.place import Placement, place_clips
+from shotfill.rates import rate_str
 from shotfill.timeline_io import write_timeline_atomic
 
 #: output suffix -> OTIO adapter
@@ -54,12 +56,22 @@ def write_output(loaded: Any, placements: list[Placement], output: Path, adapter
         except TimelineError as exc:
             label = "FCP 7 XML" if adapter == "fcp_xml" else "FCPXML"
             warnings.append(f"{exc.message}; written with OTIO's {label} writer instead")
+    if adapter == "fcpx_xml" and not fcpx_writer_can(loaded.info.rate):
+        raise TimelineError(
+            f"{output.name}: OTIO's FCPXML writer cannot write a {rate_str(loaded.info.rate)} fps timeline "
+            "readably (it leaves frameDuration empty), so it was not written; the generated media is kept",
+            hint="write the output as .otio or .xml (FCP 7), or start from an FCPXML export")
     filled = place_clips(read.timeline, placements, relative_to=output.parent if relative_paths else None)
     kwargs = {}
     if adapter == "cmx_3600":
         kwargs["rate"] = float(loaded.info.rate)
     write_timeline_atomic(filled, output, adapter_name=adapter, **kwargs)
     return warnings
+
+
+def fcpx_writer_can(rate: Fraction) -> bool:
+    """The stock FCPXML writer keys frameDuration on int(rate): NTSC rates come out unreadable."""
+    return rate.denominator == 1
 
 
 def _write_text_atomic(path: Path, text: str, encoding: str) -> None:
