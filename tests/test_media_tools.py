@@ -135,3 +135,28 @@ def test_atomic_output_renames_on_success_only(tmp_path):
             raise RuntimeError("ffmpeg died")
     assert dst.read_bytes() == b"data"
     assert sorted(p.name for p in dst.parent.iterdir()) == ["clip.mov"]
+
+
+def test_a_too_old_system_ffmpeg_is_not_used(tmp_path, monkeypatch):
+    """An ffmpeg on PATH older than 4.3 gives way to the pinned build, or a clear error."""
+    import stat
+
+    from shotfill.errors import FFmpegNotFound
+    from shotfill.media import tools
+
+    old = tmp_path / "ffmpeg"
+    old.write_text("#!/bin/sh\necho 'ffmpeg version 4.2.7-0ubuntu0.1 Copyright (c) 2000-2022'\n")
+    old.chmod(old.stat().st_mode | stat.S_IEXEC)
+    monkeypatch.setenv("PATH", f"{tmp_path}:{__import__('os').environ['PATH']}")
+    monkeypatch.delenv("SHOTFILL_FFMPEG", raising=False)
+    tools.reset_cache()
+    try:
+        assert tools.tool_version(str(old)) == (4, 2)
+        packaged = tools._packaged_binary("FFMPEG_PATH")
+        if packaged:
+            assert tools.ffmpeg_path() == packaged
+        else:
+            with pytest.raises(FFmpegNotFound, match="4.2"):
+                tools.ffmpeg_path()
+    finally:
+        tools.reset_cache()

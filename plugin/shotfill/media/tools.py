@@ -78,14 +78,39 @@ def _find_tool(name: str, env_var: str, package_attr: str) -> str:
         return str(Path(found).resolve())
 
     found = shutil.which(name)
-    if found:
-        return str(Path(found).resolve())
-
     packaged = _packaged_binary(package_attr)
+    if found:
+        system = str(Path(found).resolve())
+        version = tool_version(system)
+        if version is None or version >= MIN_VERSION:
+            return system
+        # Too old for xfade / tpad stop=-1: prefer the pinned build when it is installed.
+        if packaged:
+            return packaged
+        raise FFmpegNotFound(
+            f"{system} is {name} {'.'.join(map(str, version))}; ShotFill needs "
+            f"{'.'.join(map(str, MIN_VERSION))} or newer", hint=_INSTALL_HINT)
+
     if packaged:
         return packaged
 
     raise FFmpegNotFound(f"{name} was not found on this machine", hint=_INSTALL_HINT)
+
+
+#: xfade and ``tpad stop=-1`` arrived in ffmpeg 4.3
+MIN_VERSION = (4, 3)
+
+
+def tool_version(path: str) -> tuple[int, int] | None:
+    """``(major, minor)`` from ``-version``; None for builds that do not say (git snapshots)."""
+    import re
+
+    try:
+        out = subprocess.run([path, "-version"], capture_output=True, text=True, timeout=20).stdout
+    except (OSError, subprocess.SubprocessError):
+        return None
+    m = re.search(r"version\s+n?(\d+)\.(\d+)", out)
+    return (int(m[1]), int(m[2])) if m else None
 
 
 def _packaged_binary(attr: str) -> str | None:
