@@ -203,3 +203,16 @@ def test_live_display_renders_a_line_per_placeholder(tmp_path):
     d.close()
     text = buf.getvalue()
     assert "V1_01" in text and "40%" in text and "1 done" in text
+
+
+def test_inputs_with_the_same_name_get_distinct_outputs(tmp_path):
+    from shotfill.batch_inputs import plan_outputs
+
+    a = holes_timeline(tmp_path / "day1" / "reel.otio", ["a"])
+    b = holes_timeline(tmp_path / "day2" / "reel.otio", ["b"])
+    items = plan_outputs([a, b], tmp_path / "out")
+    assert [i.output.name for i in items] == ["day1_reel.otio", "day2_reel.otio"]
+    edl = tmp_path / "day1" / "reel.edl"
+    edl.write_text("TITLE: x\n")
+    items = plan_outputs([a, edl], tmp_path / "out")
+    assert [i.output.name for i in items] == ["reel.otio", "reel.edl"]

@@ -75,11 +75,15 @@ def plan_outputs(args: list[Path], output: Path, fmt: Optional[str] = None) -> l
     if output.exists() and not output.is_dir():
         raise UsageError(f"{output}: is a file; with several timelines -o names a folder",
                          hint="give -o a folder, e.g. -o filled/")
-    stems: dict[str, int] = {}
+    # Outputs are named after their inputs; two inputs that would give the same name
+    # (reel1.edl from two folders) get their folder's name in front.
+    names: dict[str, int] = {}
     for p in inputs:
-        stems[p.stem] = stems.get(p.stem, 0) + 1
+        key = f"{p.stem}{_suffix(fmt, p)}"
+        names[key] = names.get(key, 0) + 1
     items = []
     for p in inputs:
-        name = p.stem if stems[p.stem] == 1 else f"{p.parent.name}_{p.stem}"
-        items.append(BatchItem(p, output / f"{name}{_suffix(fmt, p)}"))
+        suffix = _suffix(fmt, p)
+        name = p.stem if names[f"{p.stem}{suffix}"] == 1 else f"{p.parent.name}_{p.stem}"
+        items.append(BatchItem(p, output / f"{name}{suffix}"))
     return items

@@ -243,10 +243,12 @@ def fill_many(items: list[BatchItem], settings: FillSettings, *, rate: Optional[
     # Phase 2: generate and conform every placeholder of every timeline, concurrently.
     specs: list[JobSpec] = []
     many = len(items) > 1
+    names = [i.timeline.name for i in items]
     for item, loaded, _ in prepared:
         media_dir = media_dir_for(item, settings)
+        label = item.timeline.name if names.count(item.timeline.name) == 1 else str(item.timeline)
         for ph in loaded.scan.placeholders:
-            key = f"{item.timeline.stem}:{ph.id}" if many else ph.id
+            key = f"{label}:{ph.id}" if many else ph.id
             specs.append(JobSpec(key=key, info=loaded.info, placeholder=ph, media_dir=media_dir))
     for spec in specs:
         spec.media_dir.mkdir(parents=True, exist_ok=True)
