@@ -29,7 +29,7 @@ import opentimelineio as otio
 
 from shotfill.model import Neighbour, Placeholder, TimelineInfo
 from shotfill.notes import has_tag, is_gen_marker, note_text, parse_note
-from shotfill.rates import frames_to_timecode, to_frames
+from shotfill.rates import frames_to_timecode, normalize_rate, to_frames
 
 _PLACEHOLDER_GENERATORS = re.compile(r"black|slug|solid|colou?r|bars|matte|placeholder|blank", re.I)
 
@@ -241,7 +241,6 @@ def _neighbour(item: Optional[_Item], side: str, search_dirs: list[Path]) -> Opt
     src_rate = Fraction(sr.duration.rate).limit_denominator(1001) if sr.duration.rate else None
     if src_rate is None:
         return Neighbour(name=obj.name, kind="clip")
-    from shotfill.rates import normalize_rate
     src_rate = normalize_rate(src_rate)
     first = to_frames(sr.start_time, src_rate)
     last = to_frames(sr.end_time_exclusive(), src_rate) - 1
