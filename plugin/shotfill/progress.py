@@ -14,9 +14,6 @@ import time
 from dataclasses import dataclass, field
 from typing import Optional, TextIO
 
-#: the stage words shown, in the order a placeholder moves through them
-STAGES = ("queued", "plan", "generate", "submit", "submitted", "progress", "recovered", "resumed", "download",
-          "cached", "conform", "done", "failed", "skipped")
 _FINAL = {"done", "failed", "skipped"}
 
 

@@ -379,12 +379,6 @@ class RemoteProvider:
         async with self._http() as http:
             return await self._collect(http, request, started, workdir)
 
-    async def resume(self, request: GenerationRequest, handle: JobHandle, workdir: Path,
-                     model: Optional[str]) -> GeneratedMedia:
-        """Pick up a job an earlier run submitted (its id is in the journal): poll, download, check."""
-        async with self._http() as http:
-            return await self.finish(http, request, handle, workdir, model)
-
     @property
     def can_list(self) -> bool:
         """True when the client can search the service's jobs (it implements :meth:`recover`)."""
