@@ -30,8 +30,8 @@ import opentimelineio as otio  # noqa: E402
 
 from fakes.openai import FakeOpenAI  # noqa: E402
 from mediautil import make_test_clip  # noqa: E402
-from shotfill.cli import main as shotfill  # noqa: E402
-from shotfill.executor import conform_slots  # noqa: E402
+from shotfill.cli.app import main as shotfill  # noqa: E402
+from shotfill.jobs.executor import conform_slots  # noqa: E402
 from shotfill.media.conform import conform  # noqa: E402
 from shotfill.model import ConformTarget  # noqa: E402
 

@@ -17,12 +17,12 @@ from pathlib import Path
 
 import opentimelineio as otio
 
-from shotfill.edl_splice import splice_edl
+from shotfill.timeline.edl.splice import splice_edl
 from shotfill.model import TimelineInfo
-from shotfill.place import Placement
+from shotfill.timeline.place import Placement
 from shotfill.rates import frames_to_timecode
 from shotfill.scan import scan_timeline
-from shotfill.timeline_io import read_timeline
+from shotfill.timeline.read import read_timeline
 
 RATE = Fraction(24000, 1001)
 EVENTS = 5000

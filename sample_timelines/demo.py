@@ -19,7 +19,7 @@ sys.path.insert(0, str(HERE))
 
 import make_media  # noqa: E402
 
-from shotfill.cli import main as shotfill  # noqa: E402
+from shotfill.cli.app import main as shotfill  # noqa: E402
 from shotfill.media.probe import probe  # noqa: E402
 from shotfill.rates import rate_str  # noqa: E402
 

@@ -26,7 +26,7 @@ import pytest
 
 from fakes.server import FakeService
 from shotfill.config import KEY_ENV, ProviderSettings, Settings
-from shotfill.journal import Journal
+from shotfill.jobs.journal import Journal
 from shotfill.model import GeneratedMedia, GenerationRequest
 from shotfill.providers.base import ProviderContext, RemoteProvider
 

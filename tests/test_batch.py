@@ -16,7 +16,7 @@ import pytest
 
 from fakes.openai import FakeOpenAI
 from mediautil import decoded_frames
-from shotfill.cli import main
+from shotfill.cli.app import main
 from timelines import gap, marker
 
 KEY = "sk-batch-test-key"
@@ -193,7 +193,7 @@ def test_progress_is_plain_lines_off_a_terminal_and_json_summary(tmp_path, capsy
 def test_live_display_renders_a_line_per_placeholder(tmp_path):
     import io as _io
 
-    from shotfill.progress import LiveDisplay
+    from shotfill.cli.progress import LiveDisplay
 
     buf = _io.StringIO()
     d = LiveDisplay(buf)
@@ -206,7 +206,7 @@ def test_live_display_renders_a_line_per_placeholder(tmp_path):
 
 
 def test_inputs_with_the_same_name_get_distinct_outputs(tmp_path):
-    from shotfill.batch_inputs import plan_outputs
+    from shotfill.cli.inputs import plan_outputs
 
     a = holes_timeline(tmp_path / "day1" / "reel.otio", ["a"])
     b = holes_timeline(tmp_path / "day2" / "reel.otio", ["b"])

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from shotfill.cli import main
+from shotfill.cli.app import main
 from shotfill.config import load_settings
 from shotfill.errors import ConfigError
 

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from shotfill.cli import main
+from shotfill.cli.app import main
 from test_timeline_io import CORPUS, MANIFEST, OPTIONAL_ADAPTERS, STOCK_OK, time_limit
 
 

@@ -2,9 +2,9 @@
 
 from fractions import Fraction
 
-from shotfill.edl_splice import splice_edl
+from shotfill.timeline.edl.splice import splice_edl
 from shotfill.model import Placeholder, ShotOptions
-from shotfill.place import Placement
+from shotfill.timeline.place import Placement
 
 R = Fraction(24000, 1001)
 

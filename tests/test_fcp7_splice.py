@@ -19,15 +19,15 @@ import pytest
 
 from conftest import CORPUS, ROOT
 from mediautil import decoded_frames, video_stream
-from shotfill.cli import main
+from shotfill.cli.app import main
 from shotfill.errors import TimelineError
-from shotfill.fcp7_splice import splice_fcp7
+from shotfill.timeline.fcp7.splice import splice_fcp7
 from shotfill.model import Placeholder, ShotOptions
 from shotfill.pipeline import load, write_output
-from shotfill.place import Placement
+from shotfill.timeline.place import Placement
 from shotfill.rates import frames_to_timecode
-from shotfill.timeline_io import read_timeline
-from shotfill.xml_doc import read_xml_source
+from shotfill.timeline.read import read_timeline
+from shotfill.timeline.xml.document import read_xml_source
 
 R2997 = Fraction(30000, 1001)
 
@@ -349,7 +349,7 @@ def test_write_output_keeps_the_documents_encoding_and_bom(tmp_path):
 
 
 def test_write_output_falls_back_to_otio_with_a_warning(tmp_path, monkeypatch):
-    import shotfill.fcp7_splice as mod
+    import shotfill.timeline.fcp7.splice as mod
 
     src = write(tmp_path, DOC, "in.xml")
     loaded = load(src)

@@ -20,14 +20,14 @@ import pytest
 
 from conftest import CORPUS
 from mediautil import decoded_frames, video_stream
-from shotfill.cli import main
+from shotfill.cli.app import main
 from shotfill.errors import TimelineError
-from shotfill.fcpxml_splice import seconds, splice_fcpxml
+from shotfill.timeline.fcpxml.splice import seconds, splice_fcpxml
 from shotfill.model import Placeholder, ShotOptions
-from shotfill.place import Placement
+from shotfill.timeline.place import Placement
 from shotfill.rates import frames_to_timecode
-from shotfill.timeline_io import read_timeline
-from shotfill.xml_doc import read_xml_source
+from shotfill.timeline.read import read_timeline
+from shotfill.timeline.xml.document import read_xml_source
 
 R24 = Fraction(24000, 1001)
 FD = Fraction(1001, 24000)

@@ -17,7 +17,7 @@ import opentimelineio as otio
 import pytest
 
 from mediautil import counter_index, decoded_frames, make_test_clip, mean_rgb, video_stream
-from shotfill.cli import main
+from shotfill.cli.app import main
 from timelines import clip, gap, marker, slug, tr
 
 R24 = Fraction(24000, 1001)

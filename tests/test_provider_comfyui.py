@@ -18,7 +18,7 @@ from mediautil import make_png
 from provider_harness import ProviderHarness, fake_fixture, request_factory
 from shotfill.config import ComfyInputs, load_settings
 from shotfill.errors import (ConfigError, DownloadError, JobFailed, JobTimedOut, Rejected, SubmitUncertain)
-from shotfill.journal import Journal
+from shotfill.jobs.journal import Journal
 from shotfill.providers.base import ProviderContext
 from shotfill.providers.comfyui import ComfyUIProvider, OutputFile, pick_output
 

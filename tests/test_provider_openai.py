@@ -10,7 +10,7 @@ from fakes.openai import FakeOpenAI, image_size, oai_error, parse_multipart
 from mediautil import make_png
 from provider_harness import KEY, ProviderHarness, fake_fixture, journal_bytes, key_fixture, request_factory
 from shotfill.errors import (AuthError, DownloadError, JobFailed, JobTimedOut, Rejected, SubmitUncertain)
-from shotfill.journal import Journal
+from shotfill.jobs.journal import Journal
 from shotfill.providers.openai import OpenAIProvider
 
 HASH = "0f" * 32

@@ -16,7 +16,7 @@ from pathlib import Path
 import opentimelineio as otio
 import pytest
 
-from shotfill.cli import main
+from shotfill.cli.app import main
 from shotfill.config import KEY_ENV
 
 KEY = "sk-PLANTED-7f3a9c1e55d0"

@@ -20,7 +20,7 @@ import pytest
 
 from mediautil import close, counter_index, ffmpeg, make_png, make_test_clip, mean_rgb, video_stream
 from shotfill import report as report_mod
-from shotfill.jobs import JobSpec, Outcome
+from shotfill.jobs.runner import JobSpec, Outcome
 from shotfill.model import GenerationRequest, Neighbour, Placeholder, ShotOptions, TimelineInfo
 from shotfill.report import ReportEntry, entry_from_outcome, write_report
 

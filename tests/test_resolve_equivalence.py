@@ -8,7 +8,7 @@ from pathlib import Path
 import opentimelineio as otio
 
 from resolve_cases import R24, cut_23976, fake_module, load_launcher
-from shotfill.cli import main
+from shotfill.cli.app import main
 from shotfill.pipeline import load
 from shotfill.plan import PlanSettings, plan_request
 from shotfill.resolve import engine, install

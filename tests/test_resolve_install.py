@@ -11,7 +11,7 @@ import pytest
 
 import shotfill
 from resolve_cases import FAKE_DIR, load_launcher
-from shotfill.cli import main
+from shotfill.cli.app import main
 from shotfill.resolve import install
 
 

@@ -13,7 +13,7 @@ import opentimelineio as otio
 import pytest
 
 from conftest import CORPUS
-from shotfill.cli import main
+from shotfill.cli.app import main
 from shotfill_otio import resolve_marker_edl as rme
 
 CORPUS_EDL = CORPUS / "davincitimestamp" / "Timeline.edl"

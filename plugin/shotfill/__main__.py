@@ -1,3 +1,3 @@
-from shotfill.cli import main
+from shotfill.cli.app import main
 
 raise SystemExit(main())

@@ -19,17 +19,17 @@ from typing import Callable, Optional
 
 from shotfill.config import Settings
 from shotfill.errors import Interrupted, MediaError, PlaceholderError, ShotFillError, TimelineError, UsageError
-from shotfill.jobs import JobSpec, Outcome, Runner, RunSettings
+from shotfill.jobs.runner import JobSpec, Outcome, Runner, RunSettings
 from shotfill.media.probe import probe
 from shotfill.model import Codec, TimelineInfo
-from shotfill.place import Placement
+from shotfill.timeline.place import Placement
 from shotfill.plan import PlanSettings, plan_request
 from shotfill.providers import get_provider
 from shotfill.providers.base import ProviderContext
 from shotfill.rates import rate_str
 from shotfill.scan import ScanResult, scan_timeline
-from shotfill.timeline_io import ReadResult, read_timeline
-from shotfill.writeback import OUTPUT_ADAPTERS, fcpx_writer_can, write_output
+from shotfill.timeline.read import ReadResult, read_timeline
+from shotfill.timeline.write import OUTPUT_ADAPTERS, fcpx_writer_can, write_output
 
 Event = Callable[[str, str, str], None]   # (placeholder id, stage, detail)
 
@@ -108,12 +108,12 @@ def load(path: Path, *, rate: Optional[Fraction] = None, resolution: Optional[tu
     """Read and scan a timeline, and settle its frame size.
 
     ``markers``: a second file whose markers are merged onto the timeline's
-    stack before the scan (see :mod:`shotfill.markers`).
+    stack before the scan (see :mod:`shotfill.timeline.markers`).
     """
     read = read_timeline(path, rate=rate, adapter=adapter)
     warnings = list(read.warnings)
     if markers is not None:
-        from shotfill.markers import merge_markers
+        from shotfill.timeline.markers import merge_markers
 
         warnings += merge_markers(read.timeline, markers, rate=read.rate, start_frame=read.start_frame,
                                   drop_frame=read.drop_frame)

@@ -31,7 +31,7 @@ from pydantic import BaseModel, ConfigDict
 from shotfill.config import KEY_ENV, ProviderSettings, Settings
 from shotfill.errors import (AuthError, DownloadError, JobFailed, JobTimedOut, MediaError, ProviderError,
                              Rejected, SubmitUncertain)
-from shotfill.journal import Journal
+from shotfill.jobs.journal import Journal
 from shotfill.model import GeneratedMedia, GenerationRequest
 
 Progress = Callable[[str, str, str], None]   # (placeholder id, stage, detail)

@@ -1,5 +1,5 @@
 """``python -m shotfill.resolve scan|run|install|uninstall ...``: the same as ``shotfill resolve ...``."""
 
-from shotfill.resolve.commands import main
+from shotfill.cli.resolve import main
 
 raise SystemExit(main())

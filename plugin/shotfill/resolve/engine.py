@@ -89,7 +89,7 @@ def _scan(snapshot: Snapshot, media_dir: Path):
     """Build, scan and settle the frame size: the same steps as ``pipeline.load``."""
     from shotfill.pipeline import Loaded, _size_from_media
     from shotfill.scan import scan_timeline
-    from shotfill.timeline_io import ReadResult
+    from shotfill.timeline.read import ReadResult
 
     built = build(snapshot, media_dir / f"{_safe(snapshot.timeline.name)}.resolve")
     info = built.info

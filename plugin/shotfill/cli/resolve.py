@@ -70,7 +70,7 @@ def run_resolve_command(args: argparse.Namespace) -> int:
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """``python -m shotfill.resolve ...``."""
-    from shotfill.cli import _Parser
+    from shotfill.cli.app import _Parser
 
     p = _Parser(prog="python -m shotfill.resolve")
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)

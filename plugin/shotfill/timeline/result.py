@@ -1,8 +1,8 @@
 """What reading a timeline hands back: :class:`ReadResult`.
 
-It has a module of its own so that :mod:`shotfill.timeline_io` and the
-format readers that build one themselves (:mod:`shotfill.read_edl`) share it
-without importing each other.  Import it from :mod:`shotfill.timeline_io`.
+It has a module of its own so that :mod:`shotfill.timeline.read` and the
+format readers that build one themselves (:mod:`shotfill.timeline.edl.read`) share it
+without importing each other.  Import it from :mod:`shotfill.timeline.read`.
 """
 
 from __future__ import annotations

@@ -15,7 +15,7 @@ Every placeholder goes through the same steps, concurrently, in one event loop:
    submit a new job;
 4. **conform** into the output media folder, as soon as its file lands.
 
-Scheduling is the executor's (:mod:`shotfill.executor`); this module never
+Scheduling is the executor's (:mod:`shotfill.jobs.executor`); this module never
 starts a thread itself.
 """
 
@@ -31,11 +31,11 @@ from pathlib import Path
 from typing import Any, Callable, Optional
 
 from shotfill import __version__
-from shotfill.cache import MediaCache
+from shotfill.jobs.cache import MediaCache
 from shotfill.config import Settings
 from shotfill.errors import MediaError, ShotFillError, UsageError
-from shotfill.executor import LocalExecutor
-from shotfill.journal import Journal
+from shotfill.jobs.executor import LocalExecutor
+from shotfill.jobs.journal import Journal
 from shotfill.media.conform import conform
 from shotfill.media.probe import probe
 from shotfill.model import Codec, ConformTarget, Fit, GeneratedMedia, GenerationRequest, Placeholder, TimelineInfo

@@ -107,7 +107,7 @@ def build_parser() -> argparse.ArgumentParser:
     pp.add_argument("--config", type=Path, help="a shotfill.toml to use instead of ./shotfill.toml")
     pp.add_argument("--json", action="store_true", help="print JSON")
 
-    from shotfill.resolve.commands import add_resolve_parser
+    from shotfill.cli.resolve import add_resolve_parser
 
     add_resolve_parser(sub)
     return p
@@ -128,7 +128,7 @@ def _markers_arg(args: argparse.Namespace) -> Optional[Path]:
 
 
 def cmd_resolve(args: argparse.Namespace) -> int:
-    from shotfill.resolve.commands import run_resolve_command
+    from shotfill.cli.resolve import run_resolve_command
 
     return run_resolve_command(args)
 
@@ -214,10 +214,10 @@ def _plan_line(plan: dict, ph) -> str:
 
 
 def cmd_fill(args: argparse.Namespace) -> int:
-    from shotfill.batch_inputs import plan_outputs
+    from shotfill.cli.inputs import plan_outputs
     from shotfill.config import load_settings
     from shotfill.pipeline import FillSettings, dry_run, fill_many
-    from shotfill.progress import make_display
+    from shotfill.cli.progress import make_display
 
     rate = parse_rate(args.rate) if args.rate else None
     res = parse_resolution(args.resolution) if args.resolution else None

@@ -15,9 +15,9 @@ from typing import Any
 
 from shotfill.errors import TimelineError
 from shotfill.media.tools import atomic_output
-from shotfill.place import Placement, place_clips
+from shotfill.timeline.place import Placement, place_clips
 from shotfill.rates import rate_str
-from shotfill.timeline_io import write_timeline_atomic
+from shotfill.timeline.read import write_timeline_atomic
 
 #: output suffix -> OTIO adapter
 OUTPUT_ADAPTERS = {".otio": "otio_json", ".otioz": "otioz", ".edl": "cmx_3600",
@@ -30,7 +30,7 @@ def write_output(loaded: Any, placements: list[Placement], output: Path, adapter
     warnings: list[str] = []
     read = loaded.read
     if adapter == "cmx_3600" and read.format == "edl" and read.source_text is not None:
-        from shotfill.edl_splice import splice_edl
+        from shotfill.timeline.edl.splice import splice_edl
 
         try:
             text = splice_edl(read.source_text, placements, rate=loaded.info.rate,
@@ -41,9 +41,9 @@ def write_output(loaded: Any, placements: list[Placement], output: Path, adapter
             warnings.append(f"{exc.message}; written with OTIO's EDL writer instead")
     if adapter in ("fcp_xml", "fcpx_xml") and read.format == adapter:
         # FCP 7 XML -> .xml and FCPXML -> .fcpxml: edit the editor's document, as for EDLs.
-        from shotfill.fcp7_splice import splice_fcp7
-        from shotfill.fcpxml_splice import splice_fcpxml
-        from shotfill.xml_doc import read_xml_source
+        from shotfill.timeline.fcp7.splice import splice_fcp7
+        from shotfill.timeline.fcpxml.splice import splice_fcpxml
+        from shotfill.timeline.xml.document import read_xml_source
 
         splice = splice_fcp7 if adapter == "fcp_xml" else splice_fcpxml
         try:

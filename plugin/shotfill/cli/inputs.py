@@ -14,7 +14,7 @@ from typing import Optional
 
 from shotfill.errors import UsageError
 from shotfill.pipeline import BatchItem
-from shotfill.writeback import OUTPUT_ADAPTERS
+from shotfill.timeline.write import OUTPUT_ADAPTERS
 
 #: what a folder is searched for
 TIMELINE_SUFFIXES = (".edl", ".xml", ".fcpxml", ".otio", ".otioz", ".aaf", ".redl")

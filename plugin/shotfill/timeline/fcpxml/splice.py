@@ -3,7 +3,7 @@
 OTIO's FCPXML writer cannot write NTSC rates (it writes ``frameDuration=""``),
 drops the start timecode, gap markers, notes, keywords, roles, effects and
 everything else it does not model.  So when FCPXML goes in and ``.fcpxml``
-comes out, ShotFill edits the text instead (see :mod:`shotfill.xml_doc`):
+comes out, ShotFill edits the text instead (see :mod:`shotfill.timeline.xml.document`):
 
 * a new ``<asset>`` per generated file is added to ``<resources>``: in the
   sequence's ``format``, ``start`` = the placeholder's record timecode, with a
@@ -36,9 +36,9 @@ from pathlib import Path
 from typing import Optional
 
 from shotfill.errors import TimelineError
-from shotfill.place import Placement
+from shotfill.timeline.place import Placement
 from shotfill.rates import normalize_rate
-from shotfill.xml_doc import Edit, El, Node, Raw, XmlDoc, file_url, provenance_line
+from shotfill.timeline.xml.document import Edit, El, Node, Raw, XmlDoc, file_url, provenance_line
 
 _HINT = "the timeline is written with OpenTimelineIO's FCPXML writer instead"
 _COMPOSABLE = ("video", "audio", "ref-clip", "asset-clip")      # what OTIO's reader turns into items

@@ -4,7 +4,7 @@ OTIO's FCP 7 writer rebuilds the file from the timeline: it reorders
 elements, drops what it does not model (filters, labels, logging info, audio
 levels, links), collapses identical clips into id back-references and writes
 no gaps.  So when FCP 7 XML goes in and ``.xml`` comes out, ShotFill edits the
-text instead (see :mod:`shotfill.xml_doc`):
+text instead (see :mod:`shotfill.timeline.xml.document`):
 
 * a filled **slug** (a ``generatoritem``, or a ``clipitem`` whose media is
   missing) at exactly the placeholder's frames is replaced by a new
@@ -32,9 +32,9 @@ from pathlib import Path
 from typing import Optional
 
 from shotfill.errors import TimelineError
-from shotfill.place import Placement
+from shotfill.timeline.place import Placement
 from shotfill.rates import frames_to_timecode, normalize_rate
-from shotfill.xml_doc import Edit, El, Node, Raw, XmlDoc, file_url, leaf, provenance_line
+from shotfill.timeline.xml.document import Edit, El, Node, Raw, XmlDoc, file_url, leaf, provenance_line
 
 _ITEM_TAGS = ("clipitem", "generatoritem", "transitionitem")
 #: children of a replaced placeholder that the new clipitem takes over

@@ -1,13 +1,13 @@
 """Reading a CMX 3600 EDL into a Timeline with its real start, leading gaps and markers.
 
 OTIO's ``cmx_3600`` reader fails on, or silently misreads, much of what
-editors' EDLs hold, so the text goes through :mod:`shotfill.edl_text` first
+editors' EDLs hold, so the text goes through :mod:`shotfill.timeline.edl.text` first
 (drop-frame timecode, a frame equal to the rate, durations that disagree,
 overlapping events, a transition opening a track, Latin-1 text).  What the
 reader then returns is put right: its negative ``track.source_range`` becomes
 a real ``global_start_time`` plus leading Gaps, each clip is tagged with its
 event number and line, and the ``* LOC:`` markers (taken out of the text by
-:mod:`shotfill.edl_text`) are placed in the clip's own source time at their
+:mod:`shotfill.timeline.edl.text`) are placed in the clip's own source time at their
 record frame (OTIO #169/#345), drop-frame ``LOC`` lines included (the stock
 regex skips them).  An EDL does not carry its frame rate: the caller gives it.
 """
@@ -22,12 +22,12 @@ from typing import Any
 
 import opentimelineio as otio
 
-from shotfill import edl_text
+from shotfill.timeline.edl import text as edl_text
 from shotfill.errors import TimelineError, UsageError
-from shotfill.formats import EXPORT_HINT
+from shotfill.timeline.formats import EXPORT_HINT
 from shotfill.rates import DROP_FRAME_RATES
-from shotfill.read_result import ReadResult
-from shotfill.run_adapter import adapter_error, call_adapter
+from shotfill.timeline.result import ReadResult
+from shotfill.timeline.adapters import adapter_error, call_adapter
 
 
 def read_edl(p: Path, shown: str, rate: Fraction | None) -> ReadResult:

@@ -11,7 +11,7 @@ same event number, then comment lines), and hands back:
   into the next second, a source out that disagrees with the record length
   moved to match it, an event that overlaps an earlier one moved to an extra
   track, a transition that opens a track turned into a cut), ``* LOC:`` lines
-  taken out (they are put back as markers by :mod:`shotfill.read_edl`, in
+  taken out (they are put back as markers by :mod:`shotfill.timeline.edl.read`, in
   the right time space) and a ``* SHOTFILL-EVENT n`` tag after each event so
   that the clips the reader makes can be matched to their events;
 * ``events``: what each event says (line number, record and source frames,

@@ -64,7 +64,7 @@ def read_marker_source(path: Path, *, rate: Fraction, start_frame: int) -> tuple
                                 "(Timeline > Export > Timeline Markers to EDL)") from None
         src_start, src_rate, warnings = start_frame, rate, []
     else:
-        from shotfill.timeline_io import read_timeline
+        from shotfill.timeline.read import read_timeline
 
         read = read_timeline(path, rate=rate)
         tl, src_start, src_rate, warnings = read.timeline, read.start_frame, read.rate, list(read.warnings)

@@ -17,8 +17,8 @@ from pathlib import Path
 import opentimelineio as otio
 
 from shotfill.errors import TimelineError
-from shotfill.formats import EXPORT_HINT
-from shotfill.run_adapter import adapter_error, call_adapter
+from shotfill.timeline.formats import EXPORT_HINT
+from shotfill.timeline.adapters import adapter_error, call_adapter
 
 #: Schemas written by newer OTIO versions that this one can read after a downgrade.
 _DOWNGRADES = {"Marker": 3}

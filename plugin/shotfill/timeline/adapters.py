@@ -16,7 +16,7 @@ import io
 import opentimelineio as otio
 
 from shotfill.errors import TimelineError
-from shotfill.formats import EXPORT_HINT, FORMAT_LABELS
+from shotfill.timeline.formats import EXPORT_HINT, FORMAT_LABELS
 
 #: Where each adapter comes from, for the hint when it is missing.
 ADAPTER_PACKAGES = {

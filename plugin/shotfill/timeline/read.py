@@ -1,22 +1,22 @@
 """Reading editors' timelines into OTIO, and writing them back safely.
 
 This is the one entry point: callers import from here.  :func:`read_timeline`
-recognises the format (by content first, then suffix: :mod:`shotfill.formats`),
+recognises the format (by content first, then suffix: :mod:`shotfill.timeline.formats`),
 reads it with OpenTimelineIO's adapter for it, compensates for what the
 adapters get wrong, and always hands back one :class:`ReadResult` holding a
 ``Timeline`` whose rate is exact (``24000/1001``, never ``23.976``).
 
 What is compensated, and where (see shared/research/otio-resolve.md):
 
-* **EDL** (``cmx_3600``): :mod:`shotfill.read_edl` cleans the text first
-  (:mod:`shotfill.edl_text`), then gives the timeline its real start time,
+* **EDL** (``cmx_3600``): :mod:`shotfill.timeline.edl.read` cleans the text first
+  (:mod:`shotfill.timeline.edl.text`), then gives the timeline its real start time,
   leading gaps, and ``* LOC:`` markers in the clip's own source time.
-* **FCPX XML**: :mod:`shotfill.read_fcpx` runs the adapter with exact rates
+* **FCPX XML**: :mod:`shotfill.timeline.fcpxml.read` runs the adapter with exact rates
   (it truncates 23.976 to 23) and reads the start timecode from the sequence.
-* **OTIO JSON** from a newer OTIO: :mod:`shotfill.read_otio` downgrades
+* **OTIO JSON** from a newer OTIO: :mod:`shotfill.timeline.otio.read` downgrades
   ``Marker.3`` to ``Marker.2``.
 * Whatever an adapter raises becomes a :class:`TimelineError` naming the file
-  (:mod:`shotfill.run_adapter`).
+  (:mod:`shotfill.timeline.adapters`).
 * Here: whatever an adapter returns (a collection, stack, track or clip)
   becomes one Timeline, and its rate, start frame, drop-frame flag and frame
   size are worked out from what the file and its metadata say (the rate from
@@ -39,15 +39,15 @@ from typing import Any
 import opentimelineio as otio
 
 from shotfill.errors import TimelineError, UsageError
-from shotfill.formats import EXPORT_HINT, FORMAT_ADAPTERS, FORMAT_LABELS, detect_format
-from shotfill.metadata_values import dig, int_or_none, to_plain
+from shotfill.timeline.formats import EXPORT_HINT, FORMAT_ADAPTERS, FORMAT_LABELS, detect_format
+from shotfill.timeline.metadata import dig, int_or_none, to_plain
 from shotfill.rates import DROP_FRAME_RATES, normalize_rate, parse_rate
-from shotfill.read_edl import read_edl
-from shotfill.read_fcpx import read_fcpx
-from shotfill.read_otio import read_otio_json
-from shotfill.read_result import ReadResult
-from shotfill.run_adapter import call_adapter
-from shotfill.xml_text import decode_xml
+from shotfill.timeline.edl.read import read_edl
+from shotfill.timeline.fcpxml.read import read_fcpx
+from shotfill.timeline.otio.read import read_otio_json
+from shotfill.timeline.result import ReadResult
+from shotfill.timeline.adapters import call_adapter
+from shotfill.timeline.xml.decode import decode_xml
 
 __all__ = [
     "ReadResult",

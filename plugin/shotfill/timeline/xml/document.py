@@ -334,7 +334,7 @@ def provenance_line(placeholder_id: str, provenance: dict) -> str:
 
 def read_xml_source(path: Path) -> tuple[str, str]:
     """The text of an XML timeline as the reader decoded it, and the encoding to write it back in."""
-    from shotfill.timeline_io import _decode_xml
+    from shotfill.timeline.read import _decode_xml
 
     if path.is_dir():
         path = path / "Info.fcpxml"

@@ -22,10 +22,10 @@ from typing import Any
 import opentimelineio as otio
 
 from shotfill.errors import TimelineError
-from shotfill.metadata_values import int_or_none
+from shotfill.timeline.metadata import int_or_none
 from shotfill.rates import normalize_rate
-from shotfill.run_adapter import call_adapter
-from shotfill.xml_text import decode_xml
+from shotfill.timeline.adapters import call_adapter
+from shotfill.timeline.xml.decode import decode_xml
 
 
 def _fcpx_seconds(value: str | None) -> Fraction:
@@ -279,7 +279,7 @@ def read_fcpx(p: Path, shown: str, warnings: list[str]) -> tuple[Any, dict[str, 
     """The adapter's object for ``p`` (a file or an ``.fcpxmld`` bundle), and its sequence's facts.
 
     The facts (``rate``, ``width``, ``height``, ``drop_frame``, ``start_frame``, where the
-    sequence gives them) are for :mod:`shotfill.timeline_io`, which builds the result.
+    sequence gives them) are for :mod:`shotfill.timeline.read`, which builds the result.
     """
     if p.is_dir():
         p = p / "Info.fcpxml"
