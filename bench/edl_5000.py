@@ -19,7 +19,7 @@ import opentimelineio as otio
 
 from shotfill.timeline.edl.splice import splice_edl
 from shotfill.model import TimelineInfo
-from shotfill.timeline.place import Placement
+from shotfill.model import Placement
 from shotfill.rates import frames_to_timecode
 from shotfill.scan import scan_timeline
 from shotfill.timeline.read import read_timeline

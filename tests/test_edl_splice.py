@@ -4,7 +4,7 @@ from fractions import Fraction
 
 from shotfill.timeline.edl.splice import splice_edl
 from shotfill.model import Placeholder, ShotOptions
-from shotfill.timeline.place import Placement
+from shotfill.model import Placement
 
 R = Fraction(24000, 1001)
 

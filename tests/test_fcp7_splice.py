@@ -24,7 +24,7 @@ from shotfill.errors import TimelineError
 from shotfill.timeline.fcp7.splice import splice_fcp7
 from shotfill.model import Placeholder, ShotOptions
 from shotfill.pipeline import load, write_output
-from shotfill.timeline.place import Placement
+from shotfill.model import Placement
 from shotfill.rates import frames_to_timecode
 from shotfill.timeline.read import read_timeline
 from shotfill.timeline.xml.document import read_xml_source
@@ -349,7 +349,7 @@ def test_write_output_keeps_the_documents_encoding_and_bom(tmp_path):
 
 
 def test_write_output_falls_back_to_otio_with_a_warning(tmp_path, monkeypatch):
-    import shotfill.timeline.fcp7.splice as mod
+    import shotfill.timeline.write as mod
 
     src = write(tmp_path, DOC, "in.xml")
     loaded = load(src)

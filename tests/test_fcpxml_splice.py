@@ -24,7 +24,7 @@ from shotfill.cli.app import main
 from shotfill.errors import TimelineError
 from shotfill.timeline.fcpxml.splice import seconds, splice_fcpxml
 from shotfill.model import Placeholder, ShotOptions
-from shotfill.timeline.place import Placement
+from shotfill.model import Placement
 from shotfill.rates import frames_to_timecode
 from shotfill.timeline.read import read_timeline
 from shotfill.timeline.xml.document import read_xml_source

@@ -18,6 +18,8 @@ import pytest
 
 from mediautil import counter_index, decoded_frames, make_test_clip, mean_rgb, video_stream
 from shotfill.cli.app import main
+from shotfill.errors import ProviderError
+from shotfill.providers.local import LocalProvider
 from timelines import clip, gap, marker, slug, tr
 
 R24 = Fraction(24000, 1001)
@@ -259,18 +261,12 @@ def test_hostile_prompt_renders_and_is_kept_verbatim(tmp_path):
 
 # --- failures ------------------------------------------------------------------------------
 
-class _BrokenProvider:
+class _BrokenProvider(LocalProvider):
+    """Plans like the offline generator; every job is refused by the "service"."""
+
     name = "broken"
 
-    def __init__(self, ctx=None):
-        self.ctx = ctx
-
-    def plan(self, req):
-        from shotfill.providers.local import LocalProvider
-        return LocalProvider().plan(req)
-
-    async def generate(self, request, workdir):
-        from shotfill.errors import ProviderError
+    async def start(self, request, workdir):
         raise ProviderError("the service refused the prompt: moderation")
 
 

@@ -11,6 +11,7 @@ import pytest
 
 from shotfill.errors import ConfigError, FFmpegError, FFmpegNotFound
 from shotfill.media import tools
+from shotfill.files import atomic_path
 
 
 @pytest.fixture(autouse=True)
@@ -119,9 +120,9 @@ def test_file_url_protects_odd_names():
     assert tools.file_url("-x.mov").startswith("file:/")
 
 
-def test_atomic_output_renames_on_success_only(tmp_path):
+def test_atomic_path_renames_on_success_only(tmp_path):
     dst = tmp_path / "sub" / "clip.mov"
-    with tools.atomic_output(dst) as tmp:
+    with atomic_path(dst) as tmp:
         assert tmp.parent == dst.parent and tmp.suffix == ".mov" and not dst.exists()
         tmp.write_bytes(b"data")
     assert dst.read_bytes() == b"data"
@@ -130,7 +131,7 @@ def test_atomic_output_renames_on_success_only(tmp_path):
     assert stat.S_IMODE(dst.stat().st_mode) == 0o666 & ~umask
 
     with pytest.raises(RuntimeError):
-        with tools.atomic_output(dst) as tmp:
+        with atomic_path(dst) as tmp:
             tmp.write_bytes(b"half")
             raise RuntimeError("ffmpeg died")
     assert dst.read_bytes() == b"data"

@@ -423,8 +423,8 @@ def test_the_documented_toml_and_example_workflow_run_end_to_end(fake, tmp_path,
     first = make_png(tmp_path / "a.png", 32, 18, "green")
     req = request(first_frame=str(first), last_frame=str(first))
     preview = provider.request_preview(req)
-    assert preview["plan"]["model"] == "wan2.2-flf2v-14b" and preview["plan"]["size_label"] == "1280x720"
-    ok, err, _, _ = validate_prompt(preview["body"]["prompt"], lambda name: True)
+    assert preview.plan.model == "wan2.2-flf2v-14b" and preview.plan.size_label == "1280x720"
+    ok, err, _, _ = validate_prompt(preview.body["prompt"], lambda name: True)
     assert ok, err
     media = asyncio.run(provider.generate(req, tmp_path / "w"))
     assert Path(media.path).read_bytes() == small_video and media.model == "wan2.2-flf2v-14b"

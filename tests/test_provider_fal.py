@@ -149,8 +149,8 @@ def test_any_other_model_is_described_by_config(fake, key, tmp_path, frames):
 def test_request_preview_elides_the_image_bytes(fake, key, tmp_path, frames):
     h = Harness(fake, tmp_path)
     preview = h.provider.request_preview(request(first_frame=frames[0]))
-    assert preview["plan"]["model"] == WAN
-    assert preview["body"]["image_url"].startswith("data:image/png;base64,") and "KB)" in preview["body"]["image_url"]
+    assert preview.plan.model == WAN
+    assert preview.body["image_url"].startswith("data:image/png;base64,") and "KB)" in preview.body["image_url"]
 
 
 # -- the journal and the lifecycle -------------------------------------------------------------

@@ -113,7 +113,7 @@ def test_base_url_with_v1_and_gateway_model_aliases(fake, key, tmp_path):
 def test_request_preview_shows_the_form_without_image_bytes(fake, key, tmp_path):
     first = make_png(tmp_path / "before.png", 64, 36, "green")
     preview = Harness(fake, tmp_path).provider.request_preview(request(first_frame=str(first)))
-    body = preview["body"]
+    body = preview.body
     assert body["seconds"] == "8" and body["size"] == "1280x720"
     assert body["input_reference"][0] == "first_frame.png" and body["input_reference"][1].endswith("KB of data>")
     assert fake.requests == []

@@ -20,9 +20,10 @@ import pytest
 
 from mediautil import close, counter_index, ffmpeg, make_png, make_test_clip, mean_rgb, video_stream
 from shotfill import report as report_mod
-from shotfill.jobs.runner import JobSpec, Outcome
+from shotfill.model import JobSpec, Outcome
 from shotfill.model import GenerationRequest, Neighbour, Placeholder, ShotOptions, TimelineInfo
-from shotfill.report import ReportEntry, entry_from_outcome, write_report
+from shotfill.summary import entry_from_outcome
+from shotfill.report import ReportEntry, write_report
 
 BLUE = (32, 64, 192)     # the frame before the hole
 AMBER = (224, 160, 32)   # the frame after it
@@ -209,11 +210,12 @@ def test_entry_from_outcome(media):
                         start_frame=86400, width=320, height=180)
     spec = JobSpec(key=ph.id, info=info, placeholder=ph, media_dir=media["gen"].parent)
     ok = Outcome(spec, "filled", media=media["gen"], request=req,
-                 provenance={"provider": "runway", "model": "gen4_turbo", "job_id": "task-9"})
-    e = entry_from_outcome(ok, timeline=Path("cut.otio"), output=Path("out.otio"), timings={"total": 2.0},
-                           estimated_cost=0.3)
+                 provenance={"provider": "runway", "model": "gen4_turbo", "job_id": "task-9"},
+                 timings={"total": 2.0}, estimated_cost=0.3)
+    e = entry_from_outcome(ok, timeline=Path("cut.otio"), output=Path("out.otio"))
     assert (e.result, e.job_id, e.rate, e.before_frame, e.after_frame, e.before_name, e.after_name) == (
         "filled", "task-9", "24000/1001", str(media["before"]), None, "shot_a", None)
+    assert e.request_hash == req.request_hash
     assert (e.media, e.timeline, e.estimated_cost, e.timings) == (str(media["gen"]), "cut.otio", 0.3, {"total": 2.0})
     bad = entry_from_outcome(Outcome(spec, "failed", error="no key"), timeline="cut.otio", output=None)
     assert (bad.result, bad.error, bad.provider, bad.job_id, bad.media) == ("failed", "no key", None, None, None)

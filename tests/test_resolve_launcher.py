@@ -138,14 +138,14 @@ def test_failed_generation_keeps_the_marker_and_puts_the_error_in_its_note(fake,
     from shotfill.providers.local import LocalProvider
 
     r, tl, slug = cut_23976(fake, tmp_path)
-    real = LocalProvider.generate
+    real = LocalProvider.start
 
     async def flaky(self, request, workdir):
         if "fox" in request.prompt:
             raise JobFailed("the service said: content policy")
         return await real(self, request, workdir)
 
-    monkeypatch.setattr(LocalProvider, "generate", flaky)
+    monkeypatch.setattr(LocalProvider, "start", flaky)
     assert launcher.main(resolve=r, headless=True, workdir=str(tmp_path), runner=inprocess_runner) == 1
     m = tl.GetMarkers()[24.0]
     assert m["color"] == "Blue" and m["duration"] == 12.0 and m["name"] == "GEN: a fox in snow | seed=5"
@@ -155,7 +155,7 @@ def test_failed_generation_keeps_the_marker_and_puts_the_error_in_its_note(fake,
     assert slug.GetMarkers()[2.0]["color"] == "Green", "the other placeholder is filled"
 
     # Fixed: a second run fills it and cleans the note.
-    monkeypatch.setattr(LocalProvider, "generate", real)
+    monkeypatch.setattr(LocalProvider, "start", real)
     assert launcher.main(resolve=r, headless=True, workdir=str(tmp_path), runner=inprocess_runner) == 0
     m = tl.GetMarkers()[24.0]
     assert m["color"] == "Green" and m["note"] == "" and m["customData"].startswith("shotfill:done:")

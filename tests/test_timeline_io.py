@@ -20,7 +20,9 @@ import pytest
 
 from shotfill.errors import TimelineError, UsageError
 from shotfill.rates import parse_rate, timecode_to_frames
-from shotfill.timeline.read import ReadResult, detect_format, read_timeline, write_timeline_atomic
+from shotfill.model import ReadResult
+from shotfill.timeline.adapters import write_file as write_timeline_atomic
+from shotfill.timeline.read import detect_format, read_timeline
 
 R23 = Fraction(24000, 1001)
 R29 = Fraction(30000, 1001)

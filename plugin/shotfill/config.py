@@ -36,7 +36,7 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from typing import Any, Mapping, Optional
+from typing import Any, Literal, Mapping, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
@@ -212,3 +212,15 @@ def load_settings(config: Optional[Path] = None, *, cwd: Optional[Path] = None,
         return Settings.model_validate({**data, "sources": tuple(sources)})
     except ValidationError as exc:
         raise _explain(exc, sources) from None
+
+
+#: environment settings that are not a provider's: tool and font paths, where Resolve media goes,
+#: and the platform folders the Resolve launchers install into
+EnvSetting = Literal["SHOTFILL_FFMPEG", "SHOTFILL_FFPROBE", "SHOTFILL_FONT", "SHOTFILL_RESOLVE_MEDIA",
+                     "APPDATA", "PROGRAMDATA"]
+
+
+def environment_setting(name: EnvSetting, environ: Optional[Mapping[str, str]] = None) -> Optional[str]:
+    """One of the process-wide settings above, or None when unset or empty (this module reads the environment)."""
+    value = (os.environ if environ is None else environ).get(name)
+    return value or None

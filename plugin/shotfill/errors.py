@@ -9,6 +9,7 @@ says what to do.  ``exit_code`` is what the command line returns for it::
      +-- TimelineError                 a timeline that cannot be read or written
      |    +-- PlaceholderError         a GEN: note that cannot be used as written
      +-- ConfigError                   a bad setting, naming the key
+     +-- WriteError                    a file could not be written; the earlier one is unchanged
      +-- MediaError                    exit 1: a placeholder's media failed
      |    +-- FFmpegNotFound           exit 2: no ffmpeg/ffprobe to run
      |    +-- FFmpegError              ffmpeg ran and failed (argv + stderr tail)
@@ -57,6 +58,10 @@ class PlaceholderError(TimelineError):
 
 class ConfigError(ShotFillError, ValueError):
     """A setting in the config or environment is wrong."""
+
+
+class WriteError(ShotFillError):
+    """A write failed (full disk, read-only folder, a file where a folder should be); nothing was replaced."""
 
 
 class MediaError(ShotFillError):

@@ -1,18 +1,29 @@
 """Typed values that move between the stages.
 
-Each stage takes these and returns new ones; none is changed after it is made
-(``frozen``).  Rates are exact fractions, serialised as ``"24000/1001"``.
+    read -> scan -> plan -> jobs -> media -> place -> write
+
+Each stage takes these and returns new ones.  The pydantic models are frozen:
+none is changed after it is made; rates are exact fractions, serialised as
+``"24000/1001"``.  The dataclasses at the end carry what a stage hands the next
+one in process (an OTIO timeline, a path), and are never serialised as such.
 """
 
 from __future__ import annotations
 
 import enum
+from dataclasses import dataclass, field
 from fractions import Fraction
-from typing import Annotated, Literal, Optional
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Optional
+
+import opentimelineio as otio
 
 from pydantic import BaseModel, ConfigDict, PlainSerializer, PlainValidator
 
 from shotfill.rates import normalize_rate, parse_rate, rate_str
+
+if TYPE_CHECKING:
+    from shotfill.scan import ScanResult
 
 
 def _to_rate(v: object) -> Fraction:
@@ -176,3 +187,90 @@ class MediaInfo(Frozen):
     color_transfer: Optional[str] = None
     color_space: Optional[str] = None
     sample_aspect_ratio: Optional[str] = None
+
+
+# --------------------------------------------------------------------------- in-process hand-overs
+
+
+@dataclass
+class ReadResult:
+    """A timeline as read, and what ShotFill needs to know about it."""
+
+    #: always a Timeline; a bare Track, Stack or Clip is wrapped in one
+    timeline: otio.schema.Timeline
+    #: ShotFill's format name: "edl", "fcp_xml", "fcpx_xml", "otio_json", ...
+    format: str
+    #: the timeline rate, exact (24000/1001, not 23.976)
+    rate: Fraction
+    drop_frame: bool
+    #: absolute frame of the timeline's first frame (global_start_time), 0 when none
+    start_frame: int
+    width: int | None = None
+    height: int | None = None
+    #: what was compensated while reading, each naming the file
+    warnings: list[str] = field(default_factory=list)
+    #: EDLs only: the text as decoded, line endings kept (the splice writer edits it)
+    source_text: str | None = None
+    #: EDLs only: the encoding the text was decoded with
+    encoding: str | None = None
+    #: the OTIO adapter that read it
+    adapter: str = ""
+
+
+@dataclass
+class Loaded:
+    """A timeline read and scanned, with its frame size settled."""
+
+    read: ReadResult
+    info: TimelineInfo
+    scan: "ScanResult"
+    #: where the size came from: "timeline", "--resolution", "neighbour media", "unknown"
+    size_from: str
+
+
+@dataclass(frozen=True)
+class Placement:
+    """A conformed clip and the placeholder it fills."""
+
+    placeholder: Placeholder
+    media_path: Path
+    #: provenance written to ``metadata["shotfill"]`` (never a secret)
+    provenance: dict[str, Any]
+
+
+@dataclass
+class JobSpec:
+    """One placeholder of one timeline, and where its media goes."""
+
+    key: str                     # unique in the run; the display's label
+    info: TimelineInfo
+    placeholder: Placeholder
+    media_dir: Path
+
+
+#: what became of one placeholder in a run ("queued" only until the run decides)
+OutcomeStatus = Literal["queued", "filled", "failed", "skipped"]
+
+
+@dataclass
+class Outcome:
+    """One placeholder's result: its media when filled, else why not."""
+
+    spec: JobSpec
+    status: OutcomeStatus
+    media: Optional[Path] = None
+    error: Optional[str] = None
+    request: Optional[GenerationRequest] = None
+    provenance: Optional[dict[str, Any]] = None
+    estimated_cost: Optional[float] = None
+    timings: dict[str, float] = field(default_factory=dict)
+    before_frame: Optional[str] = None
+    after_frame: Optional[str] = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "filled"
+
+    @property
+    def placeholder(self) -> Placeholder:
+        return self.spec.placeholder

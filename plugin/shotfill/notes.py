@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pydantic import ValidationError
 
 from shotfill.model import Fit, ShotOptions
+from shotfill.providers import provider_names
 
 TAG = re.compile(r"^\s*gen\s*:\s*", re.IGNORECASE)
 _OPTION_START = re.compile(r"\s\|\s+(?=[A-Za-z_][\w-]*=)")
@@ -81,8 +82,6 @@ def parse_note(text: str) -> Note:
             raw[key] = value
     good: dict[str, object] = {}
     if "provider" in raw:
-        from shotfill.providers import provider_names
-
         if raw["provider"].lower() not in provider_names():
             problems.append(f"unknown provider '{raw.pop('provider')}' (known: {', '.join(provider_names())})")
     for key, value in raw.items():

@@ -15,35 +15,26 @@ import tempfile
 from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Optional, Sequence
 
-from shotfill.config import Settings
-from shotfill.errors import Interrupted, MediaError, PlaceholderError, ShotFillError, TimelineError, UsageError
-from shotfill.jobs.runner import JobSpec, Outcome, Runner, RunSettings
+from shotfill.config import KEY_ENV, Settings
+from shotfill.errors import (ConfigError, Interrupted, MediaError, PlaceholderError, TimelineError, UsageError)
+from shotfill.events import EventSink, no_events
+from shotfill.files import make_dirs
+from shotfill.jobs.runner import Runner, RunSettings
 from shotfill.media.probe import probe
-from shotfill.model import Codec, TimelineInfo
-from shotfill.timeline.place import Placement
-from shotfill.plan import PlanSettings, plan_request
-from shotfill.providers import get_provider
-from shotfill.providers.base import ProviderContext
+from shotfill.model import Codec, JobSpec, Loaded, Outcome, Placeholder, Placement, ReadResult, TimelineInfo
+from shotfill.preview import PlanPreview, preview_plans
 from shotfill.rates import rate_str
+from shotfill.report import write_report
 from shotfill.scan import ScanResult, scan_timeline
-from shotfill.timeline.read import ReadResult, read_timeline
+from shotfill.summary import entry_from_outcome
+from shotfill.timeline.markers import merge_markers
+from shotfill.timeline.read import read_timeline
 from shotfill.timeline.write import OUTPUT_ADAPTERS, fcpx_writer_can, write_output
 
-Event = Callable[[str, str, str], None]   # (placeholder id, stage, detail)
-
-
-def _no_event(pid: str, stage: str, detail: str) -> None:
-    pass
-
-
-@dataclass
-class Loaded:
-    read: ReadResult
-    info: TimelineInfo
-    scan: ScanResult
-    size_from: str
+__all__ = ["BatchItem", "FillResult", "FillSettings", "Loaded", "check_output", "dry_run", "fill", "fill_many",
+           "load", "prepare", "run_placeholders", "settle", "write_output"]
 
 
 @dataclass
@@ -102,27 +93,26 @@ def _size_from_media(scan: ScanResult) -> Optional[tuple[int, int]]:
     return None
 
 
-def load(path: Path, *, rate: Optional[Fraction] = None, resolution: Optional[tuple[int, int]] = None,
-         media_search: Optional[list[Path]] = None, adapter: Optional[str] = None,
-         markers: Optional[Path] = None) -> Loaded:
-    """Read and scan a timeline, and settle its frame size.
+def settle(read: ReadResult, path: Path, *, name: Optional[str] = None, rate: Optional[Fraction] = None,
+           resolution: Optional[tuple[int, int]] = None, media_search: Optional[list[Path]] = None,
+           markers: Optional[Path] = None) -> Loaded:
+    """Scan a timeline as read and settle its frame size: the one path for files and for Resolve.
 
     ``markers``: a second file whose markers are merged onto the timeline's
-    stack before the scan (see :mod:`shotfill.timeline.markers`).
+    stack before the scan (see :mod:`shotfill.timeline.markers`).  The size is
+    ``--resolution``, else the timeline's, else the first neighbour's media.
     """
-    read = read_timeline(path, rate=rate, adapter=adapter)
     warnings = list(read.warnings)
     if markers is not None:
-        from shotfill.timeline.markers import merge_markers
-
         warnings += merge_markers(read.timeline, markers, rate=read.rate, start_frame=read.start_frame,
                                   drop_frame=read.drop_frame)
     if rate is not None and read.format != "edl" and rate != read.rate:
         warnings.append(f"{path.name}: --rate {rate_str(rate)} ignored: the timeline says {rate_str(read.rate)}")
-    info = TimelineInfo(path=str(path), format=read.format, name=read.timeline.name or path.stem,
+    info = TimelineInfo(path=str(path), format=read.format, name=name or read.timeline.name or path.stem,
                         rate=read.rate, drop_frame=read.drop_frame, start_frame=read.start_frame,
                         width=read.width, height=read.height)
     scan = scan_timeline(read.timeline, info, media_search=media_search)
+    size: Optional[tuple[int, int]]
     size_from = "timeline"
     if resolution is not None:
         size, size_from = resolution, "--resolution"
@@ -137,6 +127,23 @@ def load(path: Path, *, rate: Optional[Fraction] = None, resolution: Optional[tu
         scan.info = info
     scan.warnings[:0] = warnings
     return Loaded(read=read, info=info, scan=scan, size_from=size_from)
+
+
+def load(path: Path, *, rate: Optional[Fraction] = None, resolution: Optional[tuple[int, int]] = None,
+         media_search: Optional[list[Path]] = None, adapter: Optional[str] = None,
+         markers: Optional[Path] = None) -> Loaded:
+    """Read a timeline file, then :func:`settle` it."""
+    return settle(read_timeline(path, rate=rate, adapter=adapter), path, rate=rate, resolution=resolution,
+                  media_search=media_search, markers=markers)
+
+
+def require_size(loaded: Loaded) -> tuple[int, int]:
+    """The settled frame size, or the editor's message when nothing tells it."""
+    if loaded.info.width is None or loaded.info.height is None:
+        raise TimelineError(f"{Path(loaded.info.path).name}: cannot tell the frame size of this timeline (no size "
+                            "in the file and no neighbouring media to measure)",
+                            hint="pass --resolution WxH, e.g. 1920x1080")
+    return loaded.info.width, loaded.info.height
 
 
 def check_output(timeline: Path, output: Path) -> str:
@@ -168,9 +175,7 @@ def prepare(timeline: Path, settings: FillSettings, *, rate: Optional[Fraction] 
         raise UsageError(f"{settings.output.name}: OTIO's FCPXML writer cannot write a {rate_str(loaded.info.rate)} "
                          f"fps timeline readably, and {name} is not FCPXML (only FCPXML input is written back "
                          "by editing its own document)", hint="write the output as .otio or .xml (FCP 7)")
-    if loaded.info.width is None or loaded.info.height is None:
-        raise TimelineError(f"{name}: cannot tell the frame size of this timeline (no size in the file "
-                            "and no neighbouring media to measure)", hint="pass --resolution WxH, e.g. 1920x1080")
+    require_size(loaded)
     if loaded.scan.stray and not settings.allow_stray_markers:
         raise PlaceholderError(f"{name}: {len(loaded.scan.stray)} GEN: marker(s) cover no gap or placeholder clip:\n"
                                + "\n".join("  " + s for s in loaded.scan.stray),
@@ -184,33 +189,23 @@ def prepare(timeline: Path, settings: FillSettings, *, rate: Optional[Fraction] 
     return loaded, adapter
 
 
-def _plan_settings(loaded: Loaded, settings: FillSettings) -> PlanSettings:
-    assert loaded.info.width and loaded.info.height
-    return PlanSettings(width=loaded.info.width, height=loaded.info.height,
-                        provider=settings.provider or settings.config.default_provider, model=settings.model)
+def plans(loaded: Loaded, config: Settings, *, provider: Optional[str] = None, model: Optional[str] = None,
+          frames_dir: Optional[Path] = None, bodies: bool = False) -> list[PlanPreview]:
+    """The plan preview of a loaded timeline's usable placeholders (none while its size is unknown)."""
+    if not loaded.info.width or not loaded.info.height:
+        return []
+    return preview_plans([ph for ph in loaded.scan.placeholders if not ph.problems], width=loaded.info.width,
+                         height=loaded.info.height, settings=config, provider=provider, model=model,
+                         frames_dir=frames_dir, bodies=bodies)
 
 
 def dry_run(timeline: Path, settings: FillSettings, *, rate: Optional[Fraction] = None,
-            resolution: Optional[tuple[int, int]] = None) -> list[dict]:
+            resolution: Optional[tuple[int, int]] = None) -> list[PlanPreview]:
     """What ``fill`` would send, per placeholder, with its estimated cost; sends nothing, writes nothing."""
     loaded, _ = prepare(timeline, settings, rate=rate, resolution=resolution)
-    plan = _plan_settings(loaded, settings)
-    ctx = ProviderContext(settings=settings.config)
-    rows = []
     with tempfile.TemporaryDirectory(prefix="shotfill-dry-") as tmp:
-        for ph in loaded.scan.placeholders:
-            req = plan_request(ph, plan, Path(tmp))
-            row: dict = {"id": ph.id, "timecode": ph.timecode, "frames": ph.duration, "provider": req.provider,
-                         "prompt": ph.prompt, "plan": None, "body": None}
-            try:
-                preview = get_provider(req.provider, ctx).request_preview(req)
-                row.update(plan=preview["plan"], body=preview["body"], refused=preview["plan"].get("refused"))
-            except ShotFillError as exc:
-                row["refused"] = str(exc)
-            rows.append(row)
-    return rows
-
-
+        return plans(loaded, settings.config, provider=settings.provider, model=settings.model,
+                     frames_dir=Path(tmp), bodies=True)
 
 
 @dataclass
@@ -226,7 +221,7 @@ def media_dir_for(item: BatchItem, settings: FillSettings) -> Path:
 
 
 def fill_many(items: list[BatchItem], settings: FillSettings, *, rate: Optional[Fraction] = None,
-              resolution: Optional[tuple[int, int]] = None, on_event: Event = _no_event) -> list[FillResult]:
+              resolution: Optional[tuple[int, int]] = None, on_event: EventSink = no_events) -> list[FillResult]:
     """Fill the placeholders of many timelines in one run, sharing providers, limits, cache and journal.
 
     Every timeline is read and checked before anything is spent; then all
@@ -251,7 +246,7 @@ def fill_many(items: list[BatchItem], settings: FillSettings, *, rate: Optional[
             key = f"{label}:{ph.id}" if many else ph.id
             specs.append(JobSpec(key=key, info=loaded.info, placeholder=ph, media_dir=media_dir))
     for spec in specs:
-        spec.media_dir.mkdir(parents=True, exist_ok=True)
+        make_dirs(spec.media_dir)
     state_dir = settings.state_dir or (items[0].output.parent / ".shotfill")
     runner = Runner(settings.run_settings(), state_dir, on_event)
     try:
@@ -273,10 +268,8 @@ def fill_many(items: list[BatchItem], settings: FillSettings, *, rate: Optional[
     return results
 
 
-def check_providers_ready(placeholders: list, settings: FillSettings) -> None:
+def check_providers_ready(placeholders: Sequence[Placeholder], settings: FillSettings) -> None:
     """Refuse before anything is spent when a provider the run needs has no key (or, ComfyUI, no workflow)."""
-    from shotfill.config import KEY_ENV
-
     default = (settings.provider or settings.config.default_provider).lower()
     needed = sorted({(ph.options.provider or default).lower() for ph in placeholders})
     missing = []
@@ -289,8 +282,6 @@ def check_providers_ready(placeholders: list, settings: FillSettings) -> None:
         if name == "comfyui" and (ps.workflow is None or ps.inputs is None):
             missing.append("comfyui: set workflow and [providers.comfyui.inputs] in shotfill.toml")
     if missing:
-        from shotfill.errors import ConfigError
-
         raise ConfigError("not ready to generate:\n" + "\n".join("  " + m for m in missing),
                           hint="nothing was generated or written; see `shotfill providers`")
 
@@ -301,23 +292,26 @@ def _common_parent(items: list[BatchItem]) -> Path:
 
 def write_run_report(results: list[FillResult], out_dir: Path) -> tuple[Path, Path]:
     """report.json and report.html (the contact sheet) beside the outputs."""
-    from shotfill.report import entry_from_outcome, write_report
-
     entries = [entry_from_outcome(o, timeline=r.loaded.info.path, output=r.output)
                for r in results for o in r.outcomes]
     return write_report(entries, out_dir)
 
 
 def fill(timeline: Path, settings: FillSettings, *, rate: Optional[Fraction] = None,
-         resolution: Optional[tuple[int, int]] = None, on_event: Event = _no_event) -> FillResult:
+         resolution: Optional[tuple[int, int]] = None, on_event: EventSink = no_events) -> FillResult:
     """Fill every placeholder of one timeline and write ``settings.output``."""
     return fill_many([BatchItem(timeline, settings.output)], settings, rate=rate, resolution=resolution,
                      on_event=on_event)[0]
 
 
-def run_placeholders(loaded: Loaded, settings: FillSettings, media_dir: Path, on_event: Event) -> list[Outcome]:
+def run_placeholders(loaded: Loaded, run: RunSettings, media_dir: Path, on_event: EventSink, *,
+                     state_dir: Optional[Path] = None) -> list[Outcome]:
     """Generate and conform one loaded timeline's placeholders without writing a timeline (Resolve's path)."""
     specs = [JobSpec(key=ph.id, info=loaded.info, placeholder=ph, media_dir=media_dir)
              for ph in loaded.scan.placeholders]
-    state_dir = settings.state_dir or media_dir / ".shotfill"
-    return asyncio.run(Runner(settings.run_settings(), state_dir, on_event).run(specs))
+    runner = Runner(run, state_dir or media_dir / ".shotfill", on_event)
+    try:
+        return asyncio.run(runner.run(specs))
+    except KeyboardInterrupt:
+        raise Interrupted("interrupted: nothing half-written; jobs already submitted are in the journal",
+                          hint="run ShotFill again to resume") from None

@@ -27,17 +27,16 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Literal, Optional, Sequence
+from typing import Any, Optional, Sequence
 from urllib.parse import quote
-
-from pydantic import BaseModel, BeforeValidator, ConfigDict
 
 from shotfill import __version__
 from shotfill.errors import ShotFillError
-from shotfill.media import tools
-
-if TYPE_CHECKING:  # pipeline imports a lot; only its types are needed here
-    from shotfill.pipeline import Outcome
+from shotfill.files import write_text
+from shotfill.media.frames import extract_frame
+from shotfill.media.probe import probe
+from shotfill.media.thumbs import thumbnail
+from shotfill.summary import ReportEntry, totals
 
 JSON_NAME = "report.json"
 HTML_NAME = "report.html"
@@ -45,91 +44,10 @@ THUMBS_DIR = "report_thumbs"
 #: thumbnail width in pixels; the page shows them at about 180 px, so they stay sharp on HiDPI screens
 THUMB_WIDTH = 320
 
-Result = Literal["filled", "failed", "skipped"]
 #: the five pictures of a row, left to right
 KINDS = ("before", "first", "middle", "last", "after")
 _STAGE_ORDER = ("plan", "generate", "conform", "total")
 _THUMB_RE = re.compile(r"^\d{3,}_[A-Za-z0-9_-]*_(?:before|first|middle|last|after)\.jpg$")
-
-
-def _path_str(value: object) -> object:
-    return os.fspath(value) if isinstance(value, os.PathLike) else value
-
-
-def _rate_text(value: object) -> object:
-    if isinstance(value, Fraction):
-        from shotfill.rates import rate_str
-
-        return rate_str(value)
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        from shotfill.rates import normalize_rate, rate_str
-
-        return rate_str(normalize_rate(value))
-    return value
-
-
-PathText = Annotated[str, BeforeValidator(_path_str)]
-RateText = Annotated[str, BeforeValidator(_rate_text)]
-
-
-class ReportEntry(BaseModel):
-    """One placeholder of a run, as the report shows it.  Paths may be given as ``Path``."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    timeline: PathText
-    """the input timeline"""
-    output: Optional[PathText] = None
-    """the timeline the run wrote"""
-    placeholder_id: str
-    track: str
-    timecode: str
-    record_frame: int
-    start: int
-    """frames from the start of the track"""
-    duration: int
-    """frames"""
-    rate: RateText
-    """``"24000/1001"``; a Fraction is turned into that form"""
-    prompt: str
-    provider: Optional[str] = None
-    model: Optional[str] = None
-    job_id: Optional[str] = None
-    estimated_cost: Optional[float] = None
-    timings: dict[str, float] = {}
-    """seconds per stage: plan, generate, conform, total"""
-    result: Result
-    error: Optional[str] = None
-    media: Optional[PathText] = None
-    """the conformed clip"""
-    before_frame: Optional[PathText] = None
-    """PNG of the neighbour frame before the hole that the run extracted"""
-    after_frame: Optional[PathText] = None
-    before_name: Optional[str] = None
-    after_name: Optional[str] = None
-
-
-def entry_from_outcome(
-    outcome: "Outcome", *, timeline: str | os.PathLike[str], output: str | os.PathLike[str] | None,
-    timings: Optional[dict[str, float]] = None, estimated_cost: Optional[float] = None,
-    result: Optional[Result] = None,
-) -> ReportEntry:
-    """A :class:`ReportEntry` from one :class:`shotfill.jobs.Outcome` of a fill."""
-    ph, req, prov = outcome.placeholder, outcome.request, outcome.provenance or {}
-    status = getattr(outcome, "status", "filled" if outcome.ok else "failed")
-    return ReportEntry(
-        timeline=timeline, output=output, placeholder_id=ph.id, track=ph.track, timecode=ph.timecode,
-        record_frame=ph.record_frame, start=ph.start, duration=ph.duration, rate=ph.rate, prompt=ph.prompt,
-        provider=prov.get("provider") or (req.provider if req else None),
-        model=prov.get("model") or (req.model if req else None),
-        job_id=prov.get("job_id"),
-        estimated_cost=estimated_cost if estimated_cost is not None else getattr(outcome, "estimated_cost", None),
-        timings=dict(timings if timings is not None else getattr(outcome, "timings", {}) or {}),
-        result=result or (status if status in ("filled", "failed", "skipped") else "failed"), error=outcome.error,
-        media=outcome.media,
-        before_frame=req.first_frame if req else None, after_frame=req.last_frame if req else None,
-        before_name=ph.before.name if ph.before else None, after_name=ph.after.name if ph.after else None,
-    )
 
 
 # --------------------------------------------------------------------------- thumbnails
@@ -158,8 +76,6 @@ def _safe(text: str, limit: int = 48) -> str:
 
 
 def _probe_size(path: Path) -> Optional[tuple[int, int]]:
-    from shotfill.media.probe import probe
-
     try:
         info = probe(path)
     except ShotFillError:
@@ -169,10 +85,6 @@ def _probe_size(path: Path) -> Optional[tuple[int, int]]:
 
 def _sheet(index: int, entry: ReportEntry, thumbs_dir: Path, scratch: Path) -> Sheet:
     """Make the five thumbnails of one row (each one that can be made)."""
-    from shotfill.media.frames import extract_frame
-    from shotfill.media.probe import probe
-    from shotfill.media.thumbs import thumbnail
-
     stem = f"{index:03d}_{_safe(entry.placeholder_id)}"
     sheet = Sheet(thumbs=[])
 
@@ -285,27 +197,8 @@ def _redact(entry: ReportEntry, secrets: list[str]) -> ReportEntry:
 # --------------------------------------------------------------------------- writing
 
 
-def totals(entries: Sequence[ReportEntry]) -> dict[str, Any]:
-    """Counts per result, and the estimated cost of the placeholders that were sent.
-
-    ``estimated_cost`` sums the known estimates of filled and failed
-    placeholders (skipped ones cost nothing); None when none is known.
-    """
-    costs = [e.estimated_cost for e in entries if e.result != "skipped" and e.estimated_cost is not None]
-    return {
-        "filled": sum(e.result == "filled" for e in entries),
-        "failed": sum(e.result == "failed" for e in entries),
-        "skipped": sum(e.result == "skipped" for e in entries),
-        "estimated_cost": round(sum(costs), 6) if costs else None,
-    }
-
-
-def _write_text_atomic(path: Path, text: str) -> None:
-    with tools.atomic_output(path) as tmp:
-        with open(tmp, "w", encoding="utf-8", newline="\n") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
+def _write_report_text(path: Path, text: str) -> None:
+    write_text(path, text, newline="\n")
 
 
 def write_report(
@@ -335,8 +228,8 @@ def write_report(
             "totals": sums, "placeholders": rows}
 
     json_path, html_path = out_dir / JSON_NAME, out_dir / HTML_NAME
-    _write_text_atomic(json_path, json.dumps(data, indent=2, ensure_ascii=False) + "\n")
-    _write_text_atomic(html_path, render_html(entries, sheets, title=title, generated_at=generated_at,
+    _write_report_text(json_path, json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+    _write_report_text(html_path, render_html(entries, sheets, title=title, generated_at=generated_at,
                                               sums=sums))
     _remove_stale_thumbs(thumbs_dir, {Path(t.path).name for s in sheets for t in s.thumbs if t.path})
     return json_path, html_path

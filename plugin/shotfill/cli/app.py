@@ -11,17 +11,27 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import sys
 from dataclasses import replace
 from fractions import Fraction
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import Any, Optional, Sequence
 
 from shotfill import __version__
+from shotfill.cli.inputs import plan_outputs
+from shotfill.cli.parser import Parser
+from shotfill.cli.progress import make_display
+from shotfill.cli.resolve import add_resolve_parser, run_resolve_command
+from shotfill.config import load_settings
 from shotfill.errors import ShotFillError, UsageError
-from shotfill.model import Codec
+from shotfill.model import Codec, Placeholder
+from shotfill.pipeline import FillResult, FillSettings, dry_run, fill_many, load, plans
+from shotfill.preview import PlanPreview
+from shotfill.providers import describe_providers
 from shotfill.rates import frames_to_timecode, parse_rate, rate_str
+from shotfill.summary import ReportEntry, entry_from_outcome
 
 EPILOG = """\
 examples:
@@ -42,16 +52,11 @@ def parse_resolution(text: str) -> tuple[int, int]:
     return w, h
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # argparse exits 2 on its own; keep our message style
-        raise UsageError(message, hint=f"see `{self.prog} --help`")
-
-
 def build_parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="shotfill", description="Fill GEN: placeholders in an edit with generated footage.",
+    p = Parser(prog="shotfill", description="Fill GEN: placeholders in an edit with generated footage.",
                 epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--version", action="version", version=f"shotfill {__version__}")
-    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    sub = p.add_subparsers(dest="command", required=True, parser_class=Parser)
 
     def common(sp: argparse.ArgumentParser, many: bool = False) -> None:
         if many:
@@ -107,8 +112,6 @@ def build_parser() -> argparse.ArgumentParser:
     pp.add_argument("--config", type=Path, help="a shotfill.toml to use instead of ./shotfill.toml")
     pp.add_argument("--json", action="store_true", help="print JSON")
 
-    from shotfill.cli.resolve import add_resolve_parser
-
     add_resolve_parser(sub)
     return p
 
@@ -128,45 +131,17 @@ def _markers_arg(args: argparse.Namespace) -> Optional[Path]:
 
 
 def cmd_resolve(args: argparse.Namespace) -> int:
-    from shotfill.cli.resolve import run_resolve_command
-
     return run_resolve_command(args)
 
 
-def _plans(loaded, settings, provider: Optional[str], model: Optional[str]) -> dict[str, dict]:
-    """Each placeholder's provider plan (duration, size, neighbours used, cost), or why there is none."""
-    from shotfill.plan import PlanSettings, preview_request
-    from shotfill.providers import get_provider
-    from shotfill.providers.base import ProviderContext
-
-    info = loaded.info
-    if not info.width or not info.height:
-        return {}
-    ps = PlanSettings(width=info.width, height=info.height, provider=provider or settings.default_provider,
-                      model=model)
-    ctx = ProviderContext(settings=settings)
-    out: dict[str, dict] = {}
-    for ph in loaded.scan.placeholders:
-        if ph.problems:
-            continue
-        req = preview_request(ph, ps)
-        try:
-            out[ph.id] = get_provider(req.provider, ctx).plan(req).model_dump()
-        except ShotFillError as exc:
-            out[ph.id] = {"provider": req.provider, "refused": str(exc)}
-    return out
-
-
 def cmd_scan(args: argparse.Namespace) -> int:
-    from shotfill.config import load_settings
-    from shotfill.pipeline import load
-
     rate, res = _common(args)
     settings = load_settings(args.config)
     loaded = load(args.timeline, rate=rate, resolution=res, media_search=args.media_search,
                   markers=_markers_arg(args))
     scan, info = loaded.scan, loaded.info
-    plans = _plans(loaded, settings, args.provider, args.model)
+    planned = {row.id: row.plan_or_refusal()
+               for row in plans(loaded, settings, provider=args.provider, model=args.model)}
     for w in scan.warnings:
         print(f"warning: {w}", file=sys.stderr)
     if args.json:
@@ -174,7 +149,7 @@ def cmd_scan(args: argparse.Namespace) -> int:
         for ph in scan.placeholders:
             row = ph.model_dump(mode="json")
             row["width"], row["height"] = info.width, info.height
-            row["plan"] = plans.get(ph.id)
+            row["plan"] = planned.get(ph.id)
             rows.append(row)
         print(json.dumps(rows, indent=2))
         return 0
@@ -194,13 +169,13 @@ def cmd_scan(args: argparse.Namespace) -> int:
         print(f"      before: {nb(ph.before)}   after: {nb(ph.after)}")
         for prob in ph.problems:
             print(f"      PROBLEM: {prob}")
-        plan = plans.get(ph.id)
+        plan = planned.get(ph.id)
         if plan:
             print("      " + _plan_line(plan, ph))
     return 0
 
 
-def _plan_line(plan: dict, ph) -> str:
+def _plan_line(plan: dict[str, Any], ph: Placeholder) -> str:
     if plan.get("refused"):
         return f"plan: {plan['provider']}: REFUSED: {plan['refused']}"
     uses = [n for n, used, nb in (("first frame from the shot before", plan["use_first"], ph.before),
@@ -214,11 +189,6 @@ def _plan_line(plan: dict, ph) -> str:
 
 
 def cmd_fill(args: argparse.Namespace) -> int:
-    from shotfill.cli.inputs import plan_outputs
-    from shotfill.config import load_settings
-    from shotfill.pipeline import FillSettings, dry_run, fill_many
-    from shotfill.cli.progress import make_display
-
     rate = parse_rate(args.rate) if args.rate else None
     res = parse_resolution(args.resolution) if args.resolution else None
     if args.max_cost is not None and args.max_cost < 0:
@@ -233,7 +203,7 @@ def cmd_fill(args: argparse.Namespace) -> int:
                             resubmit=args.resubmit, report=not args.no_report)
 
     if args.dry_run:
-        rows = []
+        rows: list[PlanPreview] = []
         for item in items:
             rows += dry_run(item.timeline, replace(settings, output=item.output), rate=rate, resolution=res)
         return _print_dry_run(rows, as_json=args.json)
@@ -263,24 +233,20 @@ def cmd_fill(args: argparse.Namespace) -> int:
     return 1 if any(r.failed for r in results) else 0
 
 
-def _report_dir(results) -> Path:
-    import os
-
+def _report_dir(results: list[FillResult]) -> Path:
     return Path(os.path.commonpath([str(r.output.parent.resolve()) for r in results]))
 
 
-def _summary(results) -> dict:
-    rows = []
-    for r in results:
-        for o in r.outcomes:
-            ph = o.placeholder
-            rows.append({"timeline": str(r.loaded.info.path), "output": str(r.output), "id": ph.id,
-                         "track": ph.track, "timecode": ph.timecode, "start": ph.start, "duration": ph.duration,
-                         "rate": rate_str(ph.rate), "prompt": ph.prompt, "result": o.status, "error": o.error,
-                         "media": str(o.media) if o.media else None,
-                         "provider": (o.provenance or {}).get("provider") or (o.request.provider if o.request else None),
-                         "job_id": (o.provenance or {}).get("job_id"), "estimated_cost": o.estimated_cost,
-                         "timings": o.timings})
+def _summary_row(e: ReportEntry) -> dict[str, Any]:
+    return {"timeline": e.timeline, "output": e.output, "id": e.placeholder_id, "track": e.track,
+            "timecode": e.timecode, "start": e.start, "duration": e.duration, "rate": e.rate, "prompt": e.prompt,
+            "result": e.result, "error": e.error, "media": e.media, "provider": e.provider, "job_id": e.job_id,
+            "estimated_cost": e.estimated_cost, "timings": e.timings}
+
+
+def _summary(results: list[FillResult]) -> dict[str, Any]:
+    rows = [_summary_row(entry_from_outcome(o, timeline=r.loaded.info.path, output=str(r.output)))
+            for r in results for o in r.outcomes]
     totals = {k: sum(1 for x in rows if x["result"] == k) for k in ("filled", "failed", "skipped")}
     return {"timelines": [{"input": str(r.loaded.info.path), "output": str(r.output),
                            "filled": sum(1 for o in r.outcomes if o.ok), "failed": len(r.failed),
@@ -288,35 +254,33 @@ def _summary(results) -> dict:
             "totals": totals, "placeholders": rows}
 
 
-def _print_dry_run(rows: list[dict], *, as_json: bool) -> int:
-    total = sum((r["plan"] or {}).get("estimated_cost") or 0 for r in rows)
-    unknown = [r["id"] for r in rows if (r["plan"] or {}).get("estimated_cost") is None and not r.get("refused")]
+def _print_dry_run(rows: list[PlanPreview], *, as_json: bool) -> int:
+    total = sum((r.plan.estimated_cost if r.plan else None) or 0 for r in rows)
+    unknown = [r.id for r in rows if (r.plan is None or r.plan.estimated_cost is None) and not r.refused]
     if as_json:
-        print(json.dumps({"placeholders": rows, "estimated_total": round(total, 4),
+        shown = [r.model_dump(mode="json") for r in rows]
+        print(json.dumps({"placeholders": shown, "estimated_total": round(total, 4),
                           "unpriced": unknown}, indent=2, default=str))
         return 0
     for r in rows:
-        print(f"{r['id']}  {r['timecode']}  {r['frames']} frames  provider {r['provider']}")
-        if r.get("refused"):
-            print(f"  REFUSED: {r['refused']}")
+        print(f"{r.id}  {r.timecode}  {r.frames} frames  provider {r.provider}")
+        if r.refused or r.plan is None:
+            print(f"  REFUSED: {r.refused}")
             continue
-        plan = r["plan"]
-        cost = plan.get("estimated_cost")
-        print(f"  {plan['model']}: {plan['seconds']:g} s at {plan['size_label']}; "
+        plan = r.plan
+        cost = plan.estimated_cost
+        print(f"  {plan.model}: {plan.seconds:g} s at {plan.size_label}; "
               f"est. {'%.2f' % cost if cost is not None else 'unknown (set price_per_second)'}")
-        for n in plan.get("notes") or []:
+        for n in plan.notes:
             print(f"  note: {n}")
-        if r.get("body") is not None:
-            print("  request: " + json.dumps(r["body"], indent=2, default=str).replace("\n", "\n  "))
+        if r.body is not None:
+            print("  request: " + json.dumps(r.body, indent=2, default=str).replace("\n", "\n  "))
     print(f"estimated total: {total:.2f}" + (f" (+ {len(unknown)} unpriced)" if unknown else "")
           + "; nothing was sent")
     return 0
 
 
 def cmd_providers(args: argparse.Namespace) -> int:
-    from shotfill.config import load_settings
-    from shotfill.providers import describe_providers
-
     rows = describe_providers(load_settings(args.config))
     if args.json:
         print(json.dumps(rows, indent=2))

@@ -12,10 +12,13 @@ import sys
 from pathlib import Path
 from typing import Optional, Sequence
 
+from shotfill.cli.parser import Parser
 from shotfill.errors import ShotFillError
+from shotfill.resolve import install as inst
+from shotfill.resolve.engine import engine_main
 
 
-def add_resolve_parser(sub) -> argparse.ArgumentParser:
+def add_resolve_parser(sub: "argparse._SubParsersAction[Parser]") -> argparse.ArgumentParser:
     """Add the ``resolve`` command group to ``sub`` (the ``shotfill`` subparsers)."""
     rp = sub.add_parser("resolve", help="DaVinci Resolve: install the Scripts-menu launchers; the launchers' engine",
                         description="Install ShotFill into DaVinci Resolve's Workspace > Scripts menu, "
@@ -47,12 +50,8 @@ def add_resolve_parser(sub) -> argparse.ArgumentParser:
 def run_resolve_command(args: argparse.Namespace) -> int:
     cmd = args.resolve_command
     if cmd in ("scan", "run"):
-        from shotfill.resolve.engine import engine_main
-
         return engine_main(cmd, args.snapshot, args.out, config=args.config, provider=args.provider,
                            model=args.model)
-    from shotfill.resolve import install as inst
-
     if cmd == "install":
         written = inst.install(dest=args.dest, system=args.system, launcher=args.launcher)
         for p in written:
@@ -70,10 +69,8 @@ def run_resolve_command(args: argparse.Namespace) -> int:
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """``python -m shotfill.resolve ...``."""
-    from shotfill.cli.app import _Parser
-
-    p = _Parser(prog="python -m shotfill.resolve")
-    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    p = Parser(prog="python -m shotfill.resolve")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=Parser)
     add_resolve_parser(sub)
     try:
         args = p.parse_args(["resolve", *(sys.argv[1:] if argv is None else argv)])

@@ -18,7 +18,7 @@ from typing import Any, Optional
 
 from shotfill.errors import MediaError
 from shotfill.media.probe import probe
-from shotfill.media.tools import atomic_output
+from shotfill.files import atomic_path, make_dirs, write_text
 
 
 def file_sha256(path: Path) -> str:
@@ -55,15 +55,14 @@ class MediaCache:
     def put(self, request_hash: str, src: Path, meta: dict[str, Any]) -> Path:
         """Add ``src`` under ``request_hash`` (hard link when possible); returns the cached path."""
         media, meta_path = self._entry(request_hash)
-        media.parent.mkdir(parents=True, exist_ok=True)
-        with atomic_output(media) as tmp:
+        make_dirs(media.parent)
+        with atomic_path(media) as tmp:
             try:
                 os.link(src, tmp)
             except OSError:
                 shutil.copyfile(src, tmp)
         record = {**meta, "size": media.stat().st_size, "sha256": file_sha256(media), "suffix": src.suffix}
-        with atomic_output(meta_path) as tmp:
-            tmp.write_text(json.dumps(record, sort_keys=True, indent=1))
+        write_text(meta_path, json.dumps(record, sort_keys=True, indent=1))
         return media
 
     def evict(self, request_hash: str) -> None:

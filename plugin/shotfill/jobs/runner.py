@@ -22,13 +22,14 @@ starts a thread itself.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as _dt
 import hashlib
 import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any, Iterable, Optional
 
 from shotfill import __version__
 from shotfill.jobs.cache import MediaCache
@@ -38,23 +39,12 @@ from shotfill.jobs.executor import LocalExecutor
 from shotfill.jobs.journal import Journal
 from shotfill.media.conform import conform
 from shotfill.media.probe import probe
-from shotfill.model import Codec, ConformTarget, Fit, GeneratedMedia, GenerationRequest, Placeholder, TimelineInfo
+from shotfill.model import (Codec, ConformTarget, Fit, GeneratedMedia, GenerationRequest, JobSpec, Outcome,
+                            Placeholder, TimelineInfo)
 from shotfill.plan import PlanSettings, plan_request
 from shotfill.providers import get_provider
-from shotfill.providers.base import JobHandle, ProviderContext
-
-Event = Callable[[str, str, str], None]   # (placeholder key, stage, detail)
-
-
-@dataclass
-class JobSpec:
-    """One placeholder of one timeline, and where its media goes."""
-
-    key: str                     # unique in the run; the display's label
-    info: TimelineInfo
-    placeholder: Placeholder
-    media_dir: Path
-
+from shotfill.events import EventSink, Stage
+from shotfill.providers.base import JobHandle, Provider, ProviderContext
 
 @dataclass
 class RunSettings:
@@ -66,28 +56,6 @@ class RunSettings:
     max_cost: Optional[float] = None
     #: send again a submit that may already have reached the service
     resubmit: bool = False
-
-
-@dataclass
-class Outcome:
-    spec: JobSpec
-    status: str                          # "filled" | "failed" | "skipped"
-    media: Optional[Path] = None
-    error: Optional[str] = None
-    request: Optional[GenerationRequest] = None
-    provenance: Optional[dict[str, Any]] = None
-    estimated_cost: Optional[float] = None
-    timings: dict[str, float] = field(default_factory=dict)
-    before_frame: Optional[str] = None
-    after_frame: Optional[str] = None
-
-    @property
-    def ok(self) -> bool:
-        return self.status == "filled"
-
-    @property
-    def placeholder(self) -> Placeholder:
-        return self.spec.placeholder
 
 
 def _timeline_dir(info: TimelineInfo) -> str:
@@ -118,16 +86,16 @@ def _usable(path: Optional[str]) -> bool:
 class Runner:
     """One run: shared executor, journal, cache and provider sessions."""
 
-    def __init__(self, settings: RunSettings, state_dir: Path, on_event: Event) -> None:
+    def __init__(self, settings: RunSettings, state_dir: Path, on_event: EventSink) -> None:
         self.settings = settings
         self.state_dir = state_dir
         self.emit = on_event
         self.journal = Journal(state_dir / "journal.sqlite")
         self.cache = MediaCache(state_dir / "cache")
         self.ctx = ProviderContext(settings=settings.config, journal=self.journal, on_event=on_event)
-        self.providers: dict[str, Any] = {}
+        self.providers: dict[str, Provider] = {}
 
-    def provider(self, name: str) -> Any:
+    def provider(self, name: str) -> Provider:
         if name not in self.providers:
             self.providers[name] = get_provider(name, self.ctx)
         return self.providers[name]
@@ -157,7 +125,7 @@ class Runner:
         out = Outcome(spec, "queued")
         t0 = time.monotonic()
         try:
-            self.emit(spec.key, "plan", ph.prompt)
+            self.emit(spec.key, Stage.PLAN, ph.prompt)
             ps = PlanSettings(width=info.width or 0, height=info.height or 0,
                               provider=self.settings.provider or self.settings.config.default_provider,
                               model=self.settings.model)
@@ -170,7 +138,7 @@ class Runner:
             raise
         except ShotFillError as exc:
             out.status, out.error = "failed", str(exc)
-            self.emit(spec.key, "failed", str(exc))
+            self.emit(spec.key, Stage.FAILED, str(exc))
         out.timings["plan"] = time.monotonic() - t0
         return out
 
@@ -204,7 +172,7 @@ class Runner:
             else:
                 spent += cost
                 continue
-            self.emit(o.spec.key, "skipped", o.error or "")
+            self.emit(o.spec.key, Stage.SKIPPED, o.error or "")
 
     # -- 3 + 4. media and conform ----------------------------------------------------------
 
@@ -223,19 +191,19 @@ class Runner:
                                    timecode=ph.timecode, codec=self.settings.codec, fit=ph.options.fit or Fit.FILL)
             stem = Path(info.path).stem
             dst = spec.media_dir / f"{stem}_{ph.id}_{req.request_hash[:8]}{self.settings.codec.suffix}"
-            self.emit(spec.key, "conform", dst.name)
+            self.emit(spec.key, Stage.CONFORM, dst.name)
             await executor.cpu(conform, Path(gen.path), dst, target, threads=threads)
             out.timings["conform"] = time.monotonic() - t1
             out.status, out.media, out.provenance = "filled", dst, provenance(req, gen)
-            self.emit(spec.key, "done", str(dst))
+            self.emit(spec.key, Stage.DONE, str(dst))
         except UsageError:
             raise
         except ShotFillError as exc:
             out.status, out.error = "failed", str(exc)
-            self.emit(spec.key, "failed", str(exc))
+            self.emit(spec.key, Stage.FAILED, str(exc))
         except Exception as exc:  # one hole's bug must not lose the others' paid work
             out.status, out.error = "failed", f"internal error: {exc!r}"
-            self.emit(spec.key, "failed", out.error)
+            self.emit(spec.key, Stage.FAILED, out.error)
         out.timings["total"] = sum(out.timings.values())
         return out
 
@@ -244,7 +212,7 @@ class Runner:
         hit = self.cache.get(req.request_hash)
         if hit is not None:
             path, meta = hit
-            self.emit(spec.key, "cached", req.request_hash[:12])
+            self.emit(spec.key, Stage.CACHED, req.request_hash[:12])
             return GeneratedMedia(request_hash=req.request_hash, path=str(path), provider=meta.get("provider", ""),
                                   model=meta.get("model"), job_id=meta.get("job_id"))
         provider = self.provider(req.provider)
@@ -253,25 +221,21 @@ class Runner:
         gen: Optional[GeneratedMedia] = None
         if rec is not None and rec.provider == req.provider:
             if rec.state == "downloaded" and _usable(rec.media_path):
-                self.emit(spec.key, "resumed", f"downloaded earlier: {rec.job_id}")
+                self.emit(spec.key, Stage.RESUMED, f"downloaded earlier: {rec.job_id}")
                 gen = GeneratedMedia(request_hash=req.request_hash, path=str(rec.media_path),
                                      provider=rec.provider, model=rec.model, job_id=rec.job_id)
-            elif rec.state in ("submitted", "downloaded") and rec.job_id and hasattr(provider, "resume_wait"):
-                self.emit(spec.key, "resumed", rec.job_id)
+            elif rec.state in ("submitted", "downloaded") and rec.job_id:
+                self.emit(spec.key, Stage.RESUMED, rec.job_id)
                 handle = JobHandle(job_id=rec.job_id, data=rec.data)
                 started = await executor.io(req.provider, lambda: provider.resume_wait(req, handle, rec.model))
                 gen = await provider.collect(req, started, workdir)
-            elif rec.state in ("submitting", "uncertain") and not self.settings.resubmit \
-                    and hasattr(provider, "find_lost"):
+            elif rec.state in ("submitting", "uncertain") and not self.settings.resubmit:
                 gen = await executor.io(req.provider, lambda: provider.find_lost(req, workdir, rec))
         if gen is None:
-            self.emit(spec.key, "generate", req.provider)
-            if hasattr(provider, "start"):
-                # The service slot is held while the service works, not while we download.
-                started = await executor.io(req.provider, lambda: provider.start(req, workdir))
-                gen = await provider.collect(req, started, workdir)
-            else:
-                gen = await executor.io(req.provider, lambda: provider.generate(req, workdir))
+            self.emit(spec.key, Stage.GENERATE, req.provider)
+            # The service slot is held while the service works, not while we download.
+            started = await executor.io(req.provider, lambda: provider.start(req, workdir))
+            gen = await provider.collect(req, started, workdir)
         self.cache.put(req.request_hash, Path(gen.path), {
             "provider": gen.provider, "model": gen.model, "job_id": gen.job_id,
             "prompt": req.prompt, "placeholder": req.placeholder_id})
@@ -279,27 +243,22 @@ class Runner:
 
 
 class _Sessions:
-    """Open every remote provider's shared HTTP session for the run, close them after."""
+    """Open every provider's shared session (one HTTP pool) for the run, close them after."""
 
-    def __init__(self, providers: Any) -> None:
+    def __init__(self, providers: Iterable[Provider]) -> None:
         self._providers = list(providers)
-        self._stack: Optional[Any] = None
+        self._stack = contextlib.AsyncExitStack()
 
     async def __aenter__(self) -> "_Sessions":
-        import contextlib
-
-        self._stack = contextlib.AsyncExitStack()
         await self._stack.__aenter__()
         for p in self._providers:
-            if hasattr(p, "session"):
-                try:
-                    await self._stack.enter_async_context(p.session())
-                except ShotFillError:
-                    pass   # no key etc.: each job reports it
+            try:
+                await self._stack.enter_async_context(p.session())
+            except ShotFillError:
+                pass   # no key etc.: each job reports it
         return self
 
-    async def __aexit__(self, *exc: object) -> None:
-        assert self._stack is not None
+    async def __aexit__(self, *exc: Any) -> None:
         await self._stack.__aexit__(*exc)
 
 

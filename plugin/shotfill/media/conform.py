@@ -28,6 +28,7 @@ from typing import Any
 
 import ffmpeg
 
+from shotfill.files import atomic_path
 from shotfill.errors import ConformError, UsageError
 from shotfill.media import tools
 from shotfill.media.probe import probe
@@ -200,7 +201,7 @@ def conform(
     if same_file and matches(src, target) and src.timecode == target.timecode:
         return src
 
-    with tools.atomic_output(dst) as tmp:
+    with atomic_path(dst) as tmp:
         if not matches(src, target):
             tools.run(conform_argv(src, tmp, target, threads=threads), what=f"conforming {src_path}")
         elif src.timecode == target.timecode and Path(src_path).suffix.lower() == dst.suffix.lower():

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import ffmpeg
 
+from shotfill.files import atomic_path
 from shotfill.errors import MediaError
 from shotfill.media import tools
 from shotfill.media.probe import probe
@@ -56,7 +57,7 @@ def extract_frame(
         v = ffmpeg.input(tools.file_url(path))["v:0"].filter("select", expr=f"eq(n,{frame_index})")
     else:
         v = ffmpeg.input(tools.file_url(path), ss=f"{float(seek):.6f}")["v:0"]
-    with tools.atomic_output(out) as tmp:
+    with atomic_path(out) as tmp:
         argv = tools.compile_argv(ffmpeg.output(
             v, tools.file_url(tmp),
             **{"frames:v": 1, "update": 1, "format": "image2", "c:v": "png"},
@@ -86,7 +87,7 @@ def _seek_seconds(path: str | os.PathLike[str], frame_index: int, info: MediaInf
 
 def fit_image(src_png: str | os.PathLike[str], dst_png: str | os.PathLike[str], width: int, height: int) -> Path:
     """Scale and centre-crop a still to exactly ``width`` x ``height`` (services that insist on it)."""
-    with tools.atomic_output(dst_png) as tmp:
+    with atomic_path(dst_png) as tmp:
         stream = (
             ffmpeg.input(tools.file_url(src_png))
             .filter("scale", width, height, force_original_aspect_ratio="increase")

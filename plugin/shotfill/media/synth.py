@@ -45,6 +45,7 @@ from typing import Any
 
 import ffmpeg
 
+from shotfill.files import atomic_path
 from shotfill.errors import ConformError, UsageError
 from shotfill.media import tools
 from shotfill.media.conform import CODECS, encode_kwargs, fit_filters, problems
@@ -217,7 +218,7 @@ def _wrap(text: str, cols: int, max_lines: int) -> str:
 def _encode(v: Any, out: Path, target: ConformTarget, *, what: str, threads: int | None = None) -> None:
     spec = CODECS[target.codec]
     v = v.filter("setsar", sar="1").filter("format", pix_fmts=spec.pix_fmt)
-    with tools.atomic_output(out) as tmp:
+    with atomic_path(out) as tmp:
         argv = tools.compile_argv(ffmpeg.output(v, tools.file_url(tmp), **encode_kwargs(target, threads=threads)))
         tools.run(argv, what=what)
         wrong = problems(probe(tmp), target)

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import ffmpeg
 
+from shotfill.files import atomic_path
 from shotfill.errors import MediaError
 from shotfill.media import tools
 
@@ -33,7 +34,7 @@ def thumbnail(
     if not src.is_file():
         raise MediaError(f"no picture to make a thumbnail of: {src} does not exist")
     png = dst.suffix.lower() == ".png"
-    with tools.atomic_output(dst) as tmp:
+    with atomic_path(dst) as tmp:
         v = (
             ffmpeg.input(tools.file_url(src))["v:0"]
             # square the pixels, then scale to the width with an even height

@@ -13,14 +13,15 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
+import re
 import shutil
 import subprocess
-import secrets
 import warnings
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from shotfill.config import EnvSetting, environment_setting
 from shotfill.errors import ConfigError, FFmpegError, FFmpegNotFound
 
 _INSTALL_HINT = (
@@ -66,8 +67,8 @@ def reset_cache() -> None:
 
 
 @functools.cache
-def _find_tool(name: str, env_var: str, package_attr: str) -> str:
-    configured = os.environ.get(env_var)
+def _find_tool(name: str, env_var: EnvSetting, package_attr: str) -> str:
+    configured = environment_setting(env_var)
     if configured:
         found = shutil.which(configured)
         if found is None:
@@ -103,8 +104,6 @@ MIN_VERSION = (4, 3)
 
 def tool_version(path: str) -> tuple[int, int] | None:
     """``(major, minor)`` from ``-version``; None for builds that do not say (git snapshots)."""
-    import re
-
     try:
         out = subprocess.run([path, "-version"], capture_output=True, text=True, timeout=20).stdout
     except (OSError, subprocess.SubprocessError):
@@ -131,7 +130,7 @@ def _packaged_binary(attr: str) -> str | None:
 
 @functools.cache
 def _find_font() -> str | None:
-    configured = os.environ.get("SHOTFILL_FONT")
+    configured = environment_setting("SHOTFILL_FONT")
     if configured:
         if not Path(configured).is_file():
             raise ConfigError(
@@ -200,21 +199,3 @@ def file_url(path: str | os.PathLike[str]) -> str:
     return "file:" + os.path.abspath(path)
 
 
-@contextlib.contextmanager
-def atomic_output(dst: str | os.PathLike[str]) -> Iterator[Path]:
-    """Yield a temporary sibling of ``dst``; rename it onto ``dst`` only if the block succeeds.
-
-    The sibling lives in the same folder so the rename is atomic: an editor's
-    media folder never shows a half-written or unverified file.
-    """
-    dst = Path(dst)
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    # Not mkstemp: its 0600 mode would survive the rename and hide the file
-    # from other users of a shared media folder.
-    tmp = dst.parent / f".{dst.stem}.{secrets.token_hex(6)}.part{dst.suffix}"
-    try:
-        yield tmp
-        os.replace(tmp, dst)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()

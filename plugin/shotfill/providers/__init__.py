@@ -7,6 +7,8 @@ from typing import Optional
 
 from shotfill.errors import UsageError
 from shotfill.providers.base import Provider, ProviderContext
+from shotfill.config import KEY_ENV, Settings
+from shotfill.providers.base import size_label
 
 #: name -> "module:Class"; imported only when asked for
 _REGISTRY = {
@@ -40,8 +42,6 @@ def get_provider(name: str, ctx: Optional[ProviderContext] = None) -> Provider:
 
 def describe_providers(settings) -> list[dict]:
     """Each provider: configured or not (never the key itself), base URL, models and what they take."""
-    from shotfill.config import KEY_ENV
-
     rows = []
     for name in provider_names():
         cls = provider_class(name)
@@ -56,7 +56,6 @@ def describe_providers(settings) -> list[dict]:
         models = []
         for m in getattr(cls, "models", ()):
             price = ps.price_per_second if ps.price_per_second is not None else m.price_per_second
-            from shotfill.providers.base import size_label
             models.append({"name": m.name, "durations": list(m.durations),
                            "sizes": [size_label(sz, m.size_style) for sz in m.sizes],
                            "first_frame": m.first_frame, "last_frame": m.last_frame, "seed": m.seed,

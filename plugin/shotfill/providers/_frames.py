@@ -14,6 +14,7 @@ from typing import Callable, Optional
 
 from shotfill.model import GenerationRequest
 from shotfill.providers.base import ServicePlan
+from shotfill.media.frames import fit_image
 
 
 def png_size(path: str) -> Optional[tuple[int, int]]:
@@ -37,8 +38,6 @@ async def fit_frames(req: GenerationRequest, plan: ServicePlan, workdir: Path, n
 
 def _fit_frames(req: GenerationRequest, plan: ServicePlan, workdir: Path, name: str,
                 needs_fit: Callable[[str], bool]) -> GenerationRequest:
-    from shotfill.media.frames import fit_image
-
     w, h = plan.size
     update = {}
     for key, used in (("first_frame", plan.use_first), ("last_frame", plan.use_last)):

@@ -41,6 +41,7 @@ from urllib.parse import urljoin, urlsplit
 
 import httpx
 
+from shotfill.files import commit, partial_name
 from shotfill.errors import (AuthError, DownloadError, ProviderError, RateLimited, Rejected, ServiceError,
                              SubmitUncertain)
 
@@ -193,7 +194,7 @@ class ServiceClient:
         dest.parent.mkdir(parents=True, exist_ok=True)
         current = self.url(url)
         for attempt in range(self.retry.attempts):
-            tmp = dest.with_name(f".{dest.name}.{secrets.token_hex(4)}.part")
+            tmp = partial_name(dest)
             # Auth goes to the first URL when it is the service's own origin (or the
             # provider says the contract needs it), and never follows a redirect elsewhere.
             send_auth = self.same_origin(current) if auth is None else auth
@@ -239,13 +240,11 @@ class ServiceClient:
                                                         f"{max_bytes >> 20} MB limit",
                                                         hint="raise max_download_mb in shotfill.toml")
                                 fh.write(chunk)
-                            fh.flush()
-                            os.fsync(fh.fileno())
                         if expected is not None and got != int(expected):
                             raise _Retry(DownloadError(f"{self.provider}: download truncated ({got} of {expected} bytes)"))
                         if got == 0:
                             raise _Retry(DownloadError(f"{self.provider}: download was empty"))
-                        os.replace(tmp, dest)
+                        commit(tmp, dest)
                         return dest
                 raise DownloadError(f"{self.provider}: too many redirects for {_short(url)}")
             except _Retry as r:

@@ -15,6 +15,7 @@ and first/last frames where the model takes them.
 
 from __future__ import annotations
 
+import abc
 import asyncio
 import base64
 import contextlib
@@ -23,7 +24,7 @@ import time
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
-from typing import Any, AsyncIterator, Callable, Literal, Optional, Protocol
+from typing import Any, AsyncIterator, Callable, Literal, Optional
 
 import httpx
 from pydantic import BaseModel, ConfigDict
@@ -31,24 +32,11 @@ from pydantic import BaseModel, ConfigDict
 from shotfill.config import KEY_ENV, ProviderSettings, Settings
 from shotfill.errors import (AuthError, DownloadError, JobFailed, JobTimedOut, MediaError, ProviderError,
                              Rejected, SubmitUncertain)
-from shotfill.jobs.journal import Journal
+from shotfill.events import EventSink, Stage, no_events
+from shotfill.jobs.journal import JobRecord, Journal
+from shotfill.media.probe import probe
 from shotfill.model import GeneratedMedia, GenerationRequest
-
-Progress = Callable[[str, str, str], None]   # (placeholder id, stage, detail)
-
-
-def _quiet(pid: str, stage: str, detail: str) -> None:
-    pass
-
-
-class Provider(Protocol):
-    """Makes one clip for one request; raises a ProviderError/MediaError for that placeholder only."""
-
-    name: str
-
-    def plan(self, request: GenerationRequest) -> "ServicePlan": ...
-
-    async def generate(self, request: GenerationRequest, workdir: Path) -> GeneratedMedia: ...
+from shotfill.providers._http import ServiceClient
 
 
 class ModelSpec(BaseModel):
@@ -171,7 +159,7 @@ class ProviderContext:
 
     settings: Settings = field(default_factory=Settings)
     journal: Optional[Journal] = None
-    on_event: Progress = _quiet
+    on_event: EventSink = no_events
     transport: Optional[httpx.AsyncBaseTransport] = None
     sleep: Callable[[float], Any] = asyncio.sleep
     clock: Callable[[], float] = time.monotonic
@@ -188,7 +176,60 @@ class Started:
     model: Optional[str]
 
 
-class RemoteProvider:
+class RequestPreview(BaseModel):
+    """What ``fill --dry-run`` shows of one request: the plan and the body (images shortened, no secrets)."""
+
+    plan: ServicePlan
+    body: Any = None
+
+
+class Provider(abc.ABC):
+    """Everything the runner asks of a provider, in the order it asks.
+
+    ``plan`` and ``request_preview`` are pure.  ``start`` is the part that
+    holds a service slot (submit, then wait until the service is done);
+    ``collect`` fetches and checks the result.  ``resume_wait`` picks up a job
+    an earlier run submitted; ``find_lost`` looks for a submit that got no
+    answer.  Errors are ProviderError/MediaError for that placeholder only.
+    """
+
+    name: str = ""
+
+    @abc.abstractmethod
+    def plan(self, request: GenerationRequest) -> ServicePlan:
+        """How the request maps onto the model: duration, size, neighbours used, estimated cost."""
+
+    @abc.abstractmethod
+    def request_preview(self, request: GenerationRequest) -> RequestPreview:
+        """What would be sent, for ``--dry-run``; sends nothing."""
+
+    @abc.abstractmethod
+    def session(self) -> contextlib.AbstractAsyncContextManager[None]:
+        """Resources shared by every job of a run (one HTTP connection pool)."""
+
+    @abc.abstractmethod
+    async def start(self, request: GenerationRequest, workdir: Path) -> Started:
+        """Submit and wait until the service has finished the job."""
+
+    @abc.abstractmethod
+    async def resume_wait(self, request: GenerationRequest, handle: JobHandle, model: Optional[str]) -> Started:
+        """Wait for a job an earlier run submitted (its id is in the journal)."""
+
+    @abc.abstractmethod
+    async def find_lost(self, request: GenerationRequest, workdir: Path,
+                        record: JobRecord) -> Optional[GeneratedMedia]:
+        """A submit that got no answer: its media once found; None only when it provably never arrived."""
+
+    @abc.abstractmethod
+    async def collect(self, request: GenerationRequest, started: Started, workdir: Path) -> GeneratedMedia:
+        """Download a finished job's result, keep it, and check it is a video."""
+
+    async def generate(self, request: GenerationRequest, workdir: Path) -> GeneratedMedia:
+        """``start`` then ``collect``: one clip, start to finish."""
+        return await self.collect(request, await self.start(request, workdir), workdir)
+
+
+class RemoteProvider(Provider):
     """Shared job lifecycle; subclasses fill in the service's own steps."""
 
     name = ""
@@ -199,7 +240,7 @@ class RemoteProvider:
     def __init__(self, ctx: Optional[ProviderContext] = None) -> None:
         self.ctx = ctx or ProviderContext()
         self.settings = self.ctx.settings.provider(self.name)
-        self._shared: Any = None
+        self._shared: Optional[ServiceClient] = None
 
     @contextlib.asynccontextmanager
     async def session(self) -> AsyncIterator[None]:
@@ -212,7 +253,7 @@ class RemoteProvider:
                 self._shared = None
 
     @contextlib.asynccontextmanager
-    async def _http(self) -> AsyncIterator[Any]:
+    async def _http(self) -> AsyncIterator[ServiceClient]:
         if self._shared is not None:
             yield self._shared
         else:
@@ -227,13 +268,13 @@ class RemoteProvider:
     def build_body(self, req: GenerationRequest, plan: ServicePlan) -> Any:
         raise NotImplementedError
 
-    async def submit(self, http: Any, req: GenerationRequest, plan: ServicePlan, body: Any) -> JobHandle:
+    async def submit(self, http: ServiceClient, req: GenerationRequest, plan: ServicePlan, body: Any) -> JobHandle:
         raise NotImplementedError
 
-    async def poll(self, http: Any, handle: JobHandle) -> JobStatus:
+    async def poll(self, http: ServiceClient, handle: JobHandle) -> JobStatus:
         raise NotImplementedError
 
-    async def recover(self, http: Any, req: GenerationRequest, plan: ServicePlan, since: float) -> Optional[JobHandle]:
+    async def recover(self, http: ServiceClient, req: GenerationRequest, plan: ServicePlan, since: float) -> Optional[JobHandle]:
         """Find a job whose submit got no answer, through the service's own listing.
 
         ``since`` is the wall-clock time (``time.time()``) just before the submit.
@@ -241,11 +282,11 @@ class RemoteProvider:
         """
         return None
 
-    async def download(self, http: Any, handle: JobHandle, status: JobStatus, dest: Path) -> Path:
+    async def download(self, http: ServiceClient, handle: JobHandle, status: JobStatus, dest: Path) -> Path:
         assert status.output_url
         return await http.download(status.output_url, dest, max_bytes=self.settings.max_download_mb << 20)
 
-    async def download_public(self, http: Any, handle: JobHandle, status: JobStatus, dest: Path, *,
+    async def download_public(self, http: ServiceClient, handle: JobHandle, status: JobStatus, dest: Path, *,
                               stale_hint: Optional[str] = None) -> Path:
         """An output on a public signed link, fetched without the key.  When the link has expired,
         the job is read once more and the fresh link it gives is tried; when it gives none, the
@@ -290,17 +331,15 @@ class RemoteProvider:
     def plan(self, req: GenerationRequest) -> ServicePlan:
         return plan_for(self.name, self.spec(req.model), req, self.settings)
 
-    def request_preview(self, req: GenerationRequest) -> dict[str, Any]:
-        """The body that would be sent, with images shortened; for ``--dry-run`` (no secrets in bodies)."""
+    def request_preview(self, req: GenerationRequest) -> RequestPreview:
+        """The body that would be sent, with images shortened (no secrets in bodies)."""
         plan = self.plan(req)
-        return {"plan": plan.model_dump(), "body": _elide(self.build_body(req, plan)) if not plan.refused else None}
+        return RequestPreview(plan=plan, body=_elide(self.build_body(req, plan)) if not plan.refused else None)
 
     def api_key(self) -> Optional[str]:
         return self.ctx.settings.api_key(self.name)
 
-    def client(self) -> Any:
-        from shotfill.providers._http import ServiceClient
-
+    def client(self) -> ServiceClient:
         key = self.api_key()
         env = KEY_ENV.get(self.name)
         if env and not key:
@@ -318,10 +357,6 @@ class RemoteProvider:
         """A chance to adapt the neighbour frames (size, weight) before the body is built."""
         return request
 
-    async def generate(self, request: GenerationRequest, workdir: Path) -> GeneratedMedia:
-        started = await self.start(request, workdir)
-        return await self.collect(request, started, workdir)
-
     async def start(self, request: GenerationRequest, workdir: Path) -> "Started":
         """Submit and wait until the service has finished the job (the part that holds a service slot)."""
         pid, emit, journal = request.placeholder_id, self.ctx.on_event, self.ctx.journal
@@ -334,7 +369,7 @@ class RemoteProvider:
         async with self._http() as http:
             if journal:
                 journal.submitting(request.request_hash, self.name, plan.model, plan.estimated_cost)
-            emit(pid, "submit", f"{self.name} {plan.model} {plan.seconds:g}s {plan.size_label}")
+            emit(pid, Stage.SUBMIT, f"{self.name} {plan.model} {plan.seconds:g}s {plan.size_label}")
             since = time.time()
             try:
                 handle = await self.submit(http, request, plan, body)
@@ -348,7 +383,7 @@ class RemoteProvider:
                     if journal:
                         journal.uncertain(request.request_hash, self.name, str(exc))
                     raise
-                emit(pid, "recovered", found.job_id)
+                emit(pid, Stage.RECOVERED, found.job_id)
                 handle = found
             except ProviderError as exc:
                 if journal:
@@ -356,10 +391,10 @@ class RemoteProvider:
                 raise
             if journal:
                 journal.submitted(request.request_hash, self.name, handle.job_id, handle.data)
-            emit(pid, "submitted", handle.job_id)
+            emit(pid, Stage.SUBMITTED, handle.job_id)
             return await self._waited(http, request, handle, plan.model)
 
-    async def _waited(self, http: Any, request: GenerationRequest, handle: JobHandle,
+    async def _waited(self, http: ServiceClient, request: GenerationRequest, handle: JobHandle,
                       model: Optional[str]) -> "Started":
         try:
             status = await self.wait(http, handle, request.placeholder_id)
@@ -384,7 +419,8 @@ class RemoteProvider:
         """True when the client can search the service's jobs (it implements :meth:`recover`)."""
         return type(self).recover is not RemoteProvider.recover
 
-    async def find_lost(self, request: GenerationRequest, workdir: Path, record: Any) -> Optional[GeneratedMedia]:
+    async def find_lost(self, request: GenerationRequest, workdir: Path,
+                        record: JobRecord) -> Optional[GeneratedMedia]:
         """A submit that may have gone out without an answer (or before a crash): find it, never resend it.
 
         None means the service's listing proves it never arrived, so it may be sent.
@@ -393,7 +429,7 @@ class RemoteProvider:
         async with self._http() as http:
             plan = self.plan(request)
             # The journal row's time is when the submit was about to go out.
-            stamp = float(getattr(record, "updated_at", 0) or 0)
+            stamp = float(record.updated_at or 0)
             since = (stamp if stamp > 0 else time.time() - 3600) - 60
             found = await self.recover(http, request, plan, since)
             if found is None and self.can_list and record.state == "submitting":
@@ -406,24 +442,24 @@ class RemoteProvider:
                     "without an answer, and it cannot be found in the service's listing; it was not sent again "
                     "so it cannot be paid twice",
                     hint="check the provider's dashboard; to send it again anyway, run with --resubmit")
-            self.ctx.on_event(request.placeholder_id, "recovered", found.job_id)
+            self.ctx.on_event(request.placeholder_id, Stage.RECOVERED, found.job_id)
             if journal:
                 journal.submitted(request.request_hash, self.name, found.job_id, found.data)
             return await self.finish(http, request, found, workdir, plan.model)
 
-    async def finish(self, http: Any, request: GenerationRequest, handle: JobHandle, workdir: Path,
+    async def finish(self, http: ServiceClient, request: GenerationRequest, handle: JobHandle, workdir: Path,
                      model: Optional[str]) -> GeneratedMedia:
         """Poll a submitted job to the end, download and check it (also used to resume)."""
         started = await self._waited(http, request, handle, model)
         return await self._collect(http, request, started, workdir)
 
-    async def _collect(self, http: Any, request: GenerationRequest, started: "Started",
+    async def _collect(self, http: ServiceClient, request: GenerationRequest, started: "Started",
                        workdir: Path) -> GeneratedMedia:
         pid, emit, journal = request.placeholder_id, self.ctx.on_event, self.ctx.journal
         handle = started.handle
         try:
             dest = workdir / f"{self.name}_{request.request_hash[:16]}.mp4"
-            emit(pid, "download", handle.job_id)
+            emit(pid, Stage.DOWNLOAD, handle.job_id)
             path = await self.download(http, handle, started.status, dest)
         except (JobFailed, Rejected, AuthError) as exc:
             if journal:
@@ -431,8 +467,6 @@ class RemoteProvider:
             raise
         if journal:
             journal.downloaded(request.request_hash, self.name, str(path))
-        from shotfill.media.probe import probe
-
         try:
             await asyncio.to_thread(probe, path)
         except MediaError as exc:
@@ -441,7 +475,7 @@ class RemoteProvider:
         return GeneratedMedia(request_hash=request.request_hash, path=str(path), provider=self.name,
                               model=started.model, job_id=handle.job_id)
 
-    async def wait(self, http: Any, handle: JobHandle, pid: str) -> JobStatus:
+    async def wait(self, http: ServiceClient, handle: JobHandle, pid: str) -> JobStatus:
         """Poll until the job ends or the deadline passes."""
         deadline = self.ctx.clock() + self.settings.timeout
         interval = self.settings.poll_interval
@@ -453,7 +487,7 @@ class RemoteProvider:
                 raise JobFailed(f"{self.name}: job {handle.job_id} failed: {status.error or 'no reason given'}")
             pct = (f"{status.progress * 100:.0f}%" if status.progress is not None
                    else status.detail or status.state)
-            self.ctx.on_event(pid, "progress", pct)
+            self.ctx.on_event(pid, Stage.PROGRESS, pct)
             delay = status.poll_after if status.poll_after is not None else interval
             if self.ctx.clock() + delay > deadline:
                 raise JobTimedOut(f"{self.name}: job {handle.job_id} still {status.state} after "

@@ -10,20 +10,26 @@ rate, length and codec, so conform has nothing left to do.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from pathlib import Path
-from typing import Optional
+from typing import AsyncIterator, Optional
 
+from shotfill.errors import ProviderError
+from shotfill.jobs.journal import JobRecord
 from shotfill.media import synth
-from shotfill.model import ConformTarget, GeneratedMedia, GenerationRequest
-from shotfill.providers.base import ProviderContext, ServicePlan
+from shotfill.model import Codec, ConformTarget, GeneratedMedia, GenerationRequest
+from shotfill.providers.base import (JobHandle, JobStatus, Provider, ProviderContext, RequestPreview, ServicePlan,
+                                     Started)
 
 
-class LocalProvider:
+class LocalProvider(Provider):
+    """Renders on this machine: nothing is paid, so nothing is journaled or resumed."""
+
     name = "local"
     model = "bridge-slate-1"
     description = "offline: a bridge between the neighbours' frames, or a slate card"
 
-    def __init__(self, ctx: Optional[ProviderContext] = None, codec=None) -> None:
+    def __init__(self, ctx: Optional[ProviderContext] = None, codec: Optional[Codec] = None) -> None:
         self.ctx = ctx or ProviderContext()
         self.codec = codec
 
@@ -35,17 +41,34 @@ class LocalProvider:
                            negative=None, estimated_cost=0.0,
                            notes=[] if (req.first_frame or req.last_frame) else ["no neighbour media: a slate card"])
 
-    def request_preview(self, req: GenerationRequest) -> dict:
-        return {"plan": self.plan(req).model_dump(), "body": None}
+    def request_preview(self, req: GenerationRequest) -> RequestPreview:
+        return RequestPreview(plan=self.plan(req), body=None)
 
-    async def generate(self, request: GenerationRequest, workdir: Path) -> GeneratedMedia:
-        return await asyncio.to_thread(self._render, request, workdir)
+    @contextlib.asynccontextmanager
+    async def session(self) -> AsyncIterator[None]:
+        yield
+
+    async def start(self, request: GenerationRequest, workdir: Path) -> Started:
+        gen = await asyncio.to_thread(self._render, request, workdir)
+        return Started(handle=JobHandle(job_id="", data={"path": gen.path}),
+                       status=JobStatus(state="succeeded"), model=self.model)
+
+    async def collect(self, request: GenerationRequest, started: Started, workdir: Path) -> GeneratedMedia:
+        return GeneratedMedia(request_hash=request.request_hash, path=str(started.handle.data["path"]),
+                              provider=self.name, model=self.model)
+
+    async def resume_wait(self, request: GenerationRequest, handle: JobHandle, model: Optional[str]) -> Started:
+        raise ProviderError("local: renders are not journaled, so there is no earlier job to resume",
+                            hint="run again: the clip is rendered anew")
+
+    async def find_lost(self, request: GenerationRequest, workdir: Path,
+                        record: JobRecord) -> Optional[GeneratedMedia]:
+        return None   # nothing was sent anywhere: rendering again cannot pay twice
 
     def _render(self, request: GenerationRequest, workdir: Path) -> GeneratedMedia:
         workdir.mkdir(parents=True, exist_ok=True)
-        kw = {} if self.codec is None else {"codec": self.codec}
         target = ConformTarget(width=request.width, height=request.height, rate=request.rate,
-                               frames=request.frames, timecode=request.timecode, **kw)
+                               frames=request.frames, timecode=request.timecode, codec=self.codec or Codec.PRORES)
         out = workdir / f"local_{request.request_hash[:16]}{target.codec.suffix}"
         first, last = request.first_frame, request.last_frame
         if first or last:

@@ -32,6 +32,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from shotfill.errors import DownloadError, ServiceError
 from shotfill.model import GenerationRequest
 from shotfill.providers.base import JobHandle, JobStatus, ModelSpec, RemoteProvider, ServicePlan
+from shotfill.media.frames import fit_image
 
 #: sizes every Sora model takes (openai-python ``VideoSize``; sora-2 only the 720p pair)
 SIZES_720 = ((1280, 720), (720, 1280))
@@ -146,8 +147,6 @@ class OpenAIProvider(RemoteProvider):
         for k, v in (self.settings.extra or {}).items():
             body.setdefault(k, v if isinstance(v, str) else str(v).lower() if isinstance(v, bool) else str(v))
         if plan.use_first and req.first_frame:
-            from shotfill.media.frames import fit_image
-
             w, h = plan.size
             with tempfile.TemporaryDirectory(prefix="shotfill-openai-") as tmp:
                 fitted = fit_image(req.first_frame, Path(tmp) / "first_frame.png", w, h)

@@ -23,32 +23,36 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import re
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any, Callable, Optional
 
 from pydantic import ValidationError
 
-from shotfill.config import Settings, load_settings
+from shotfill.config import Settings, environment_setting, load_settings
 from shotfill.errors import ShotFillError, UsageError
-from shotfill.model import Codec, Placeholder
+from shotfill.events import Stage
+from shotfill.files import make_dirs, write_text
+from shotfill.jobs.runner import RunSettings
+from shotfill.model import Codec, Loaded, Placeholder, ReadResult
+from shotfill.pipeline import plans, require_size, run_placeholders, settle
+from shotfill.providers import describe_providers, provider_names
+from shotfill.rates import rate_str
 from shotfill.resolve.protocol import (FAILED_PREFIX, NOTE_ERROR_MARK, MarkerUpdate, PlaceholderResult, Report,
                                        Snapshot)
 from shotfill.resolve.snapshot import (Built, build, clean_note, done_custom_data, item_marker_key, marker_for,
                                        text_hash)
-from shotfill.rates import rate_str
+from shotfill.summary import entry_from_outcome
 
-Emit = Callable[[dict], None]
+Emit = Callable[[dict[str, Any]], None]
 
 #: colour a filled GEN: marker turns
 DONE_COLOR = "Green"
 FAILED_COLOR = "Red"
 
 
-def _print_emit(obj: dict, _out: Any = None) -> None:
+def _print_emit(obj: dict[str, Any], _out: Any = None) -> None:
     stream = _out or sys.stdout
     stream.write(json.dumps(obj) + "\n")
     stream.flush()
@@ -64,8 +68,8 @@ def default_media_dir(snapshot: Snapshot) -> Path:
     It must outlive the run: the media pool refers to these files.
     ``$SHOTFILL_RESOLVE_MEDIA`` replaces ``~/ShotFill``.
     """
-    base = Path(os.environ["SHOTFILL_RESOLVE_MEDIA"]) if os.environ.get("SHOTFILL_RESOLVE_MEDIA") \
-        else Path.home() / "ShotFill"
+    configured = environment_setting("SHOTFILL_RESOLVE_MEDIA")
+    base = Path(configured) if configured else Path.home() / "ShotFill"
     return base / _safe(snapshot.project) / _safe(snapshot.timeline.name)
 
 
@@ -85,38 +89,26 @@ def read_snapshot(path: Path) -> Snapshot:
                          hint="update the launcher: run `shotfill resolve install` again") from None
 
 
-def _scan(snapshot: Snapshot, media_dir: Path):
-    """Build, scan and settle the frame size: the same steps as ``pipeline.load``."""
-    from shotfill.pipeline import Loaded, _size_from_media
-    from shotfill.scan import scan_timeline
-    from shotfill.timeline.read import ReadResult
-
+def _scan(snapshot: Snapshot, media_dir: Path) -> tuple[Built, Loaded]:
+    """Build the timeline, then scan it and settle its size exactly as ``shotfill scan`` does."""
     built = build(snapshot, media_dir / f"{_safe(snapshot.timeline.name)}.resolve")
     info = built.info
-    scan = scan_timeline(built.timeline, info)
-    size_from = "timeline"
-    if not (info.width and info.height):
-        size = _size_from_media(scan)
-        size_from = "neighbour media"
-        if size is None:
-            size, size_from = (1920, 1080), "assumed"
-            built.warnings.append(f"{info.name}: Resolve gave no frame size; 1920x1080 assumed")
-        info = info.model_copy(update={"width": size[0], "height": size[1]})
-        scan.info = info
+    read = ReadResult(timeline=built.timeline, format="resolve", rate=info.rate, drop_frame=info.drop_frame,
+                      start_frame=info.start_frame, width=info.width, height=info.height, adapter="resolve",
+                      warnings=list(built.warnings))
+    loaded = settle(read, Path(info.path), name=info.name)
+    require_size(loaded)
     # Items a previous run filled (a placeholder clip named GEN: with ShotFill's marker on it).
     keep = []
-    for ph in scan.placeholders:
+    for ph in loaded.scan.placeholders:
         item = built.item_of(ph)
         key = (built.resolve_track_index(ph), item.index) if item is not None else None
         if key is not None and key in built.done_items and ph.marker_on == "name":
             built.done.append(f"'{ph.marker_name}' (video track {key[0]})")
             continue
         keep.append(ph)
-    scan.placeholders = keep
-    scan.warnings[:0] = built.warnings
-    read = ReadResult(timeline=built.timeline, format="resolve", rate=info.rate, drop_frame=info.drop_frame,
-                      start_frame=info.start_frame, width=info.width, height=info.height, adapter="resolve")
-    return built, Loaded(read=read, info=info, scan=scan, size_from=size_from)
+    loaded.scan.placeholders = keep
+    return built, loaded
 
 
 def _result(built: Built, ph: Placeholder, status: str, **kw: Any) -> PlaceholderResult:
@@ -163,7 +155,7 @@ def _one_line(text: Optional[str]) -> str:
     return t if len(t) <= 400 else t[:397] + "..."
 
 
-def _report(built: Built, loaded, command: str, settings: Settings, media_dir: Path) -> Report:
+def _report(built: Built, loaded: Loaded, command: str, settings: Settings, media_dir: Path) -> Report:
     info = loaded.info
     return Report(command=command, timeline=info.name, rate=rate_str(info.rate), drop_frame=info.drop_frame,
                   width=info.width, height=info.height, media_dir=str(media_dir),
@@ -173,41 +165,33 @@ def _report(built: Built, loaded, command: str, settings: Settings, media_dir: P
 
 def scan_command(snapshot: Snapshot, *, settings: Settings, emit: Emit) -> Report:
     """Placeholders, and each provider's plan and cost for them; generates nothing."""
-    from shotfill.plan import PlanSettings, preview_request
-    from shotfill.providers import describe_providers, get_provider, provider_names
-    from shotfill.providers.base import ProviderContext
-
     media_dir = Path(snapshot.settings.media_dir) if snapshot.settings.media_dir else default_media_dir(snapshot)
     built, loaded = _scan(snapshot, media_dir)
     report = _report(built, loaded, "scan", settings, media_dir)
     report.providers = [{k: r[k] for k in ("name", "configured", "needs", "default_model", "models")}
                         for r in describe_providers(settings)]
-    ctx = ProviderContext(settings=settings)
-    info = loaded.info
     emit({"event": "start", "placeholders": len(loaded.scan.placeholders), "done": len(built.done)})
+    # The dialog offers every provider: one preview per provider, the run's model for the run's provider.
+    per_provider = {name: {row.id: row for row in plans(
+        loaded, settings, provider=name,
+        model=snapshot.settings.model if name == snapshot.settings.provider else None)}
+        for name in provider_names()}
     for ph in loaded.scan.placeholders:
-        plans: dict[str, Any] = {}
-        if not ph.problems:
-            for name in provider_names():
-                req = preview_request(ph, PlanSettings(width=info.width, height=info.height, provider=name,
-                                                       model=snapshot.settings.model
-                                                       if name == snapshot.settings.provider else None))
-                try:
-                    plans[req.provider] = get_provider(req.provider, ctx).plan(req).model_dump(mode="json")
-                except ShotFillError as exc:
-                    plans[req.provider] = {"provider": req.provider, "refused": str(exc)}
-        report.placeholders.append(_result(built, ph, "planned", plans=plans,
+        shown: dict[str, Any] = {}
+        for rows in per_provider.values():
+            row = rows.get(ph.id)
+            if row is not None:
+                shown[row.provider] = row.plan_or_refusal()
+        report.placeholders.append(_result(built, ph, "planned", plans=shown,
                                            error="; ".join(ph.problems) or None))
     return report
 
 
 def run_command(snapshot: Snapshot, *, settings: Settings, emit: Emit) -> Report:
     """Generate and conform every placeholder; the launcher places the media."""
-    from shotfill.pipeline import FillSettings, run_placeholders
-
     run = snapshot.settings
     media_dir = Path(run.media_dir) if run.media_dir else default_media_dir(snapshot)
-    media_dir.mkdir(parents=True, exist_ok=True)
+    make_dirs(media_dir)
     built, loaded = _scan(snapshot, media_dir)
     report = _report(built, loaded, "run", settings, media_dir)
     for w in loaded.scan.warnings:
@@ -227,41 +211,35 @@ def run_command(snapshot: Snapshot, *, settings: Settings, emit: Emit) -> Report
 
     if good:
         codec = Codec(run.codec) if run.codec else Codec.PRORES
-        fs = FillSettings(output=media_dir / "unused.otio", provider=run.provider, model=run.model,
-                          media_dir=media_dir, codec=codec, concurrency=settings.concurrency, config=settings)
+        rs = RunSettings(config=settings, provider=run.provider, model=run.model, codec=codec,
+                         concurrency=settings.concurrency)
         order = {ph.id: i + 1 for i, ph in enumerate(loaded.scan.placeholders)}
 
-        def on_event(pid: str, stage: str, detail: str) -> None:
+        def on_event(pid: str, stage: Stage, detail: str) -> None:
             emit({"event": "progress", "id": pid, "stage": stage, "detail": detail,
                   "n": order.get(pid, 0), "of": total})
 
         loaded.scan.placeholders = good
-        outcomes = run_placeholders(loaded, fs, media_dir, on_event)
+        outcomes = run_placeholders(loaded, rs, media_dir, on_event)
         for o in outcomes:
             ph = o.placeholder
-            req = o.request
-            if o.ok and o.media:
+            e = entry_from_outcome(o, timeline=snapshot.timeline.name, output=None)
+            if e.result == "filled" and e.media:
                 results[ph.id] = _result(
-                    built, ph, "filled", media_path=str(Path(o.media).resolve()),
-                    request_hash=req.request_hash if req else None,
-                    provider=req.provider if req else None, model=(o.provenance or {}).get("model"),
-                    marker=_marker_update(built, ph, ok=True, request_hash=req.request_hash if req else "",
-                                          error=None, media=str(o.media)))
+                    built, ph, "filled", media_path=str(Path(e.media).resolve()), request_hash=e.request_hash,
+                    provider=e.provider, model=e.model,
+                    marker=_marker_update(built, ph, ok=True, request_hash=e.request_hash or "",
+                                          error=None, media=e.media))
             else:
                 results[ph.id] = _result(
-                    built, ph, "failed", error=o.error, request_hash=req.request_hash if req else None,
-                    provider=req.provider if req else None,
-                    marker=_marker_update(built, ph, ok=False, request_hash=None, error=o.error, media=None))
+                    built, ph, "failed", error=e.error, request_hash=e.request_hash, provider=e.provider,
+                    marker=_marker_update(built, ph, ok=False, request_hash=None, error=e.error, media=None))
     report.placeholders = sorted(results.values(), key=lambda r: (r.offset, r.track_index))
     return report
 
 
 def write_report(report: Report, out: Path) -> None:
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", dir=out.parent)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(report.model_dump_json(indent=1))
-    os.replace(tmp, out)
+    write_text(out, report.model_dump_json(indent=1))
 
 
 def engine_main(command: str, snapshot_path: Path, out: Path, *, config: Optional[Path] = None,

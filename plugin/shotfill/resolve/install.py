@@ -26,8 +26,13 @@ import sys
 from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Mapping, Optional
 
+import shotfill_otio
+
+import shotfill
 from shotfill import __version__
-from shotfill.errors import UsageError
+from shotfill.config import EnvSetting, environment_setting
+from shotfill.errors import UsageError, WriteError
+from shotfill.files import write_text
 
 SCRIPTS = Path(__file__).resolve().parent / "scripts"
 #: launcher kind -> (template, installed file name)
@@ -41,18 +46,18 @@ def scripts_dir(*, system: bool = False, platform: Optional[str] = None,
                 exists=os.path.isdir) -> str:
     """Resolve's ``Fusion/Scripts/Edit`` folder for this user (or all users) on ``platform``."""
     platform = platform or sys.platform
-    env = os.environ if environ is None else environ
     home = home or str(Path.home())
     if platform == "darwin":
         base = PurePosixPath("/") if system else PurePosixPath(home)
         root = base / "Library/Application Support/Blackmagic Design/DaVinci Resolve/Fusion/Scripts"
     elif platform.startswith("win"):
-        var = "PROGRAMDATA" if system else "APPDATA"
-        if not env.get(var):
+        var: EnvSetting = "PROGRAMDATA" if system else "APPDATA"
+        folder = environment_setting(var, environ)
+        if not folder:
             raise UsageError(f"%{var}% is not set, so Resolve's Scripts folder cannot be found",
                              hint="pass --dest with the folder")
         tail = ("Blackmagic Design", "DaVinci Resolve") + (() if system else ("Support",)) + ("Fusion", "Scripts")
-        return str(PureWindowsPath(env[var], *tail, "Edit"))
+        return str(PureWindowsPath(folder, *tail, "Edit"))
     else:
         if system:
             root = PurePosixPath("/opt/resolve/Fusion/Scripts")
@@ -64,9 +69,6 @@ def scripts_dir(*, system: bool = False, platform: Optional[str] = None,
 
 
 def _package_roots() -> list[str]:
-    import shotfill
-    import shotfill_otio
-
     roots: list[str] = []
     for mod in (shotfill, shotfill_otio):
         root = str(Path(mod.__file__).resolve().parent.parent)
@@ -125,14 +127,13 @@ def install(*, dest: Optional[Path] = None, system: bool = False, launcher: str 
             if target.exists() and not _ours(target):
                 raise UsageError(f"{target}: exists and was not written by ShotFill; not replaced",
                                  hint="move it away, or install elsewhere with --dest")
-            tmp = target.with_name(f".{target.name}.tmp")
-            tmp.write_text(render(kind, python=python), encoding="utf-8")
-            os.replace(tmp, target)
+            write_text(target, render(kind, python=python))
             written.append(target)
-    except PermissionError as exc:
+    except (PermissionError, WriteError) as exc:
         hint = "run it as an administrator (or with sudo) for --system" if system else \
             "check the folder's permissions, or pass --dest"
-        raise UsageError(f"{exc.filename or folder}: permission denied", hint=hint) from None
+        where = exc.message if isinstance(exc, WriteError) else f"{exc.filename or folder}: permission denied"
+        raise UsageError(where, hint=hint) from None
     return written
 
 

@@ -1,4 +1,4 @@
-"""Running an OTIO adapter so that nothing it does escapes raw.
+"""The one place that runs OpenTimelineIO's adapters, so that nothing they do escapes raw.
 
 Adapters raise anything (``KeyError``, ``AttributeError``, their own errors,
 ``RecursionError`` on deep nesting) and some print to stdout.  ShotFill's
@@ -12,11 +12,17 @@ from __future__ import annotations
 
 import contextlib
 import io
+import os
+from pathlib import Path
+from typing import Any, Callable, TypeVar
 
 import opentimelineio as otio
 
-from shotfill.errors import TimelineError
-from shotfill.timeline.formats import EXPORT_HINT, FORMAT_LABELS
+from shotfill.errors import ShotFillError, TimelineError
+from shotfill.files import atomic_path
+from shotfill.timeline.formats import EXPORT_HINT, FORMAT_ADAPTERS, FORMAT_LABELS
+
+T = TypeVar("T")
 
 #: Where each adapter comes from, for the hint when it is missing.
 ADAPTER_PACKAGES = {
@@ -30,7 +36,56 @@ ADAPTER_PACKAGES = {
 }
 
 
-def call_adapter(shown: str, fmt: str, adapter_name: str, fn):
+def read_string(text: str, adapter_name: str, **kw: Any) -> Any:
+    """OTIO's reader on ``text``; what the adapter prints is kept out of ShotFill's output."""
+    with contextlib.redirect_stdout(io.StringIO()):
+        return otio.adapters.read_from_string(text, adapter_name=adapter_name, **kw)
+
+
+def read_file(path: str | os.PathLike[str], adapter_name: str, **kw: Any) -> Any:
+    with contextlib.redirect_stdout(io.StringIO()):
+        return otio.adapters.read_from_file(str(path), adapter_name=adapter_name, **kw)
+
+
+def write_file(timeline: otio.schema.Timeline, path: str | os.PathLike[str], *,
+               adapter_name: str | None = None, **kw: Any) -> Path:
+    """Write ``timeline`` with an OTIO adapter, replacing ``path`` only when the write is whole.
+
+    The adapter writes a temporary sibling with the same suffix (so it is
+    chosen by suffix when ``adapter_name`` is None).  OTIO's JSON writer
+    reports a failed write (a full disk) only by returning False, so the
+    result and the file's size are checked before the rename; on any failure
+    ``path`` is left exactly as it was and :class:`TimelineError` (or, for the
+    disk itself, :class:`~shotfill.errors.WriteError`) says so.
+    """
+    target = Path(path)
+    shown = str(path)
+    if not target.parent.is_dir():
+        raise TimelineError(f"{shown}: the folder {target.parent} does not exist",
+                            hint="create it first or choose another output path")
+    if target.is_dir():
+        raise TimelineError(f"{shown}: is a folder", hint="give a file name for the output")
+    if adapter_name is not None:
+        adapter_name = FORMAT_ADAPTERS.get(adapter_name, adapter_name)
+    with atomic_path(target) as tmp:
+        try:
+            with contextlib.redirect_stdout(io.StringIO()):
+                ok = otio.adapters.write_to_file(timeline, str(tmp), adapter_name=adapter_name, **kw)
+        except (ShotFillError, OSError):
+            raise
+        except Exception as exc:  # adapters raise anything: never let it out raw
+            msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise TimelineError(f"{shown}: could not be written ({type(exc).__name__}: {msg})",
+                                hint="nothing was changed; check the format can hold this timeline "
+                                     "and that the folder is writable") from None
+        if ok is False or not tmp.is_file() or tmp.stat().st_size == 0:
+            raise TimelineError(f"{shown}: the {adapter_name or target.suffix} writer could not write the file "
+                                "whole (is the disk full?); any earlier file there is unchanged",
+                                hint="free some space on that disk, or write elsewhere, and run again")
+    return target
+
+
+def call_adapter(shown: str, fmt: str, adapter_name: str, fn: Callable[[], T]) -> T:
     """Run an adapter; anything it raises becomes a TimelineError naming the file.
 
     Some adapters print to stdout (the Kdenlive one prints a notice); that is

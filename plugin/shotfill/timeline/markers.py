@@ -21,6 +21,8 @@ import opentimelineio as otio
 
 from shotfill.errors import TimelineError
 from shotfill.rates import frames_to_timecode, rational_time, to_frames
+from shotfill.timeline.read import read_timeline
+from shotfill_otio.resolve_marker_edl import ResolveMarkerEDLError, looks_like_marker_edl, read_from_string
 
 #: metadata key on each merged marker: where it came from
 MERGED_KEY = "shotfill_markers"
@@ -28,8 +30,6 @@ MERGED_KEY = "shotfill_markers"
 
 def is_marker_edl(path: Path) -> bool:
     """True for Resolve's "Timeline Markers to EDL" export, whatever its suffix."""
-    from shotfill_otio.resolve_marker_edl import looks_like_marker_edl
-
     try:
         with open(path, "rb") as fh:
             head = fh.read(256 * 1024)
@@ -49,8 +49,6 @@ def read_marker_source(path: Path, *, rate: Fraction, start_frame: int) -> tuple
     if not path.exists():
         raise TimelineError(f"{shown}: no such file", hint="check the path given to --markers")
     if path.is_file() and is_marker_edl(path):
-        from shotfill_otio.resolve_marker_edl import ResolveMarkerEDLError, read_from_string
-
         data = path.read_bytes()
         try:
             text = data.decode("utf-8-sig")
@@ -64,8 +62,6 @@ def read_marker_source(path: Path, *, rate: Fraction, start_frame: int) -> tuple
                                 "(Timeline > Export > Timeline Markers to EDL)") from None
         src_start, src_rate, warnings = start_frame, rate, []
     else:
-        from shotfill.timeline.read import read_timeline
-
         read = read_timeline(path, rate=rate)
         tl, src_start, src_rate, warnings = read.timeline, read.start_frame, read.rate, list(read.warnings)
     out: list[tuple[int, otio.schema.Marker]] = []

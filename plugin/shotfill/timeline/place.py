@@ -9,22 +9,13 @@ markers elsewhere are not touched.  Nothing else in the timeline changes.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional
 
 import opentimelineio as otio
 
-from shotfill.model import Placeholder
+from shotfill.model import Placement
 from shotfill.rates import rational_time
-
-
-@dataclass(frozen=True)
-class Placement:
-    placeholder: Placeholder
-    media_path: Path
-    #: provenance written to ``metadata["shotfill"]`` (never a secret)
-    provenance: dict[str, Any]
 
 
 def item_at(timeline: otio.schema.Timeline, path: tuple[int, ...]) -> otio.core.Composable:

@@ -45,15 +45,14 @@ from shotfill.rates import DROP_FRAME_RATES, normalize_rate, parse_rate
 from shotfill.timeline.edl.read import read_edl
 from shotfill.timeline.fcpxml.read import read_fcpx
 from shotfill.timeline.otio.read import read_otio_json
-from shotfill.timeline.result import ReadResult
-from shotfill.timeline.adapters import call_adapter
+from shotfill.model import ReadResult
+from shotfill.timeline.adapters import call_adapter, read_file, read_string
 from shotfill.timeline.xml.decode import decode_xml
 
 __all__ = [
     "ReadResult",
     "read_timeline",
     "detect_format",
-    "write_timeline_atomic",
     "FORMAT_ADAPTERS",
 ]
 
@@ -61,7 +60,6 @@ __all__ = [
 _MAX_TEXT_BYTES = 256 * 1024 * 1024
 
 #: :func:`shotfill.xml_doc.read_xml_source` imports the XML decoder from here, by this name.
-_decode_xml = decode_xml
 
 
 # =========================================================================== reading
@@ -116,15 +114,13 @@ def _read(p: Path, shown: str, want_rate: Fraction | None, adapter: str | None) 
         return _finish(obj, p, shown, fmt, "otio_json", want_rate, warnings)
     if fmt == "fcp_xml":
         text = decode_xml(p, shown, warnings)
-        obj = call_adapter(shown, fmt, "fcp_xml", lambda: otio.adapters.read_from_string(
-            text, adapter_name="fcp_xml"))
+        obj = call_adapter(shown, fmt, "fcp_xml", lambda: read_string(text, "fcp_xml"))
         return _finish(obj, p, shown, fmt, "fcp_xml", want_rate, warnings)
     if fmt == "fcpx_xml":
         obj, info = read_fcpx(p, shown, warnings)
         return _finish(obj, p, shown, fmt, "fcpx_xml", want_rate, warnings, info)
     adapter_name = FORMAT_ADAPTERS[fmt]
-    obj = call_adapter(shown, fmt, adapter_name, lambda: otio.adapters.read_from_file(
-        str(p), adapter_name=adapter_name))
+    obj = call_adapter(shown, fmt, adapter_name, lambda: read_file(p, adapter_name))
     return _finish(obj, p, shown, fmt, adapter_name, want_rate, warnings)
 
 
@@ -322,56 +318,3 @@ def _finish(obj, p: Path, shown: str, fmt: str, adapter_name: str, want_rate: Fr
     return ReadResult(timeline=timeline, format=fmt, rate=rate, drop_frame=drop,
                       start_frame=start, width=width, height=height, warnings=warnings,
                       adapter=adapter_name)
-
-
-# =========================================================================== writing
-
-
-def write_timeline_atomic(timeline: otio.schema.Timeline, path: str | os.PathLike, *,
-                          adapter_name: str | None = None, **kw: Any) -> Path:
-    """Write ``timeline`` with an OTIO adapter, replacing ``path`` only on success.
-
-    The adapter writes to a temporary file beside ``path`` (same suffix, so
-    the adapter is chosen by suffix when ``adapter_name`` is None), which is
-    then moved over ``path`` with :func:`os.replace`.  On any failure the
-    temporary file is removed and :class:`TimelineError` is raised; ``path``
-    is left as it was.
-    """
-    target = Path(path)
-    shown = str(path)
-    folder = target.parent
-    if not folder.is_dir():
-        raise TimelineError(f"{shown}: the folder {folder} does not exist",
-                            hint="create it first or choose another output path")
-    if target.is_dir():
-        raise TimelineError(f"{shown}: is a folder", hint="give a file name for the output")
-    suffix = "".join(target.suffixes[-1:])
-    tmp = folder / f".{target.stem}.{uuid.uuid4().hex[:12]}.tmp{suffix}"
-    if adapter_name is not None:
-        adapter_name = FORMAT_ADAPTERS.get(adapter_name, adapter_name)
-    try:
-        with contextlib.redirect_stdout(io.StringIO()):
-            otio.adapters.write_to_file(timeline, str(tmp), adapter_name=adapter_name, **kw)
-        if not tmp.exists():
-            raise RuntimeError("the adapter wrote nothing")
-        os.replace(tmp, target)
-    except BaseException as exc:
-        _remove(tmp)
-        if not isinstance(exc, Exception):
-            raise
-        msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise TimelineError(f"{shown}: could not be written ({type(exc).__name__}: {msg})",
-                            hint="nothing was changed; check the format can hold this timeline "
-                                 "and that the folder is writable") from None
-    return target
-
-
-def _remove(tmp: Path) -> None:
-    try:
-        if tmp.is_dir():
-            import shutil
-            shutil.rmtree(tmp, ignore_errors=True)
-        elif tmp.exists() or tmp.is_symlink():
-            tmp.unlink()
-    except OSError:
-        pass

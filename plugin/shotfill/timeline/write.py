@@ -11,47 +11,49 @@ from __future__ import annotations
 
 from fractions import Fraction
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from shotfill.errors import TimelineError
-from shotfill.media.tools import atomic_output
-from shotfill.timeline.place import Placement, place_clips
+from shotfill.files import write_text
+from shotfill.model import Loaded, Placement
 from shotfill.rates import rate_str
-from shotfill.timeline.read import write_timeline_atomic
+from shotfill.timeline.adapters import write_file
+from shotfill.timeline.edl.splice import splice_edl
+from shotfill.timeline.fcp7.splice import splice_fcp7
+from shotfill.timeline.fcpxml.splice import splice_fcpxml
+from shotfill.timeline.place import place_clips
+from shotfill.timeline.xml.document import read_xml_source
+
+#: (source text, placements, rate, drop frame, source name, relative_to) -> the edited document
+XmlSplice = Callable[..., str]
 
 #: output suffix -> OTIO adapter
 OUTPUT_ADAPTERS = {".otio": "otio_json", ".otioz": "otioz", ".edl": "cmx_3600",
                    ".xml": "fcp_xml", ".fcpxml": "fcpx_xml"}
 
 
-def write_output(loaded: Any, placements: list[Placement], output: Path, adapter: str,
+def write_output(loaded: Loaded, placements: list[Placement], output: Path, adapter: str,
                  *, relative_paths: bool) -> list[str]:
     """Write the filled timeline atomically; returns warnings about what the format loses."""
     warnings: list[str] = []
     read = loaded.read
     if adapter == "cmx_3600" and read.format == "edl" and read.source_text is not None:
-        from shotfill.timeline.edl.splice import splice_edl
-
         try:
             text = splice_edl(read.source_text, placements, rate=loaded.info.rate,
                               drop_frame=loaded.info.drop_frame, source_name=Path(loaded.info.path).name)
-            _write_text_atomic(output, text, read.encoding or "utf-8")
+            write_text(output, text, encoding=read.encoding or "utf-8")
             return warnings
         except TimelineError as exc:
             warnings.append(f"{exc.message}; written with OTIO's EDL writer instead")
     if adapter in ("fcp_xml", "fcpx_xml") and read.format == adapter:
         # FCP 7 XML -> .xml and FCPXML -> .fcpxml: edit the editor's document, as for EDLs.
-        from shotfill.timeline.fcp7.splice import splice_fcp7
-        from shotfill.timeline.fcpxml.splice import splice_fcpxml
-        from shotfill.timeline.xml.document import read_xml_source
-
-        splice = splice_fcp7 if adapter == "fcp_xml" else splice_fcpxml
+        splice: XmlSplice = splice_fcp7 if adapter == "fcp_xml" else splice_fcpxml
         try:
             source, encoding = read_xml_source(Path(loaded.info.path))
             text = splice(source, placements, rate=loaded.info.rate, drop_frame=loaded.info.drop_frame,
                           source_name=Path(loaded.info.path).name,
                           relative_to=output.parent if relative_paths else None)
-            _write_text_atomic(output, text, encoding)
+            write_text(output, text, encoding=encoding)
             return warnings
         except TimelineError as exc:
             label = "FCP 7 XML" if adapter == "fcp_xml" else "FCPXML"
@@ -62,20 +64,13 @@ def write_output(loaded: Any, placements: list[Placement], output: Path, adapter
             "readably (it leaves frameDuration empty), so it was not written; the generated media is kept",
             hint="write the output as .otio or .xml (FCP 7), or start from an FCPXML export")
     filled = place_clips(read.timeline, placements, relative_to=output.parent if relative_paths else None)
-    kwargs = {}
+    kwargs: dict[str, Any] = {}
     if adapter == "cmx_3600":
         kwargs["rate"] = float(loaded.info.rate)
-    write_timeline_atomic(filled, output, adapter_name=adapter, **kwargs)
+    write_file(filled, output, adapter_name=adapter, **kwargs)
     return warnings
 
 
 def fcpx_writer_can(rate: Fraction) -> bool:
     """The stock FCPXML writer keys frameDuration on int(rate): NTSC rates come out unreadable."""
     return rate.denominator == 1
-
-
-def _write_text_atomic(path: Path, text: str, encoding: str) -> None:
-    # atomic_output, not mkstemp: mkstemp's 0600 mode would survive the rename.
-    with atomic_output(path) as tmp:
-        with open(tmp, "w", encoding=encoding, newline="") as fh:
-            fh.write(text)

@@ -26,8 +26,8 @@ from shotfill.timeline.edl import text as edl_text
 from shotfill.errors import TimelineError, UsageError
 from shotfill.timeline.formats import EXPORT_HINT
 from shotfill.rates import DROP_FRAME_RATES
-from shotfill.timeline.result import ReadResult
-from shotfill.timeline.adapters import adapter_error, call_adapter
+from shotfill.model import ReadResult
+from shotfill.timeline.adapters import adapter_error, call_adapter, read_string
 
 
 def read_edl(p: Path, shown: str, rate: Fraction | None) -> ReadResult:
@@ -57,9 +57,7 @@ def read_edl(p: Path, shown: str, rate: Fraction | None) -> ReadResult:
         warnings.append(f"{shown}: the EDL has no events")
 
     def run(ignore: bool):
-        return otio.adapters.read_from_string(
-            prep.reader_text, adapter_name="cmx_3600",
-            rate=float(rate), ignore_timecode_mismatch=ignore)
+        return read_string(prep.reader_text, "cmx_3600", rate=float(rate), ignore_timecode_mismatch=ignore)
 
     try:
         with contextlib.redirect_stdout(io.StringIO()):

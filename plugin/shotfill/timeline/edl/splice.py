@@ -21,7 +21,7 @@ from fractions import Fraction
 from pathlib import Path
 
 from shotfill.errors import TimelineError
-from shotfill.timeline.place import Placement
+from shotfill.model import Placement
 from shotfill.rates import frames_to_timecode, timecode_to_frames
 
 _TC = r"\d{1,2}[:;.]\d{2}[:;.]\d{2}[:;.]\d{2}"

@@ -32,9 +32,10 @@ from pathlib import Path
 from typing import Optional
 
 from shotfill.errors import TimelineError
-from shotfill.timeline.place import Placement
+from shotfill.model import Placement
 from shotfill.rates import frames_to_timecode, normalize_rate
 from shotfill.timeline.xml.document import Edit, El, Node, Raw, XmlDoc, file_url, leaf, provenance_line
+from shotfill.media.probe import probe
 
 _ITEM_TAGS = ("clipitem", "generatoritem", "transitionitem")
 #: children of a replaced placeholder that the new clipitem takes over
@@ -131,8 +132,6 @@ def _new_id(prefix: str, used: set[str]) -> str:
 def _frame_size(pl: Placement, seq: Node) -> Optional[tuple[int, int]]:
     """The generated file's size: probed, else the sequence's format (conform matched it)."""
     try:
-        from shotfill.media.probe import probe
-
         info = probe(pl.media_path)
         return info.width, info.height
     except Exception:  # noqa: BLE001 - no ffprobe or no file (unit tests): use the sequence's

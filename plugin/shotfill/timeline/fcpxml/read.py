@@ -24,7 +24,7 @@ import opentimelineio as otio
 from shotfill.errors import TimelineError
 from shotfill.timeline.metadata import int_or_none
 from shotfill.rates import normalize_rate
-from shotfill.timeline.adapters import call_adapter
+from shotfill.timeline.adapters import call_adapter, read_string
 from shotfill.timeline.xml.decode import decode_xml
 
 
@@ -307,8 +307,7 @@ def read_fcpx(p: Path, shown: str, warnings: list[str]) -> tuple[Any, dict[str, 
     except TimelineError:
         raise
     except Exception as exc:  # noqa: BLE001 - fall back to the stock reader
-        obj = call_adapter(shown, "fcpx_xml", "fcpx_xml", lambda: otio.adapters.read_from_string(
-            text, adapter_name="fcpx_xml"))
+        obj = call_adapter(shown, "fcpx_xml", "fcpx_xml", lambda: read_string(text, "fcpx_xml"))
         reader = None
         warnings.append(f"{shown}: read with the stock FCPXML reader ({type(exc).__name__}: {exc}); "
                         "its frame rates are rounded down to whole numbers")

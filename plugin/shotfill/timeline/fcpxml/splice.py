@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Optional
 
 from shotfill.errors import TimelineError
-from shotfill.timeline.place import Placement
+from shotfill.model import Placement
 from shotfill.rates import normalize_rate
 from shotfill.timeline.xml.document import Edit, El, Node, Raw, XmlDoc, file_url, provenance_line
 

@@ -18,7 +18,7 @@ import opentimelineio as otio
 
 from shotfill.errors import TimelineError
 from shotfill.timeline.formats import EXPORT_HINT
-from shotfill.timeline.adapters import adapter_error, call_adapter
+from shotfill.timeline.adapters import adapter_error, call_adapter, read_string
 
 #: Schemas written by newer OTIO versions that this one can read after a downgrade.
 _DOWNGRADES = {"Marker": 3}
@@ -33,8 +33,7 @@ def read_otio_json(p: Path, shown: str, warnings: list[str]):
         raise TimelineError(f"{shown}: is not UTF-8 text, so it is not valid OpenTimelineIO JSON",
                             hint=EXPORT_HINT) from None
     try:
-        with contextlib.redirect_stdout(io.StringIO()):
-            return otio.adapters.read_from_string(text, adapter_name="otio_json")
+        return read_string(text, "otio_json")
     except Exception as exc:  # noqa: BLE001
         if "unsupported schema version" not in str(exc).lower() and \
                 type(exc).__name__ != "UnsupportedSchemaError":
@@ -75,8 +74,7 @@ def read_otio_json(p: Path, shown: str, warnings: list[str]):
     warnings.append(
         f"{shown}: was written by a newer OpenTimelineIO ({count} Marker.3); the markers were "
         "read as Marker.2, with their colour by name")
-    return call_adapter(shown, "otio_json", "otio_json", lambda: otio.adapters.read_from_string(
-        json.dumps(doc), adapter_name="otio_json"))
+    return call_adapter(shown, "otio_json", "otio_json", lambda: read_string(json.dumps(doc), "otio_json"))
 
 
 def _downgrade(doc) -> int:

@@ -20,6 +20,7 @@ from typing import Iterator, Optional, Sequence, Union
 
 from shotfill import __version__
 from shotfill.errors import TimelineError
+from shotfill.timeline.xml.decode import decode_xml
 
 Edit = tuple[int, int, str]   # (start byte, end byte, new text) in the UTF-8 bytes of the document
 
@@ -334,12 +335,10 @@ def provenance_line(placeholder_id: str, provenance: dict) -> str:
 
 def read_xml_source(path: Path) -> tuple[str, str]:
     """The text of an XML timeline as the reader decoded it, and the encoding to write it back in."""
-    from shotfill.timeline.read import _decode_xml
-
     if path.is_dir():
         path = path / "Info.fcpxml"
     data = path.read_bytes()
-    text = _decode_xml(path, str(path), [])
+    text = decode_xml(path, str(path), [])
     if data.startswith(b"\xef\xbb\xbf"):
         return text, "utf-8-sig"
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):

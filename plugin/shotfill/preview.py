@@ -1,0 +1,70 @@
+"""What a run would ask for, before anything is spent: one preview for ``scan``, ``--dry-run`` and Resolve.
+
+Each placeholder becomes the request :mod:`shotfill.plan` would make and the
+provider's plan for it (duration, size, neighbours used, estimated cost), or
+the reason there is none.  Without ``frames_dir`` no frame is extracted (the
+neighbours' media paths stand in for their frames), so ``scan`` reads nothing;
+with it, the real frames are pulled and the request body can be shown.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Iterable, Optional
+
+from pydantic import BaseModel
+
+from shotfill.config import Settings
+from shotfill.errors import ShotFillError
+from shotfill.model import Placeholder
+from shotfill.plan import PlanSettings, plan_request, preview_request
+from shotfill.providers import get_provider
+from shotfill.providers.base import Provider, ProviderContext, ServicePlan
+
+
+class PlanPreview(BaseModel):
+    """One placeholder's plan, or why it has none (``refused``)."""
+
+    id: str
+    timecode: str
+    frames: int
+    provider: str
+    prompt: str
+    plan: Optional[ServicePlan] = None
+    #: the request body as it would be sent (images shortened); only with ``bodies``
+    body: Any = None
+    refused: Optional[str] = None
+
+    def plan_or_refusal(self) -> dict[str, Any]:
+        """The plan as JSON, or ``{"provider", "refused"}`` when the provider could not plan it."""
+        if self.plan is not None:
+            return self.plan.model_dump(mode="json")
+        return {"provider": self.provider, "refused": self.refused}
+
+
+def preview_plans(placeholders: Iterable[Placeholder], *, width: int, height: int, settings: Settings,
+                  provider: Optional[str] = None, model: Optional[str] = None,
+                  frames_dir: Optional[Path] = None, bodies: bool = False) -> list[PlanPreview]:
+    """The plan of each placeholder with the run's provider and model (a note's own choice wins)."""
+    ps = PlanSettings(width=width, height=height, provider=provider or settings.default_provider, model=model)
+    ctx = ProviderContext(settings=settings)
+    providers: dict[str, Provider] = {}
+    rows = []
+    for ph in placeholders:
+        req = plan_request(ph, ps, frames_dir) if frames_dir is not None else preview_request(ph, ps)
+        row = PlanPreview(id=ph.id, timecode=ph.timecode, frames=ph.duration, provider=req.provider,
+                          prompt=ph.prompt)
+        try:
+            if req.provider not in providers:
+                providers[req.provider] = get_provider(req.provider, ctx)
+            chosen = providers[req.provider]
+            if bodies:
+                shown = chosen.request_preview(req)
+                row.plan, row.body = shown.plan, shown.body
+            else:
+                row.plan = chosen.plan(req)
+            row.refused = row.plan.refused
+        except ShotFillError as exc:
+            row.refused = str(exc)
+        rows.append(row)
+    return rows

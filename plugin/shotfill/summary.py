@@ -1,0 +1,109 @@
+"""What became of each placeholder of a run, in one shape for every place that shows it.
+
+:func:`entry_from_outcome` is the one projection of an
+:class:`~shotfill.model.Outcome`: the command line's summary and ``--json``,
+``report.json`` / ``report.html`` and the Resolve engine's results all read a
+:class:`ReportEntry`, so they never disagree about a placeholder.
+"""
+
+from __future__ import annotations
+
+import os
+from fractions import Fraction
+from typing import Annotated, Any, Literal, Optional, Sequence
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict
+
+from shotfill.model import Outcome
+from shotfill.rates import normalize_rate, rate_str
+
+Result = Literal["filled", "failed", "skipped"]
+
+
+def _path_str(value: object) -> object:
+    return os.fspath(value) if isinstance(value, os.PathLike) else value
+
+
+def _rate_text(value: object) -> object:
+    if isinstance(value, Fraction):
+        return rate_str(value)
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return rate_str(normalize_rate(value))
+    return value
+
+
+PathText = Annotated[str, BeforeValidator(_path_str)]
+RateText = Annotated[str, BeforeValidator(_rate_text)]
+
+
+class ReportEntry(BaseModel):
+    """One placeholder of a run, as the report shows it.  Paths may be given as ``Path``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    timeline: PathText
+    """the input timeline"""
+    output: Optional[PathText] = None
+    """the timeline the run wrote"""
+    placeholder_id: str
+    track: str
+    timecode: str
+    record_frame: int
+    start: int
+    """frames from the start of the track"""
+    duration: int
+    """frames"""
+    rate: RateText
+    """``"24000/1001"``; a Fraction is turned into that form"""
+    prompt: str
+    provider: Optional[str] = None
+    model: Optional[str] = None
+    job_id: Optional[str] = None
+    request_hash: Optional[str] = None
+    estimated_cost: Optional[float] = None
+    timings: dict[str, float] = {}
+    """seconds per stage: plan, generate, conform, total"""
+    result: Result
+    error: Optional[str] = None
+    media: Optional[PathText] = None
+    """the conformed clip"""
+    before_frame: Optional[PathText] = None
+    """PNG of the neighbour frame before the hole that the run extracted"""
+    after_frame: Optional[PathText] = None
+    before_name: Optional[str] = None
+    after_name: Optional[str] = None
+
+
+def entry_from_outcome(outcome: Outcome, *, timeline: str | os.PathLike[str],
+                       output: str | os.PathLike[str] | None) -> ReportEntry:
+    """The one projection of an :class:`~shotfill.model.Outcome`: what every summary shows of it."""
+    ph, req, prov = outcome.placeholder, outcome.request, outcome.provenance or {}
+    status = outcome.status
+    return ReportEntry(
+        timeline=timeline, output=output, placeholder_id=ph.id, track=ph.track, timecode=ph.timecode,
+        record_frame=ph.record_frame, start=ph.start, duration=ph.duration, rate=ph.rate, prompt=ph.prompt,
+        provider=prov.get("provider") or (req.provider if req else None),
+        model=prov.get("model") or (req.model if req else None),
+        job_id=prov.get("job_id"),
+        estimated_cost=outcome.estimated_cost, timings=dict(outcome.timings),
+        result=status if status in ("filled", "failed", "skipped") else "failed", error=outcome.error,
+        request_hash=req.request_hash if req else None,
+        media=outcome.media,
+        before_frame=req.first_frame if req else None, after_frame=req.last_frame if req else None,
+        before_name=ph.before.name if ph.before else None, after_name=ph.after.name if ph.after else None,
+    )
+
+
+def totals(entries: Sequence[ReportEntry]) -> dict[str, Any]:
+    """Counts per result, and the estimated cost of the placeholders that were sent.
+
+    ``estimated_cost`` sums the known estimates of filled and failed
+    placeholders (skipped ones cost nothing); None when none is known.
+    """
+    costs = [e.estimated_cost for e in entries if e.result != "skipped" and e.estimated_cost is not None]
+    return {
+        "filled": sum(e.result == "filled" for e in entries),
+        "failed": sum(e.result == "failed" for e in entries),
+        "skipped": sum(e.result == "skipped" for e in entries),
+        "estimated_cost": round(sum(costs), 6) if costs else None,
+    }
