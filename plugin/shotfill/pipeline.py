@@ -24,7 +24,7 @@ from shotfill.media.probe import probe
 from shotfill.model import Codec, TimelineInfo
 from shotfill.timeline.place import Placement
 from shotfill.plan import PlanSettings, plan_request
-from shotfill.providers import get_provider
+from shotfill.providers import get_provider, provider_endpoint
 from shotfill.providers.base import ProviderContext
 from shotfill.rates import rate_str
 from shotfill.scan import ScanResult, scan_timeline
@@ -203,6 +203,7 @@ def dry_run(timeline: Path, settings: FillSettings, *, rate: Optional[Fraction] 
             row: dict = {"id": ph.id, "timecode": ph.timecode, "frames": ph.duration, "provider": req.provider,
                          "prompt": ph.prompt, "plan": None, "body": None}
             try:
+                row["endpoint"] = provider_endpoint(settings.config, req.provider)
                 preview = get_provider(req.provider, ctx).request_preview(req)
                 row.update(plan=preview["plan"], body=preview["body"], refused=preview["plan"].get("refused"))
             except ShotFillError as exc:
@@ -288,6 +289,9 @@ def check_providers_ready(placeholders: list, settings: FillSettings) -> None:
         ps = settings.config.provider(name)
         if name == "comfyui" and (ps.workflow is None or ps.inputs is None):
             missing.append("comfyui: set workflow and [providers.comfyui.inputs] in shotfill.toml")
+        refused = provider_endpoint(settings.config, name)["refused"] if name in KEY_ENV else None
+        if refused:
+            missing.append(refused)
     if missing:
         from shotfill.errors import ConfigError
 

@@ -261,24 +261,16 @@ def _remove_stale_thumbs(thumbs_dir: Path, keep: set[str]) -> None:
 # --------------------------------------------------------------------------- secrets
 
 
-def _secrets_from_environment() -> list[str]:
-    from shotfill.config import KEY_ENV
+def _redact(entry: ReportEntry) -> ReportEntry:
+    """Every configured secret (keys from the environment and config files, URL credentials) taken out."""
+    from shotfill.config import register_environment_secrets
+    from shotfill.secrets import scrub
 
-    values = {os.environ.get(var, "") for var in KEY_ENV.values() if var}
-    return sorted((v for v in values if len(v) >= 8), key=len, reverse=True)
-
-
-def _redact(entry: ReportEntry, secrets: list[str]) -> ReportEntry:
-    if not secrets:
-        return entry
+    register_environment_secrets()
     update = {}
     for name, value in entry:
-        if isinstance(value, str):
-            clean = value
-            for s in secrets:
-                clean = clean.replace(s, "[redacted]")
-            if clean != value:
-                update[name] = clean
+        if isinstance(value, str) and (clean := scrub(value)) != value:
+            update[name] = clean
     return entry.model_copy(update=update) if update else entry
 
 
@@ -319,8 +311,7 @@ def write_report(
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    secrets = _secrets_from_environment()
-    entries = [_redact(e, secrets) for e in entries]
+    entries = [_redact(e) for e in entries]
     thumbs_dir = out_dir / THUMBS_DIR
     sheets = _make_sheets(entries, thumbs_dir)
     generated_at = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")

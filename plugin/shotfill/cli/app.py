@@ -136,7 +136,7 @@ def cmd_resolve(args: argparse.Namespace) -> int:
 def _plans(loaded, settings, provider: Optional[str], model: Optional[str]) -> dict[str, dict]:
     """Each placeholder's provider plan (duration, size, neighbours used, cost), or why there is none."""
     from shotfill.plan import PlanSettings, preview_request
-    from shotfill.providers import get_provider
+    from shotfill.providers import get_provider, provider_endpoint
     from shotfill.providers.base import ProviderContext
 
     info = loaded.info
@@ -152,9 +152,23 @@ def _plans(loaded, settings, provider: Optional[str], model: Optional[str]) -> d
         req = preview_request(ph, ps)
         try:
             out[ph.id] = get_provider(req.provider, ctx).plan(req).model_dump()
+            out[ph.id]["endpoint"] = provider_endpoint(settings, req.provider)
         except ShotFillError as exc:
             out[ph.id] = {"provider": req.provider, "refused": str(exc)}
     return out
+
+
+def _endpoint_lines(pairs) -> list[str]:
+    """A line per provider used: where its requests go and which setting says so."""
+    lines, seen = [], set()
+    for name, ep in pairs:
+        if name in seen or not ep or not ep.get("base_url"):
+            continue
+        seen.add(name)
+        lines.append(f"provider {name}: {ep['base_url']} (set by {ep['base_url_source']})")
+        if ep.get("refused"):
+            lines.append(f"  REFUSED: {ep['refused']}")
+    return lines
 
 
 def cmd_scan(args: argparse.Namespace) -> int:
@@ -184,6 +198,8 @@ def cmd_scan(args: argparse.Namespace) -> int:
           f"starts {frames_to_timecode(info.start_frame, info.rate, info.drop_frame)}, {size}")
     if not scan.placeholders:
         print("  no placeholders (mark a gap or slug with a 'GEN: <prompt>' marker)")
+    for line in _endpoint_lines((p["provider"], p.get("endpoint")) for p in plans.values()):
+        print("  " + line)
     for ph in scan.placeholders:
         opts = " ".join(f"{k}={v}" for k, v in ph.options.model_dump(mode="json", exclude_none=True).items())
         print(f"  {ph.id}  {ph.track}  {ph.timecode}  start {ph.start}  duration {ph.duration}  "
@@ -295,6 +311,8 @@ def _print_dry_run(rows: list[dict], *, as_json: bool) -> int:
         print(json.dumps({"placeholders": rows, "estimated_total": round(total, 4),
                           "unpriced": unknown}, indent=2, default=str))
         return 0
+    for line in _endpoint_lines((r["provider"], r.get("endpoint")) for r in rows):
+        print(line)
     for r in rows:
         print(f"{r['id']}  {r['timecode']}  {r['frames']} frames  provider {r['provider']}")
         if r.get("refused"):
@@ -323,7 +341,10 @@ def cmd_providers(args: argparse.Namespace) -> int:
         return 0
     for r in rows:
         state = "configured" if r["configured"] else f"not configured ({r['needs']})"
-        print(f"{r['name']:<10} {state}   base {r['base_url'] or '-'}")
+        where = f" (set by {r['base_url_source']})" if r["base_url"] else ""
+        print(f"{r['name']:<10} {state}   base {r['base_url'] or '-'}{where}")
+        if r.get("refused"):
+            print(f"    REFUSED: {r['refused']}")
         for m in r["models"]:
             frames = "+".join(k for k in ("first", "last") if m[f"{k}_frame"]) or "text only"
             price = f"{m['price_per_second']}/s" if m["price_per_second"] is not None else "price unknown"
@@ -335,6 +356,11 @@ def cmd_providers(args: argparse.Namespace) -> int:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
+    from shotfill.secrets import ScrubbedStream
+
+    # Every line the command prints (errors, warnings, progress, --json) passes the secret scrubber.
+    real_out, real_err = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = ScrubbedStream(real_out), ScrubbedStream(real_err)
     try:
         args = build_parser().parse_args(argv)
         return {"scan": cmd_scan, "fill": cmd_fill, "providers": cmd_providers,
@@ -345,6 +371,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except KeyboardInterrupt:
         print("shotfill: interrupted; nothing was written", file=sys.stderr)
         return 130
+    finally:
+        sys.stdout, sys.stderr = real_out, real_err
 
 
 if __name__ == "__main__":

@@ -40,6 +40,7 @@ from shotfill.resolve.protocol import (FAILED_PREFIX, NOTE_ERROR_MARK, MarkerUpd
 from shotfill.resolve.snapshot import (Built, build, clean_note, done_custom_data, item_marker_key, marker_for,
                                        text_hash)
 from shotfill.rates import rate_str
+from shotfill.secrets import scrub, scrub_data
 
 Emit = Callable[[dict], None]
 
@@ -50,7 +51,7 @@ FAILED_COLOR = "Red"
 
 def _print_emit(obj: dict, _out: Any = None) -> None:
     stream = _out or sys.stdout
-    stream.write(json.dumps(obj) + "\n")
+    stream.write(scrub(json.dumps(obj)) + "\n")
     stream.flush()
 
 
@@ -260,7 +261,7 @@ def write_report(report: Report, out: Path) -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", dir=out.parent)
     with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(report.model_dump_json(indent=1))
+        fh.write(scrub(report.model_dump_json(indent=1)))
     os.replace(tmp, out)
 
 
@@ -273,7 +274,8 @@ def engine_main(command: str, snapshot_path: Path, out: Path, *, config: Optiona
     printed meanwhile goes to stderr.
     """
     real_stdout = sys.stdout
-    sink: Emit = emit or (lambda obj: _print_emit(obj, real_stdout))
+    # Scrubbed here too (not only when printed): a launcher's own emit gets clean objects.
+    sink: Emit = (lambda obj: emit(scrub_data(obj))) if emit else (lambda obj: _print_emit(obj, real_stdout))
     redirect = contextlib.redirect_stdout(sys.stderr) if emit is None else contextlib.nullcontext()
     with redirect:
         try:
