@@ -215,8 +215,12 @@ def test_a_plain_http_base_url_elsewhere_is_refused_before_anything_is_sent(name
 def test_the_client_refuses_a_key_over_plain_http_before_connecting(monkeypatch):
     net = _NoNetwork(monkeypatch)
 
+    async def no_wait(s: float) -> None:
+        pass
+
     async def open_client(url: str, **kw) -> None:
-        async with _http.ServiceClient(provider="openai", base_url=url, base_url_source="/proj/shotfill.toml", **kw) as c:
+        async with _http.ServiceClient(provider="openai", base_url=url, base_url_source="/proj/shotfill.toml",
+                                       sleep=no_wait, **kw) as c:
             await c.get_json("/v1/videos")
 
     with pytest.raises(ConfigError) as info:
