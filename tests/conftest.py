@@ -22,6 +22,10 @@ def clean_environ(monkeypatch, tmp_path_factory):
         if name in _KEYS or (name.startswith("SHOTFILL_") and name not in _KEEP):
             monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path_factory.mktemp("xdg")))
+    # Each test starts with no known secrets, so a test proves its own scrubbing, not an earlier one's.
+    from shotfill import secrets
+
+    secrets.clear()
 
 
 @pytest.fixture(scope="session")

@@ -11,7 +11,13 @@ Where they come from, later ones winning key by key:
    ``SHOTFILL_<NAME>_BASE_URL``.
 
 This is the only module that reads ``os.environ`` for settings.  Keys are
-``SecretStr``: printing a settings object never shows them.
+``SecretStr``: printing a settings object never shows them; every key and
+base-URL credential read here is also registered with :mod:`shotfill.secrets`,
+so that it is scrubbed out of every message, log, journal row and report.
+Each provider's ``base_url`` remembers where it was set (the environment
+variable, the file, or the built-in default), for ``scan``, ``--dry-run``
+and ``providers`` to show: a ``shotfill.toml`` in the working folder cannot
+point a key elsewhere unseen.
 
 Example::
 
@@ -40,6 +46,7 @@ from typing import Any, Literal, Mapping, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
+from shotfill import secrets
 from shotfill.errors import ConfigError
 
 if sys.version_info >= (3, 11):
@@ -115,6 +122,8 @@ class Settings(_Strict):
     providers: dict[str, ProviderSettings] = Field(default_factory=dict)
     #: the files these settings came from (for messages)
     sources: tuple[str, ...] = ()
+    #: provider name -> the file that set its base_url (the last one that did)
+    base_url_files: dict[str, str] = Field(default_factory=dict)
 
     @field_validator("providers")
     @classmethod
@@ -132,13 +141,47 @@ class Settings(_Strict):
         env = os.environ if environ is None else environ
         var = KEY_ENV.get(name)
         if var and env.get(var):
+            secrets.register(env[var])
             return env[var]
         key = self.provider(name).api_key
-        return key.get_secret_value() if key is not None else None
+        value = key.get_secret_value() if key is not None else None
+        secrets.register(value)
+        return value
 
     def base_url(self, name: str, default: str, environ: Optional[Mapping[str, str]] = None) -> str:
+        url = self.base_url_with_source(name, default, environ)[0]
+        secrets.register_url(url)
+        return url
+
+    def base_url_with_source(self, name: str, default: str,
+                             environ: Optional[Mapping[str, str]] = None) -> tuple[str, str]:
+        """The provider's base URL and where it was set: ``$SHOTFILL_<NAME>_BASE_URL``, a file, or built in."""
         env = os.environ if environ is None else environ
-        return (env.get(f"SHOTFILL_{name.upper()}_BASE_URL") or self.provider(name).base_url or default).rstrip("/")
+        var = f"SHOTFILL_{name.upper()}_BASE_URL"
+        if env.get(var):
+            return env[var].rstrip("/"), f"${var}"
+        if self.provider(name).base_url:
+            where = self.base_url_files.get(name)
+            return self.provider(name).base_url.rstrip("/"), where or "settings"
+        return default.rstrip("/"), "built-in default"
+
+    def register_secrets(self, environ: Optional[Mapping[str, str]] = None) -> None:
+        """Hand every key and base-URL credential these settings and the environment hold to the scrubber."""
+        register_environment_secrets(environ)
+        for ps in self.providers.values():
+            if ps.api_key is not None:
+                secrets.register(ps.api_key.get_secret_value())
+            secrets.register_url(ps.base_url)
+
+
+def register_environment_secrets(environ: Optional[Mapping[str, str]] = None) -> None:
+    """The environment's API keys and base-URL credentials, handed to the scrubber."""
+    env = os.environ if environ is None else environ
+    for var in KEY_ENV.values():
+        if var:
+            secrets.register(env.get(var))
+    for name in KEY_ENV:
+        secrets.register_url(env.get(f"SHOTFILL_{name.upper()}_BASE_URL"))
 
 
 def user_config_path(environ: Optional[Mapping[str, str]] = None) -> Path:
@@ -199,8 +242,18 @@ def load_settings(config: Optional[Path] = None, *, cwd: Optional[Path] = None,
         if project.is_file():
             files.append(project)
     data: dict[str, Any] = {}
+    base_url_files: dict[str, str] = {}
     for f in files:
         raw = _read_toml(f)
+        providers = raw.get("providers")
+        for name, prov in (providers.items() if isinstance(providers, dict) else ()):
+            if isinstance(prov, dict):
+                # Registered before validation, so a message about a bad value cannot show a key either.
+                if isinstance(prov.get("api_key"), str):
+                    secrets.register(prov["api_key"])
+                if isinstance(prov.get("base_url"), str):
+                    secrets.register_url(prov["base_url"])
+                    base_url_files[name] = str(f)
         # A relative workflow path means relative to the file that names it.
         for prov in (raw.get("providers") or {}).values():
             if isinstance(prov, dict) and isinstance(prov.get("workflow"), str):
@@ -209,9 +262,11 @@ def load_settings(config: Optional[Path] = None, *, cwd: Optional[Path] = None,
         data = _merge(data, raw)
     sources = [str(f) for f in files]
     try:
-        return Settings.model_validate({**data, "sources": tuple(sources)})
+        settings = Settings.model_validate({**data, "sources": tuple(sources), "base_url_files": base_url_files})
     except ValidationError as exc:
         raise _explain(exc, sources) from None
+    settings.register_secrets(env)
+    return settings
 
 
 #: environment settings that are not a provider's: tool and font paths, where Resolve media goes,

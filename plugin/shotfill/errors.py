@@ -29,6 +29,8 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
+from shotfill.secrets import scrub
+
 
 class ShotFillError(Exception):
     """Base of every error ShotFill raises on purpose."""
@@ -36,12 +38,15 @@ class ShotFillError(Exception):
     exit_code = 2
 
     def __init__(self, message: str, *, hint: str | None = None) -> None:
+        # Scrubbed now and again when shown: a message may quote a service's answer that echoes
+        # the key, and a secret may be registered after the error was made.
+        message, hint = scrub(message), scrub(hint)
         super().__init__(message)
         self.message = message
         self.hint = hint
 
     def __str__(self) -> str:
-        return f"{self.message}\n  -> {self.hint}" if self.hint else self.message
+        return scrub(f"{self.message}\n  -> {self.hint}" if self.hint else self.message)
 
 
 class UsageError(ShotFillError, ValueError):

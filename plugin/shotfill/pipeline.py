@@ -25,6 +25,7 @@ from shotfill.jobs.runner import Runner, RunSettings
 from shotfill.media.probe import probe
 from shotfill.model import Codec, JobSpec, Loaded, Outcome, Placeholder, Placement, ReadResult, TimelineInfo
 from shotfill.preview import PlanPreview, preview_plans
+from shotfill.providers import provider_endpoint
 from shotfill.rates import rate_str
 from shotfill.report import write_report
 from shotfill.scan import ScanResult, scan_timeline
@@ -281,6 +282,9 @@ def check_providers_ready(placeholders: Sequence[Placeholder], settings: FillSet
         ps = settings.config.provider(name)
         if name == "comfyui" and (ps.workflow is None or ps.inputs is None):
             missing.append("comfyui: set workflow and [providers.comfyui.inputs] in shotfill.toml")
+        refused = provider_endpoint(settings.config, name)["refused"] if name in KEY_ENV else None
+        if refused:
+            missing.append(refused)
     if missing:
         raise ConfigError("not ready to generate:\n" + "\n".join("  " + m for m in missing),
                           hint="nothing was generated or written; see `shotfill providers`")

@@ -18,7 +18,7 @@ from shotfill.config import Settings
 from shotfill.errors import ShotFillError
 from shotfill.model import Placeholder
 from shotfill.plan import PlanSettings, plan_request, preview_request
-from shotfill.providers import get_provider
+from shotfill.providers import get_provider, provider_endpoint
 from shotfill.providers.base import Provider, ProviderContext, ServicePlan
 
 
@@ -34,11 +34,13 @@ class PlanPreview(BaseModel):
     #: the request body as it would be sent (images shortened); only with ``bodies``
     body: Any = None
     refused: Optional[str] = None
+    #: where the requests go and which setting says so (``base_url``, ``base_url_source``, ``refused``)
+    endpoint: Optional[dict[str, Any]] = None
 
     def plan_or_refusal(self) -> dict[str, Any]:
-        """The plan as JSON, or ``{"provider", "refused"}`` when the provider could not plan it."""
+        """The plan as JSON (with its endpoint), or ``{"provider", "refused"}`` when there is none."""
         if self.plan is not None:
-            return self.plan.model_dump(mode="json")
+            return {**self.plan.model_dump(mode="json"), "endpoint": self.endpoint}
         return {"provider": self.provider, "refused": self.refused}
 
 
@@ -58,6 +60,7 @@ def preview_plans(placeholders: Iterable[Placeholder], *, width: int, height: in
             if req.provider not in providers:
                 providers[req.provider] = get_provider(req.provider, ctx)
             chosen = providers[req.provider]
+            row.endpoint = provider_endpoint(settings, req.provider)
             if bodies:
                 shown = chosen.request_preview(req)
                 row.plan, row.body = shown.plan, shown.body

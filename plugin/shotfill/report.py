@@ -32,10 +32,12 @@ from urllib.parse import quote
 
 from shotfill import __version__
 from shotfill.errors import ShotFillError
+from shotfill.config import register_environment_secrets
 from shotfill.files import write_text
 from shotfill.media.frames import extract_frame
 from shotfill.media.probe import probe
 from shotfill.media.thumbs import thumbnail
+from shotfill.secrets import scrub
 from shotfill.summary import ReportEntry, totals
 
 JSON_NAME = "report.json"
@@ -173,24 +175,13 @@ def _remove_stale_thumbs(thumbs_dir: Path, keep: set[str]) -> None:
 # --------------------------------------------------------------------------- secrets
 
 
-def _secrets_from_environment() -> list[str]:
-    from shotfill.config import KEY_ENV
-
-    values = {os.environ.get(var, "") for var in KEY_ENV.values() if var}
-    return sorted((v for v in values if len(v) >= 8), key=len, reverse=True)
-
-
-def _redact(entry: ReportEntry, secrets: list[str]) -> ReportEntry:
-    if not secrets:
-        return entry
+def _redact(entry: ReportEntry) -> ReportEntry:
+    """Every configured secret (keys from the environment and config files, URL credentials) taken out."""
+    register_environment_secrets()
     update = {}
     for name, value in entry:
-        if isinstance(value, str):
-            clean = value
-            for s in secrets:
-                clean = clean.replace(s, "[redacted]")
-            if clean != value:
-                update[name] = clean
+        if isinstance(value, str) and (clean := scrub(value)) != value:
+            update[name] = clean
     return entry.model_copy(update=update) if update else entry
 
 
@@ -212,8 +203,7 @@ def write_report(
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    secrets = _secrets_from_environment()
-    entries = [_redact(e, secrets) for e in entries]
+    entries = [_redact(e) for e in entries]
     thumbs_dir = out_dir / THUMBS_DIR
     sheets = _make_sheets(entries, thumbs_dir)
     generated_at = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")

@@ -7,6 +7,7 @@ keeps jobs in :attr:`jobs`.  A test can then script failures on a route:
     fake.fail("POST /v1/videos", status=429, headers={"Retry-After": "1"})
     fake.fail("GET /v1/videos/*", status=500, times=2)
     fake.reset("POST /v1/videos")          # close the socket without answering
+    fake.answer_with("POST *", lambda rec: Reply(401, rec.headers["authorization"]))
     fake.truncate_next_download()
     fake.expire_downloads()
 
@@ -61,10 +62,11 @@ class Reply:
 @dataclass
 class _Fault:
     pattern: str
-    kind: str                         # "status" | "reset" | "delay"
+    kind: str                         # "status" | "reset" | "delay" | "handler"
     reply: Optional[Reply] = None
     seconds: float = 0.0
     times: int = 1
+    make: Optional[Callable[["Recorded"], Reply]] = None
 
 
 Handler = Callable[[Recorded, dict[str, str]], Reply]
@@ -151,6 +153,10 @@ class FakeService:
         """The next ``times`` requests matching ``"METHOD /path/glob*"`` get this answer."""
         self._faults.append(_Fault(pattern, "status", Reply(status, body, headers or {}), times=times))
 
+    def answer_with(self, pattern: str, make: Callable[[Recorded], Reply], *, times: int = 1) -> None:
+        """The next ``times`` matching requests get ``make(request)``: an answer built from what was sent."""
+        self._faults.append(_Fault(pattern, "handler", make=make, times=times))
+
     def reset(self, pattern: str, *, times: int = 1) -> None:
         """Read the request, then close the connection without answering."""
         self._faults.append(_Fault(pattern, "reset", times=times))
@@ -214,6 +220,9 @@ class FakeService:
             time.sleep(fault.seconds)
         if fault is not None and fault.kind == "status":
             reply = fault.reply
+        elif fault is not None and fault.kind == "handler":
+            assert fault.make is not None
+            reply = fault.make(rec)
         else:
             reply = self._route(rec)
         self._send(h, reply)

@@ -17,7 +17,7 @@ import sys
 from dataclasses import replace
 from fractions import Fraction
 from pathlib import Path
-from typing import Any, Optional, Sequence
+from typing import Any, Iterable, Optional, Sequence
 
 from shotfill import __version__
 from shotfill.cli.inputs import plan_outputs
@@ -31,6 +31,7 @@ from shotfill.pipeline import FillResult, FillSettings, dry_run, fill_many, load
 from shotfill.preview import PlanPreview
 from shotfill.providers import describe_providers
 from shotfill.rates import frames_to_timecode, parse_rate, rate_str
+from shotfill.secrets import ScrubbedStream
 from shotfill.summary import ReportEntry, entry_from_outcome
 
 EPILOG = """\
@@ -134,6 +135,20 @@ def cmd_resolve(args: argparse.Namespace) -> int:
     return run_resolve_command(args)
 
 
+def _endpoint_lines(pairs: Iterable[tuple[str, Optional[dict[str, Any]]]]) -> list[str]:
+    """A line per provider used: where its requests go and which setting says so."""
+    lines: list[str] = []
+    seen: set[str] = set()
+    for name, ep in pairs:
+        if name in seen or not ep or not ep.get("base_url"):
+            continue
+        seen.add(name)
+        lines.append(f"provider {name}: {ep['base_url']} (set by {ep['base_url_source']})")
+        if ep.get("refused"):
+            lines.append(f"  REFUSED: {ep['refused']}")
+    return lines
+
+
 def cmd_scan(args: argparse.Namespace) -> int:
     rate, res = _common(args)
     settings = load_settings(args.config)
@@ -159,6 +174,8 @@ def cmd_scan(args: argparse.Namespace) -> int:
           f"starts {frames_to_timecode(info.start_frame, info.rate, info.drop_frame)}, {size}")
     if not scan.placeholders:
         print("  no placeholders (mark a gap or slug with a 'GEN: <prompt>' marker)")
+    for line in _endpoint_lines((p["provider"], p.get("endpoint")) for p in planned.values()):
+        print("  " + line)
     for ph in scan.placeholders:
         opts = " ".join(f"{k}={v}" for k, v in ph.options.model_dump(mode="json", exclude_none=True).items())
         print(f"  {ph.id}  {ph.track}  {ph.timecode}  start {ph.start}  duration {ph.duration}  "
@@ -262,6 +279,8 @@ def _print_dry_run(rows: list[PlanPreview], *, as_json: bool) -> int:
         print(json.dumps({"placeholders": shown, "estimated_total": round(total, 4),
                           "unpriced": unknown}, indent=2, default=str))
         return 0
+    for line in _endpoint_lines((r.provider, r.endpoint) for r in rows):
+        print(line)
     for r in rows:
         print(f"{r.id}  {r.timecode}  {r.frames} frames  provider {r.provider}")
         if r.refused or r.plan is None:
@@ -287,7 +306,10 @@ def cmd_providers(args: argparse.Namespace) -> int:
         return 0
     for r in rows:
         state = "configured" if r["configured"] else f"not configured ({r['needs']})"
-        print(f"{r['name']:<10} {state}   base {r['base_url'] or '-'}")
+        where = f" (set by {r['base_url_source']})" if r["base_url"] else ""
+        print(f"{r['name']:<10} {state}   base {r['base_url'] or '-'}{where}")
+        if r.get("refused"):
+            print(f"    REFUSED: {r['refused']}")
         for m in r["models"]:
             frames = "+".join(k for k in ("first", "last") if m[f"{k}_frame"]) or "text only"
             price = f"{m['price_per_second']}/s" if m["price_per_second"] is not None else "price unknown"
@@ -299,6 +321,9 @@ def cmd_providers(args: argparse.Namespace) -> int:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
+    # Every line the command prints (errors, warnings, progress, --json) passes the secret scrubber.
+    real_out, real_err = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = ScrubbedStream(real_out), ScrubbedStream(real_err)
     try:
         args = build_parser().parse_args(argv)
         return {"scan": cmd_scan, "fill": cmd_fill, "providers": cmd_providers,
@@ -309,6 +334,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except KeyboardInterrupt:
         print("shotfill: interrupted; nothing was written", file=sys.stderr)
         return 130
+    finally:
+        sys.stdout, sys.stderr = real_out, real_err
 
 
 if __name__ == "__main__":

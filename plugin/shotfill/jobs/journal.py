@@ -11,7 +11,8 @@ One row per request hash.  The order of writes is the point:
    have reached the service without an answer.
 
 Each write is its own committed transaction (WAL mode), so a SIGKILL leaves
-the journal consistent.
+the journal consistent.  Every text written is scrubbed of known secrets
+(:mod:`shotfill.secrets`) first: a service's error may echo the key.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional
+
+from shotfill.secrets import scrub
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
@@ -89,6 +92,7 @@ class Journal:
     def _upsert(self, request_hash: str, provider: str, **fields: Any) -> None:
         if "data" in fields:
             fields["data"] = json.dumps(fields["data"], sort_keys=True)
+        fields = {k: scrub(v) for k, v in fields.items()}
         fields["updated_at"] = time.time()
         cols = ["request_hash", "provider", *fields]
         vals = [request_hash, provider, *fields.values()]

@@ -5,10 +5,11 @@ from __future__ import annotations
 import importlib
 from typing import Optional
 
-from shotfill.errors import UsageError
-from shotfill.providers.base import Provider, ProviderContext
 from shotfill.config import KEY_ENV, Settings
-from shotfill.providers.base import size_label
+from shotfill.errors import ConfigError, UsageError
+from shotfill.providers._http import require_secure
+from shotfill.providers.base import Provider, ProviderContext, size_label
+from shotfill.secrets import redact_url, url_secrets
 
 #: name -> "module:Class"; imported only when asked for
 _REGISTRY = {
@@ -40,6 +41,26 @@ def get_provider(name: str, ctx: Optional[ProviderContext] = None) -> Provider:
     return provider_class(name)(ctx)
 
 
+def provider_endpoint(settings, name: str) -> dict:
+    """Where a provider's requests go and who said so, fit to show (URL credentials redacted).
+
+    ``base_url_source`` is ``$SHOTFILL_<NAME>_BASE_URL``, the shotfill.toml that set it, or
+    ``built-in default``; ``refused`` says why the key would not be sent there (plain http to
+    another machine), else None.  The offline generator has no endpoint: all three are None.
+    """
+    default = getattr(provider_class(name), "default_base_url", "")
+    url, where = settings.base_url_with_source(name, default)
+    if not url:
+        return {"base_url": None, "base_url_source": None, "refused": None}
+    refused = None
+    if (KEY_ENV.get(name) and settings.api_key(name)) or url_secrets(url):
+        try:
+            require_secure(name, url, where)
+        except ConfigError as exc:
+            refused = exc.message
+    return {"base_url": redact_url(url), "base_url_source": where, "refused": refused}
+
+
 def describe_providers(settings) -> list[dict]:
     """Each provider: configured or not (never the key itself), base URL, models and what they take."""
     rows = []
@@ -64,8 +85,9 @@ def describe_providers(settings) -> list[dict]:
             models.append({"name": getattr(cls, "model", name), "durations": [], "sizes": [],
                            "first_frame": True, "last_frame": True, "seed": True, "negative": False,
                            "price_per_second": 0.0 if name == "local" else ps.price_per_second})
-        base = getattr(cls, "default_base_url", "")
+        where = provider_endpoint(settings, name)
         rows.append({"name": name, "configured": has_key, "needs": needs, "key_env": env,
-                     "base_url": settings.base_url(name, base) if base else (ps.base_url or ""),
+                     "base_url": where["base_url"] or "", "base_url_source": where["base_url_source"],
+                     "refused": where["refused"],
                      "default_model": ps.model or (models[0]["name"] if models else None), "models": models})
     return rows

@@ -22,13 +22,20 @@ without matching on message text.
 
 Keys travel only in headers to the configured base URL's origin; a download
 from another host gets no auth header unless the provider asks for it.  No
-message, log line or exception text built here contains a header value.
+message, log line or exception text built here contains a header value: the
+auth header values (and a base URL's own credentials) are registered with
+:mod:`shotfill.secrets` when the client is made, and the service's error
+text is scrubbed, so a service that echoes ``Authorization`` back cannot leak
+it.  A key is sent over ``https`` only, or to a loopback address
+(127.0.0.0/8, ::1, localhost): anything else is refused before a connection
+is opened, naming the URL and where it was set.
 """
 
 from __future__ import annotations
 
 import asyncio
 import email.utils
+import ipaddress
 import json
 import os
 import random
@@ -41,9 +48,10 @@ from urllib.parse import urljoin, urlsplit
 
 import httpx
 
+from shotfill import secrets as known_secrets
+from shotfill.errors import (AuthError, ConfigError, DownloadError, ProviderError, RateLimited, Rejected,
+                             ServiceError, SubmitUncertain)
 from shotfill.files import commit, partial_name
-from shotfill.errors import (AuthError, DownloadError, ProviderError, RateLimited, Rejected, ServiceError,
-                             SubmitUncertain)
 
 Sleep = Callable[[float], Awaitable[None]]
 
@@ -72,9 +80,18 @@ class ServiceClient:
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     sleep: Sleep = asyncio.sleep
     transport: Optional[httpx.AsyncBaseTransport] = None
+    #: where base_url was set ("$SHOTFILL_RUNWAY_BASE_URL", a shotfill.toml path, "built-in default")
+    base_url_source: str = ""
     _client: Optional[httpx.AsyncClient] = None
 
+    def __post_init__(self) -> None:
+        for value in self.auth_headers.values():
+            known_secrets.register_header(value)
+        known_secrets.register_url(self.base_url)
+
     async def __aenter__(self) -> "ServiceClient":
+        if self.auth_headers or known_secrets.url_secrets(self.base_url):
+            require_secure(self.provider, self.base_url, self.base_url_source)
         self._client = httpx.AsyncClient(
             timeout=httpx.Timeout(self.timeout, connect=min(self.timeout, 15.0)),
             headers={"User-Agent": "shotfill", **self.extra_headers},
@@ -100,6 +117,8 @@ class ServiceClient:
 
     def _headers(self, url: str, extra: Optional[Mapping[str, str]], auth: Optional[bool]) -> dict[str, str]:
         send_auth = self.same_origin(url) if auth is None else auth
+        if (send_auth and self.auth_headers) or known_secrets.url_secrets(url):
+            require_secure(self.provider, url, self.base_url_source if self.same_origin(url) else "")
         h = dict(self.auth_headers) if send_auth else {}
         h.update(extra or {})
         return h
@@ -202,6 +221,8 @@ class ServiceClient:
                 for _ in range(max_redirects + 1):
                     req_headers = {"Accept": accept, **(headers or {})}
                     if send_auth:
+                        require_secure(self.provider, current,
+                                       self.base_url_source if self.same_origin(current) else "")
                         req_headers = {**self.auth_headers, **req_headers}
                     async with self._client.stream("GET", current, headers=req_headers) as resp:
                         if resp.status_code in (301, 302, 303, 307, 308) and resp.headers.get("location"):
@@ -266,9 +287,39 @@ class _Retry(Exception):
 
 
 def _short(url: str) -> str:
-    """A URL without its query string: signed URLs carry tokens there."""
+    """A URL without its query string or user info: signed URLs carry tokens there."""
     p = urlsplit(url)
-    return f"{p.scheme}://{p.netloc}{p.path}"
+    return f"{p.scheme}://{p.netloc.rpartition('@')[2]}{p.path}"
+
+
+def is_loopback(host: Optional[str]) -> bool:
+    """127.0.0.0/8, ::1 or the name localhost: a key sent there never leaves the machine."""
+    if not host:
+        return False
+    host = host.strip("[]").rstrip(".").lower()
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def require_secure(provider: str, url: str, where: str = "") -> None:
+    """Refuse, before anything is sent, to carry a key anywhere but https or this machine."""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+    except ValueError:
+        parts, host = None, None
+    if parts is not None and (parts.scheme == "https" or (parts.scheme == "http" and is_loopback(host))):
+        return
+    set_by = f" (set by {where})" if where else ""
+    shown = known_secrets.redact_url(_short(url)) if parts is not None else "a URL that cannot be read"
+    raise ConfigError(
+        f"{provider}: refusing to send the API key to {shown}{set_by}: "
+        "keys go over https only, or to this machine (127.0.0.1, ::1, localhost)",
+        hint=f"use an https:// base_url for {provider}, or remove the setting that points it there")
 
 
 #: response headers never copied onto an error (credentials, should a service echo them)
@@ -325,7 +376,11 @@ def retry_after(resp: httpx.Response) -> Optional[float]:
 
 
 def error_text(resp: httpx.Response) -> str:
-    """The service's own words from an error body, whatever its shape."""
+    """The service's own words from an error body, whatever its shape, with every known secret taken out."""
+    return known_secrets.scrub(_error_text(resp))
+
+
+def _error_text(resp: httpx.Response) -> str:
     try:
         body = resp.json()
     except Exception:

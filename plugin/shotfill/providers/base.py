@@ -346,6 +346,7 @@ class RemoteProvider(Provider):
             raise AuthError(f"{self.name}: no API key", hint=f"set {env} in the environment or "
                             f"api_key under [providers.{self.name}] in shotfill.toml")
         return ServiceClient(provider=self.name, base_url=self.base_url,
+                             base_url_source=self.ctx.settings.base_url_with_source(self.name, self.default_base_url)[1],
                              auth_headers=self.auth_headers(key) if key else {},
                              extra_headers=self.extra_headers(), transport=self.ctx.transport,
                              sleep=self.ctx.sleep)

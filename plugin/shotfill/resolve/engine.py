@@ -44,6 +44,7 @@ from shotfill.resolve.protocol import (FAILED_PREFIX, NOTE_ERROR_MARK, MarkerUpd
 from shotfill.resolve.snapshot import (Built, build, clean_note, done_custom_data, item_marker_key, marker_for,
                                        text_hash)
 from shotfill.summary import entry_from_outcome
+from shotfill.secrets import scrub, scrub_data
 
 Emit = Callable[[dict[str, Any]], None]
 
@@ -54,7 +55,7 @@ FAILED_COLOR = "Red"
 
 def _print_emit(obj: dict[str, Any], _out: Any = None) -> None:
     stream = _out or sys.stdout
-    stream.write(json.dumps(obj) + "\n")
+    stream.write(scrub(json.dumps(obj)) + "\n")
     stream.flush()
 
 
@@ -239,7 +240,7 @@ def run_command(snapshot: Snapshot, *, settings: Settings, emit: Emit) -> Report
 
 
 def write_report(report: Report, out: Path) -> None:
-    write_text(out, report.model_dump_json(indent=1))
+    write_text(out, scrub(report.model_dump_json(indent=1)))
 
 
 def engine_main(command: str, snapshot_path: Path, out: Path, *, config: Optional[Path] = None,
@@ -251,7 +252,8 @@ def engine_main(command: str, snapshot_path: Path, out: Path, *, config: Optiona
     printed meanwhile goes to stderr.
     """
     real_stdout = sys.stdout
-    sink: Emit = emit or (lambda obj: _print_emit(obj, real_stdout))
+    # Scrubbed here too (not only when printed): a launcher's own emit gets clean objects.
+    sink: Emit = (lambda obj: emit(scrub_data(obj))) if emit else (lambda obj: _print_emit(obj, real_stdout))
     redirect = contextlib.redirect_stdout(sys.stderr) if emit is None else contextlib.nullcontext()
     with redirect:
         try:
