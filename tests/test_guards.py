@@ -125,3 +125,158 @@ def test_look_alike_holes_in_one_media_folder_keep_their_own_fit(openai_fake, tm
     top = (0, 0, 1, 0.06)
     assert max(mean_rgb(fit_media, 0, top)) < 20
     assert max(mean_rgb(fill_media, 0, top)) > 40
+
+
+# ------------------------------------------------------------------ 8. guards and messages
+
+
+@pytest.fixture
+def one_hole(tmp_path):
+    src = holes_timeline(tmp_path / "in" / "cut.otio", ["a fox"])
+    return src, tmp_path / "out"
+
+
+def made_nothing(out: Path) -> bool:
+    return not out.exists()
+
+
+@pytest.mark.parametrize("flags, says", [
+    (["--max-cost", "nan"], "'nan' is not an amount"),
+    (["--max-cost", "inf"], "'inf' is not an amount"),
+    (["--max-cost", "-1"], "'-1' is not an amount"),
+    (["--concurrency", "0"], "--concurrency: '0'"),
+    (["--concurrency", "-2"], "--concurrency: '-2'"),
+    (["--rate", "0.0001"], "'0.0001' is not a usable frame rate"),
+    (["--provider", "sora"], "unknown provider 'sora'"),
+])
+def test_bad_flags_exit_2_and_create_nothing(one_hole, capsys, flags, says):
+    src, out = one_hole
+    code = main(["fill", str(src), "-o", str(out / "cut.otio"), "--resolution", "320x180", "-q", *flags])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert says in err and "Traceback" not in err
+    assert made_nothing(out), tree(out)
+
+
+@pytest.mark.parametrize("text, says", [
+    ("[providers.openai]\ndurations = [0, -4]\n", "providers.openai.durations.0"),
+    ("[providers.openai]\ndurations = []\n", "providers.openai.durations"),
+    ("[providers.openai]\ntimeout = inf\n", "providers.openai.timeout: Input should be a finite number"),
+    ("[providers.openai]\npoll_interval = nan\n", "providers.openai.poll_interval"),
+    ("[providers.openai]\npoll_interval = 0\n", "providers.openai.poll_interval"),
+    ("[providers.openai]\npoll_interval = -1\n", "providers.openai.poll_interval"),
+    ("[providers.openai]\nprice_per_second = -0.1\n", "providers.openai.price_per_second"),
+    ("[providers.openai]\nprice_per_second = inf\n", "providers.openai.price_per_second"),
+    ('[providers.openai]\nbase_url = "not a url"\n', "'not a url' is not an http(s) URL"),
+    ('[providers.openai]\nbase_url = "ftp://host/x"\n', "providers.openai.base_url"),
+    ("providers = 5\n", "'providers' must be tables"),
+    ("[providers]\nrunway = 5\n", "'providers' must be tables"),
+    ('default_provider = "sora"\n', "default_provider: unknown provider 'sora'"),
+    ("concurrency = 0\n", "concurrency"),
+])
+def test_bad_settings_exit_2_name_the_key_and_create_nothing(one_hole, capsys, text, says):
+    src, out = one_hole
+    cfg = src.parent / "shotfill.toml"
+    cfg.write_text(text)
+    code = main(["fill", str(src), "-o", str(out / "cut.otio"), "--config", str(cfg), "--resolution", "320x180",
+                 "-q"])
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert says in err and str(cfg) in err and "Traceback" not in err
+    assert made_nothing(out), tree(out)
+
+
+def test_a_config_that_is_not_utf8_is_named_with_its_line(one_hole, capsys):
+    src, out = one_hole
+    cfg = src.parent / "shotfill.toml"
+    cfg.write_bytes(b'default_provider = "local"\n[providers.runway]\nmodel = "caf\xe9"\n')
+    assert main(["fill", str(src), "-o", str(out / "cut.otio"), "--config", str(cfg), "-q"]) == 2
+    err = capsys.readouterr().err
+    assert f"{cfg}: is not UTF-8 text (byte 0xe9 on line 3)" in err and "save the file as UTF-8" in err
+    assert made_nothing(out)
+
+
+def test_a_config_saved_with_a_byte_order_mark_is_read(tmp_path, capsys):
+    cfg = tmp_path / "shotfill.toml"
+    cfg.write_bytes(b'\xef\xbb\xbfdefault_provider = "openai"\n[providers.openai]\nprice_per_second = 0.25\n')
+    assert main(["providers", "--config", str(cfg), "--json"]) == 0
+    from shotfill.config import load_settings
+
+    s = load_settings(cfg)
+    assert s.default_provider == "openai" and s.provider("openai").price_per_second == 0.25
+
+
+def test_a_bad_base_url_in_the_environment_is_named(one_hole, capsys, monkeypatch):
+    src, out = one_hole
+    monkeypatch.setenv("SHOTFILL_OPENAI_BASE_URL", "localhost:8000")
+    assert main(["fill", str(src), "-o", str(out / "cut.otio"), "-q", "--resolution", "320x180"]) == 2
+    err = capsys.readouterr().err
+    assert "SHOTFILL_OPENAI_BASE_URL (environment): 'localhost:8000' is not an http(s) URL" in err
+    assert made_nothing(out)
+
+
+def damaged_header(path: Path) -> None:
+    path.write_bytes(b"this is not a database, just text that happens to be here\n" * 40)
+
+
+def damaged_pages(path: Path) -> None:
+    """A real journal with rows, then bytes of its table's pages overwritten in place."""
+    from shotfill.jobs.journal import Journal
+
+    j = Journal(path)
+    for i in range(200):
+        j.submitting(f"{i:064x}", "openai", "sora-2", 0.4)
+        j.submitted(f"{i:064x}", "openai", f"video_{i}", {"seconds": "4"})
+    j.close()
+    db = sqlite3.connect(str(path))
+    db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    db.close()
+    data = bytearray(path.read_bytes())
+    page = 4096
+    assert len(data) > 4 * page
+    data[2 * page:3 * page] = b"\xa5" * page
+    path.write_bytes(bytes(data))
+
+
+@pytest.mark.parametrize("damage", [damaged_header, damaged_pages])
+def test_a_damaged_journal_is_named_kept_and_nothing_is_created(one_hole, capsys, damage):
+    src, out = one_hole
+    state = src.parent / "state"
+    state.mkdir()
+    journal = state / "journal.sqlite"
+    damage(journal)
+    before = journal.read_bytes()
+    code = main(["fill", str(src), "-o", str(out / "cut.otio"), "--state-dir", str(state), "-q",
+                 "--resolution", "320x180"])
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert f"{journal}: the job journal cannot be used" in err and "move it aside" in err
+    assert "Traceback" not in err and "sqlite3." not in err
+    assert journal.read_bytes() == before, "the journal is never repaired, replaced or emptied"
+    assert made_nothing(out), tree(out)
+    assert sorted(p.name for p in state.iterdir() if not p.name.startswith("journal.sqlite")) == []
+
+
+# the service's poll hint, kept within reason
+from provider_harness import ProviderHarness, fake_fixture, key_fixture, request_factory  # noqa: E402
+from provider_harness import KEY as HARNESS_KEY  # noqa: E402
+from shotfill.providers.openai import OpenAIProvider  # noqa: E402
+
+fake = fake_fixture(FakeOpenAI, key=HARNESS_KEY)
+key = key_fixture("openai")
+
+
+class OpenAIHarness(ProviderHarness):
+    provider_class = OpenAIProvider
+
+
+request = request_factory(placeholder_id="V1-0001", provider="openai", prompt="a fox", seed=7, width=1280,
+                          height=720, rate="24", frames=96, timecode="01:00:10:00", request_hash="0e" * 32)
+
+
+@pytest.mark.parametrize("hint_ms, expected", [(0, 1.0), (-500, 1.0), (10**9, 300.0), (2500, 2.5)])
+def test_a_poll_hint_is_obeyed_only_within_reason(fake, key, tmp_path, hint_ms, expected):
+    fake.poll_after_ms = hint_ms
+    h = OpenAIHarness(fake, tmp_path, poll_interval=5, timeout=10**5)
+    h.run(request())
+    assert h.sleeps and all(s == expected for s in h.sleeps), h.sleeps

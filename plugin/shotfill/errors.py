@@ -9,6 +9,7 @@ says what to do.  ``exit_code`` is what the command line returns for it::
      +-- TimelineError                 a timeline that cannot be read or written
      |    +-- PlaceholderError         a GEN: note that cannot be used as written
      +-- ConfigError                   a bad setting, naming the key
+     +-- StateError                    a journal or cache that cannot be used as it is
      +-- MediaError                    exit 1: a placeholder's media failed
      |    +-- FFmpegNotFound           exit 2: no ffmpeg/ffprobe to run
      |    +-- FFmpegError              ffmpeg ran and failed (argv + stderr tail)
@@ -57,6 +58,10 @@ class PlaceholderError(TimelineError):
 
 class ConfigError(ShotFillError, ValueError):
     """A setting in the config or environment is wrong."""
+
+
+class StateError(ShotFillError):
+    """The state folder's journal or cache cannot be used as it is (damaged, unreadable)."""
 
 
 class MediaError(ShotFillError):

@@ -19,12 +19,13 @@ from typing import Callable, Optional
 
 from shotfill.config import Settings
 from shotfill.errors import Interrupted, MediaError, PlaceholderError, ShotFillError, TimelineError, UsageError
+from shotfill.jobs.journal import check_journal
 from shotfill.jobs.runner import JobSpec, Outcome, Runner, RunSettings
 from shotfill.media.probe import probe
 from shotfill.model import Codec, TimelineInfo
 from shotfill.timeline.place import Placement
 from shotfill.plan import PlanSettings, plan_request
-from shotfill.providers import get_provider
+from shotfill.providers import get_provider, provider_class
 from shotfill.providers.base import ProviderContext
 from shotfill.rates import rate_str
 from shotfill.scan import ScanResult, scan_timeline
@@ -250,9 +251,10 @@ def fill_many(items: list[BatchItem], settings: FillSettings, *, rate: Optional[
         for ph in loaded.scan.placeholders:
             key = f"{label}:{ph.id}" if many else ph.id
             specs.append(JobSpec(key=key, info=loaded.info, placeholder=ph, media_dir=media_dir))
+    state_dir = settings.state_dir or (items[0].output.parent / ".shotfill")
+    check_journal(state_dir / "journal.sqlite")
     for spec in specs:
         spec.media_dir.mkdir(parents=True, exist_ok=True)
-    state_dir = settings.state_dir or (items[0].output.parent / ".shotfill")
     runner = Runner(settings.run_settings(), state_dir, on_event)
     try:
         outcomes = asyncio.run(runner.run(specs))
@@ -279,6 +281,8 @@ def check_providers_ready(placeholders: list, settings: FillSettings) -> None:
 
     default = (settings.provider or settings.config.default_provider).lower()
     needed = sorted({(ph.options.provider or default).lower() for ph in placeholders})
+    for name in needed:
+        provider_class(name)   # an unknown name stops here, before any folder is made
     missing = []
     for name in needed:
         env = KEY_ENV.get(name)
