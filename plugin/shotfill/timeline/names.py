@@ -13,6 +13,9 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
+from typing import Any
+
+import opentimelineio as otio
 
 #: C0 and C1 controls, DEL, the Unicode line and paragraph separators, lone surrogates
 #: (an undecodable byte in a file name) and the two non-characters XML 1.0 excludes
@@ -37,3 +40,54 @@ def media_stem(stem: str) -> str:
         digest = hashlib.sha256(data).hexdigest()[:6]
         s = data[:_STEM_BYTES - 7].decode("utf-8", "ignore") + "-" + digest
     return s or "timeline"
+
+
+def url_safe(url: str) -> str:
+    """``url`` with every character :func:`line_safe` would replace percent-encoded (undone by a reader's
+    unquote), so a path stays the same path and still holds no line break."""
+    return _UNSAFE.sub(lambda m: "".join(f"%{b:02X}" for b in m.group(0).encode("utf-8", "surrogateescape")),
+                       url)
+
+
+def _safe_value(v: Any, depth: int = 0) -> Any:
+    if isinstance(v, str):
+        return line_safe(v)
+    if depth > 20:
+        return v
+    if isinstance(v, (dict, otio._otio.AnyDictionary)):
+        for k in list(v.keys()):
+            v[k] = _safe_value(v[k], depth + 1)
+    elif isinstance(v, (list, otio._otio.AnyVector)):
+        for i in range(len(v)):
+            v[i] = _safe_value(v[i], depth + 1)
+    return v
+
+
+def make_text_safe(timeline: otio.schema.Timeline) -> otio.schema.Timeline:
+    """Make every name, marker, metadata string and media URL of ``timeline`` (in place) fit to be
+    written by OTIO's EDL and XML writers, which copy them into the file as they are."""
+    objs: list[Any] = [timeline, timeline.tracks, *timeline.tracks.find_children()]
+    for obj in objs:
+        obj.name = line_safe(obj.name or "")
+        _safe_value(obj.metadata)
+        for m in getattr(obj, "markers", []):
+            m.name = line_safe(m.name or "")
+            if hasattr(m, "comment"):
+                m.comment = line_safe(m.comment or "")
+            _safe_value(m.metadata)
+        for fx in getattr(obj, "effects", []):
+            fx.name = line_safe(fx.name or "")
+            fx.effect_name = line_safe(fx.effect_name or "")
+            _safe_value(fx.metadata)
+        refs = list(obj.media_references().values()) if hasattr(obj, "media_references") else []
+        for ref in refs:
+            ref.name = line_safe(ref.name or "")
+            _safe_value(ref.metadata)
+            for attr in ("target_url", "target_url_base"):
+                if getattr(ref, attr, None):
+                    setattr(ref, attr, url_safe(getattr(ref, attr)))
+            if getattr(ref, "name_prefix", None):
+                ref.name_prefix = line_safe(ref.name_prefix)
+            if getattr(ref, "name_suffix", None):
+                ref.name_suffix = line_safe(ref.name_suffix)
+    return timeline

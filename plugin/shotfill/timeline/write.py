@@ -15,6 +15,7 @@ from typing import Any
 
 from shotfill.errors import TimelineError
 from shotfill.media.tools import atomic_output
+from shotfill.timeline.names import make_text_safe
 from shotfill.timeline.place import Placement, place_clips
 from shotfill.rates import rate_str
 from shotfill.timeline.read import write_timeline_atomic
@@ -62,6 +63,10 @@ def write_output(loaded: Any, placements: list[Placement], output: Path, adapter
             "readably (it leaves frameDuration empty), so it was not written; the generated media is kept",
             hint="write the output as .otio or .xml (FCP 7), or start from an FCPXML export")
     filled = place_clips(read.timeline, placements, relative_to=output.parent if relative_paths else None)
+    if adapter in ("cmx_3600", "fcp_xml", "fcpx_xml"):
+        # These writers copy names and URLs into the text as they are: a newline would inject an EDL
+        # line, a C0 character would make the XML unreadable.
+        make_text_safe(filled)
     kwargs = {}
     if adapter == "cmx_3600":
         kwargs["rate"] = float(loaded.info.rate)
