@@ -3,7 +3,6 @@ up front with a clear message, exit 2 and nothing created."""
 
 from __future__ import annotations
 
-import math
 import sqlite3
 from fractions import Fraction
 from pathlib import Path
