@@ -40,9 +40,11 @@ Example::
 from __future__ import annotations
 
 import os
+import re
 import sys
+import urllib.parse
 from pathlib import Path
-from typing import Any, Literal, Mapping, Optional
+from typing import Annotated, Any, Literal, Mapping, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
@@ -92,7 +94,22 @@ class ComfyInputs(_Strict):
         return v
 
 
+def check_base_url(url: str) -> str:
+    """An http(s) URL with a host, or ValueError saying what is wrong (raised before any request)."""
+    parts = urllib.parse.urlsplit(url) if not re.search(r"[\s\x00-\x1f\x7f]", url) else None
+    if parts is None or parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"'{url}' is not an http(s) URL; write it like 'https://host:port/path'")
+    try:
+        parts.port
+    except ValueError:
+        raise ValueError(f"'{url}' has a bad port number") from None
+    return url
+
+
 class ProviderSettings(_Strict):
+    # inf and nan are never a sensible number of seconds, or price: refuse them here, not mid-run.
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
     model: Optional[str] = None
     base_url: Optional[str] = None
     api_key: Optional[SecretStr] = None
@@ -101,8 +118,8 @@ class ProviderSettings(_Strict):
     price_per_second: Optional[float] = Field(default=None, ge=0)
     #: seconds between polls when the service gives no hint
     poll_interval: float = Field(default=5.0, gt=0, le=600)
-    #: give up on a job after this many seconds
-    timeout: float = Field(default=1800.0, gt=0)
+    #: give up on a job after this many seconds (a week at most)
+    timeout: float = Field(default=1800.0, gt=0, le=7 * 24 * 3600)
     #: largest download accepted, in MB
     max_download_mb: int = Field(default=2048, ge=1)
     # ComfyUI only
@@ -111,9 +128,14 @@ class ProviderSettings(_Strict):
     #: fal / replicate: the request-body field names of the chosen model
     fields: Optional[dict[str, str]] = None
     #: fal / replicate / openai: durations (seconds) the chosen model allows
-    durations: Optional[list[int]] = None
+    durations: Optional[list[Annotated[int, Field(ge=1, le=3600)]]] = Field(default=None, min_length=1)
     #: extra input fields sent as they are (model-specific knobs)
     extra: Optional[dict[str, Any]] = None
+
+    @field_validator("base_url")
+    @classmethod
+    def _url(cls, v: Optional[str]) -> Optional[str]:
+        return None if v is None else check_base_url(v)
 
 
 class Settings(_Strict):
@@ -124,6 +146,13 @@ class Settings(_Strict):
     sources: tuple[str, ...] = ()
     #: provider name -> the file that set its base_url (the last one that did)
     base_url_files: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("default_provider")
+    @classmethod
+    def _known_default(cls, v: str) -> str:
+        if v.lower() not in KEY_ENV:
+            raise ValueError(f"unknown provider '{v}'; known: {', '.join(KEY_ENV)}")
+        return v.lower()
 
     @field_validator("providers")
     @classmethod
@@ -194,14 +223,37 @@ def user_config_path(environ: Optional[Mapping[str, str]] = None) -> Path:
     return base / "shotfill" / "shotfill.toml"
 
 
+#: larger than any settings file; a device or a huge file is refused, not read to the end
+_MAX_CONFIG_BYTES = 1 << 20
+
+
 def _read_toml(path: Path) -> dict[str, Any]:
     try:
         with open(path, "rb") as fh:
-            return tomllib.load(fh)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: not valid TOML ({exc})", hint="fix the syntax at that line") from None
+            data = fh.read(_MAX_CONFIG_BYTES + 1)
     except OSError as exc:
         raise ConfigError(f"{path}: cannot be read ({exc.strerror})") from None
+    if len(data) > _MAX_CONFIG_BYTES:
+        raise ConfigError(f"{path}: is larger than 1 MB, too large for a settings file",
+                          hint="point --config / SHOTFILL_CONFIG at your shotfill.toml")
+    # Windows Notepad saves UTF-8 with a byte order mark; TOML itself has no place for one.
+    data = data.removeprefix(b"\xef\xbb\xbf")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[:exc.start].count(b"\n") + 1
+        raise ConfigError(f"{path}: is not UTF-8 text (byte 0x{data[exc.start]:02x} on line {line})",
+                          hint="save the file as UTF-8 (TOML files are always UTF-8)") from None
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML ({exc})", hint="fix the syntax at that line") from None
+    providers = raw.get("providers")
+    if providers is not None and not (isinstance(providers, dict)
+                                      and all(isinstance(v, dict) for v in providers.values())):
+        raise ConfigError(f"{path}: 'providers' must be tables, one per provider, like [providers.runway]",
+                          hint="see the README's Configuration section")
+    return raw
 
 
 def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
@@ -218,6 +270,7 @@ def _explain(exc: ValidationError, sources: list[str]) -> ConfigError:
         msg = err["msg"]
         if err["type"] == "extra_forbidden":
             msg = "unknown key"
+        msg = msg.removeprefix("Value error, ")
         lines.append(f"  {key}: {msg}")
     where = " + ".join(sources) or "settings"
     return ConfigError(f"{where}: bad setting(s):\n" + "\n".join(lines),
@@ -265,6 +318,13 @@ def load_settings(config: Optional[Path] = None, *, cwd: Optional[Path] = None,
         settings = Settings.model_validate({**data, "sources": tuple(sources), "base_url_files": base_url_files})
     except ValidationError as exc:
         raise _explain(exc, sources) from None
+    for name in KEY_ENV:
+        var = f"SHOTFILL_{name.upper()}_BASE_URL"
+        if env.get(var):
+            try:
+                check_base_url(env[var])
+            except ValueError as exc:
+                raise ConfigError(f"{var} (environment): {exc}", hint=f"fix or unset {var}") from None
     settings.register_secrets(env)
     return settings
 

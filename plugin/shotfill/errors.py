@@ -10,6 +10,7 @@ says what to do.  ``exit_code`` is what the command line returns for it::
      |    +-- PlaceholderError         a GEN: note that cannot be used as written
      +-- ConfigError                   a bad setting, naming the key
      +-- WriteError                    a file could not be written; the earlier one is unchanged
+     +-- StateError                    a journal or cache that cannot be used as it is
      +-- MediaError                    exit 1: a placeholder's media failed
      |    +-- FFmpegNotFound           exit 2: no ffmpeg/ffprobe to run
      |    +-- FFmpegError              ffmpeg ran and failed (argv + stderr tail)
@@ -67,6 +68,10 @@ class ConfigError(ShotFillError, ValueError):
 
 class WriteError(ShotFillError):
     """A write failed (full disk, read-only folder, a file where a folder should be); nothing was replaced."""
+
+
+class StateError(ShotFillError):
+    """The state folder's journal or cache cannot be used as it is (damaged, unreadable)."""
 
 
 class MediaError(ShotFillError):

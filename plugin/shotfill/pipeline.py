@@ -21,11 +21,12 @@ from shotfill.config import KEY_ENV, Settings
 from shotfill.errors import (ConfigError, Interrupted, MediaError, PlaceholderError, TimelineError, UsageError)
 from shotfill.events import EventSink, no_events
 from shotfill.files import make_dirs
+from shotfill.jobs.journal import check_journal
 from shotfill.jobs.runner import Runner, RunSettings
 from shotfill.media.probe import probe
 from shotfill.model import Codec, JobSpec, Loaded, Outcome, Placeholder, Placement, ReadResult, TimelineInfo
 from shotfill.preview import PlanPreview, preview_plans
-from shotfill.providers import provider_endpoint
+from shotfill.providers import provider_class, provider_endpoint
 from shotfill.rates import rate_str
 from shotfill.report import write_report
 from shotfill.scan import ScanResult, scan_timeline
@@ -246,9 +247,10 @@ def fill_many(items: list[BatchItem], settings: FillSettings, *, rate: Optional[
         for ph in loaded.scan.placeholders:
             key = f"{label}:{ph.id}" if many else ph.id
             specs.append(JobSpec(key=key, info=loaded.info, placeholder=ph, media_dir=media_dir))
+    state_dir = settings.state_dir or (items[0].output.parent / ".shotfill")
+    check_journal(state_dir / "journal.sqlite")
     for spec in specs:
         make_dirs(spec.media_dir)
-    state_dir = settings.state_dir or (items[0].output.parent / ".shotfill")
     runner = Runner(settings.run_settings(), state_dir, on_event)
     try:
         outcomes = asyncio.run(runner.run(specs))
@@ -273,6 +275,8 @@ def check_providers_ready(placeholders: Sequence[Placeholder], settings: FillSet
     """Refuse before anything is spent when a provider the run needs has no key (or, ComfyUI, no workflow)."""
     default = (settings.provider or settings.config.default_provider).lower()
     needed = sorted({(ph.options.provider or default).lower() for ph in placeholders})
+    for name in needed:
+        provider_class(name)   # an unknown name stops here, before any folder is made
     missing = []
     for name in needed:
         env = KEY_ENV.get(name)

@@ -20,6 +20,8 @@ SMPTE_RATES: tuple[Fraction, ...] = (
     Fraction(48000, 1001), Fraction(48), Fraction(50), Fraction(60000, 1001), Fraction(60),
 )
 DROP_FRAME_RATES = (Fraction(30000, 1001), Fraction(60000, 1001))
+#: the rates a timeline can have, for flags and files alike
+MIN_RATE, MAX_RATE = 1, 1000
 
 
 def normalize_rate(value: float | int | Fraction) -> Fraction:
@@ -48,12 +50,18 @@ def parse_rate(text: str) -> Fraction:
             value = Fraction(int(num), int(den))
         else:
             value = Fraction(t)
-        return normalize_rate(value)
-    except (ValueError, ZeroDivisionError):
+        # Checked before normalising: a tiny rate would round to 0 and be reported as '0'.
+        if MIN_RATE <= value <= MAX_RATE:
+            value = normalize_rate(value)
+    except (ValueError, ZeroDivisionError, OverflowError):
         raise UsageError(
             f"'{text}' is not a frame rate",
             hint="write it as 23.976, 24000/1001, 25, 29.97 or 30000/1001",
         ) from None
+    if not MIN_RATE <= value <= MAX_RATE:
+        raise UsageError(f"'{text}' is not a usable frame rate: it must be from {MIN_RATE} to {MAX_RATE} fps",
+                         hint="write it as 23.976, 24000/1001, 25, 29.97 or 30000/1001")
+    return value
 
 
 def rate_str(rate: Fraction) -> str:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import re
 import sys
@@ -53,6 +54,28 @@ def parse_resolution(text: str) -> tuple[int, int]:
     return w, h
 
 
+def _amount(text: str) -> float:
+    """--max-cost: a finite amount, not below zero (nan would compare false and lift the budget)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not an amount; write it like 40 or 12.5") from None
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"'{text}' is not an amount: give a number of 0 or more, like 40")
+    return value
+
+
+def _count(text: str) -> int:
+    """--concurrency: a whole number of jobs at once, at least one."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if not 1 <= value <= 256:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a number of jobs: give a whole number from 1 to 256")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = Parser(prog="shotfill", description="Fill GEN: placeholders in an edit with generated footage.",
                 epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -92,7 +115,7 @@ def build_parser() -> argparse.ArgumentParser:
                     help="prores (ProRes 422 HQ .mov, default), prores_ks (slower encoder), dnxhr (DNxHR HQ .mov), h264 (.mp4)")
     fp.add_argument("--relative-paths", action="store_true",
                     help="write media paths relative to OUTPUT instead of absolute")
-    fp.add_argument("--concurrency", type=int, default=4, help="generations at once (default 4)")
+    fp.add_argument("--concurrency", type=_count, default=4, help="generations at once (default 4)")
     fp.add_argument("--allow-stray-markers", action="store_true",
                     help="fill what can be filled even if some GEN: markers cover no placeholder")
     fp.add_argument("--quiet", "-q", action="store_true", help="print only the summary")
@@ -100,7 +123,7 @@ def build_parser() -> argparse.ArgumentParser:
                     help="print each request that would be sent (no secrets) and the estimated cost; send nothing")
     fp.add_argument("--json", action="store_true",
                     help="print a machine-readable summary (or, with --dry-run, the requests) on stdout")
-    fp.add_argument("--max-cost", type=float, metavar="AMOUNT",
+    fp.add_argument("--max-cost", type=_amount, metavar="AMOUNT",
                     help="never submit a job that would take the run's estimated spend past AMOUNT; "
                          "the placeholders left out are listed as skipped")
     fp.add_argument("--resubmit", action="store_true",
@@ -208,8 +231,6 @@ def _plan_line(plan: dict[str, Any], ph: Placeholder) -> str:
 def cmd_fill(args: argparse.Namespace) -> int:
     rate = parse_rate(args.rate) if args.rate else None
     res = parse_resolution(args.resolution) if args.resolution else None
-    if args.max_cost is not None and args.max_cost < 0:
-        raise UsageError("--max-cost must not be negative")
     items = plan_outputs(args.timeline, args.output, args.format)
     config = load_settings(args.config)
     settings = FillSettings(output=items[0].output, provider=args.provider, model=args.model, config=config,

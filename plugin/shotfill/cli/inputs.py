@@ -9,6 +9,7 @@ after the input, in the input's own format unless ``--format`` says otherwise
 from __future__ import annotations
 
 import glob
+import os
 from pathlib import Path
 from typing import Optional
 
@@ -75,15 +76,51 @@ def plan_outputs(args: list[Path], output: Path, fmt: Optional[str] = None) -> l
     if output.exists() and not output.is_dir():
         raise UsageError(f"{output}: is a file; with several timelines -o names a folder",
                          hint="give -o a folder, e.g. -o filled/")
-    # Outputs are named after their inputs; two inputs that would give the same name
-    # (reel1.edl from two folders) get their folder's name in front.
-    names: dict[str, int] = {}
-    for p in inputs:
-        key = f"{p.stem}{_suffix(fmt, p)}"
-        names[key] = names.get(key, 0) + 1
-    items = []
-    for p in inputs:
-        suffix = _suffix(fmt, p)
-        name = p.stem if names[f"{p.stem}{suffix}"] == 1 else f"{p.parent.name}_{p.stem}"
-        items.append(BatchItem(p, output / f"{name}{suffix}"))
+    items = [BatchItem(p, output / name) for p, name in zip(inputs, _output_names(inputs, fmt))]
     return items
+
+
+def _output_names(inputs: list[Path], fmt: Optional[str]) -> list[str]:
+    """One file name per input, never two alike (also not alike but for case, for macOS and Windows).
+
+    Outputs are named after their inputs.  Where names clash (reel1.edl from
+    two folders, or cut.edl and cut.otio written with --format edl), each
+    clashing name takes one more folder of its input's path in front, then its
+    input's own suffix, then a counter, until every name is distinct.
+    """
+    suffixes = [_suffix(fmt, p) for p in inputs]
+    parents = [p.resolve().parent for p in inputs]
+    # Only the folders below the ones all inputs share tell inputs apart.
+    common = Path(os.path.commonpath(parents)) if len({p.anchor for p in parents}) == 1 else None
+    folders = [p.relative_to(common).parts if common else p.parts for p in parents]
+
+    def name(i: int, level: int) -> str:
+        p, depth = inputs[i], len(folders[i])
+        parts = [*folders[i][depth - min(level, depth):], p.stem]
+        if level > depth and p.suffix:
+            parts.append(p.suffix.lstrip("."))
+        return "_".join(parts) + suffixes[i]
+
+    levels = [0] * len(inputs)
+    top = max((len(f) for f in folders), default=0) + 1
+    while True:
+        names = [name(i, lv) for i, lv in enumerate(levels)]
+        groups: dict[str, list[int]] = {}
+        for i, n in enumerate(names):
+            groups.setdefault(n.casefold(), []).append(i)
+        clashing = [i for g in groups.values() if len(g) > 1 for i in g if levels[i] < top]
+        if not clashing:
+            break
+        for i in clashing:
+            levels[i] += 1
+    # Names still alike (same folders, stem and suffix but for case): a counter settles them.
+    taken: set[str] = set()
+    for i, n in enumerate(names):
+        stem, suffix = n[: -len(suffixes[i])], suffixes[i]
+        k = 2
+        while n.casefold() in taken:
+            n = f"{stem}_{k}{suffix}"
+            k += 1
+        taken.add(n.casefold())
+        names[i] = n
+    return names

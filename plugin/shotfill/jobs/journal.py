@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional
 
+from shotfill.errors import StateError
 from shotfill.secrets import scrub
 
 SCHEMA = """
@@ -66,10 +67,16 @@ class Journal:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None, timeout=30)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")
-        self._db.execute(SCHEMA)
+        try:
+            self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None, timeout=30)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=FULL")
+            self._db.execute(SCHEMA)
+            _check_open(self._db)
+        except sqlite3.Error as exc:
+            if hasattr(self, "_db"):
+                self._db.close()
+            raise _unusable(path, exc) from None
 
     def close(self) -> None:
         with self._lock:
@@ -116,3 +123,42 @@ class Journal:
 
     def uncertain(self, request_hash: str, provider: str, error: str) -> None:
         self._upsert(request_hash, provider, state="uncertain", error=error)
+
+
+_COLUMNS = {"request_hash", "provider", "model", "job_id", "state", "media_path", "cost", "data", "error",
+            "updated_at"}
+
+
+def _check_open(db: sqlite3.Connection) -> None:
+    """Raise sqlite3.DatabaseError unless the file is a whole SQLite database holding our table."""
+    problems = [r[0] for r in db.execute("PRAGMA quick_check").fetchall() if r[0] != "ok"]
+    if problems:
+        raise sqlite3.DatabaseError("; ".join(problems[:3]))
+    cols = {r[1] for r in db.execute("PRAGMA table_info(jobs)").fetchall()}
+    if cols and not _COLUMNS <= cols:
+        raise sqlite3.DatabaseError("its jobs table is not ShotFill's (columns " + ", ".join(sorted(cols)) + ")")
+
+
+def _unusable(path: Path, exc: BaseException) -> StateError:
+    # Never repaired or replaced here: the file may be the only record of jobs already paid for.
+    return StateError(
+        f"{path}: the job journal cannot be used ({exc})",
+        hint=f"move it aside (e.g. `mv '{path}' '{path}.damaged'`) and run again, or point --state-dir "
+             "elsewhere; ShotFill then forgets the jobs it recorded, so any still running or not yet "
+             "downloaded would be generated, and paid for, again")
+
+
+def check_journal(path: Path) -> None:
+    """Refuse a damaged journal before a run creates anything; a missing one is fine (it is made later)."""
+    if not path.exists():
+        return
+    if not path.is_file():
+        raise _unusable(path, OSError("not a file"))
+    try:
+        db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=30)
+        try:
+            _check_open(db)
+        finally:
+            db.close()
+    except sqlite3.Error as exc:
+        raise _unusable(path, exc) from None

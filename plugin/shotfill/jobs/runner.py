@@ -45,6 +45,7 @@ from shotfill.plan import PlanSettings, plan_request
 from shotfill.providers import get_provider
 from shotfill.events import EventSink, Stage
 from shotfill.providers.base import JobHandle, Provider, ProviderContext
+from shotfill.timeline.names import media_stem
 
 @dataclass
 class RunSettings:
@@ -189,8 +190,10 @@ class Runner:
             ph, info = spec.placeholder, spec.info
             target = ConformTarget(width=info.width, height=info.height, rate=ph.rate, frames=ph.duration,
                                    timecode=ph.timecode, codec=self.settings.codec, fit=ph.options.fit or Fit.FILL)
-            stem = Path(info.path).stem
-            dst = spec.media_dir / f"{stem}_{ph.id}_{req.request_hash[:8]}{self.settings.codec.suffix}"
+            # Named by all that decides its bytes (fit is not in the request): look-alike holes of two
+            # timelines sharing a media folder never write one file.
+            tag = hashlib.sha256(f"{req.request_hash}\0{target.model_dump_json()}".encode()).hexdigest()[:8]
+            dst = spec.media_dir / f"{media_stem(Path(info.path).stem)}_{ph.id}_{tag}{self.settings.codec.suffix}"
             self.emit(spec.key, Stage.CONFORM, dst.name)
             await executor.cpu(conform, Path(gen.path), dst, target, threads=threads)
             out.timings["conform"] = time.monotonic() - t1

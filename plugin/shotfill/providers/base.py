@@ -489,12 +489,17 @@ class RemoteProvider(Provider):
             pct = (f"{status.progress * 100:.0f}%" if status.progress is not None
                    else status.detail or status.state)
             self.ctx.on_event(pid, Stage.PROGRESS, pct)
-            delay = status.poll_after if status.poll_after is not None else interval
+            delay = interval if status.poll_after is None else _poll_hint(status.poll_after, interval)
             if self.ctx.clock() + delay > deadline:
                 raise JobTimedOut(f"{self.name}: job {handle.job_id} still {status.state} after "
                                   f"{self.settings.timeout:g} s", hint="run again later to pick it up: the job id "
                                   "is in the journal; or raise `timeout` for this provider in shotfill.toml")
             await self.ctx.sleep(delay)
+
+
+def _poll_hint(hint: float, interval: float) -> float:
+    """A service's poll-after hint, within reason: 0, negative or nan would poll flat out."""
+    return min(max(hint, 1.0), 300.0) if math.isfinite(hint) else interval
 
 
 def _elide(obj: Any) -> Any:

@@ -15,6 +15,7 @@ from typing import Any, Optional
 import opentimelineio as otio
 
 from shotfill.model import Placement
+from shotfill.timeline.names import url_safe
 from shotfill.rates import rational_time
 
 
@@ -27,9 +28,10 @@ def item_at(timeline: otio.schema.Timeline, path: tuple[int, ...]) -> otio.core.
 
 def media_url(path: Path, *, relative_to: Optional[Path]) -> str:
     """The target_url for a conformed file: absolute by default, or relative to the output's folder."""
+    # url_safe: OTIO's url_from_filepath leaves a newline in a folder's name as it is.
     if relative_to is not None:
-        return Path(os.path.relpath(path.resolve(), relative_to.resolve())).as_posix()
-    return otio.url_utils.url_from_filepath(str(path.resolve()))
+        return url_safe(Path(os.path.relpath(path.resolve(), relative_to.resolve())).as_posix())
+    return url_safe(otio.url_utils.url_from_filepath(str(path.resolve())))
 
 
 def build_clip(old: otio.core.Item, pl: Placement, *, relative_to: Optional[Path]) -> otio.schema.Clip:

@@ -16,6 +16,7 @@ from typing import Any, Callable
 from shotfill.errors import TimelineError
 from shotfill.files import write_text
 from shotfill.model import Loaded, Placement
+from shotfill.timeline.names import make_text_safe
 from shotfill.rates import rate_str
 from shotfill.timeline.adapters import write_file
 from shotfill.timeline.edl.splice import splice_edl
@@ -64,6 +65,10 @@ def write_output(loaded: Loaded, placements: list[Placement], output: Path, adap
             "readably (it leaves frameDuration empty), so it was not written; the generated media is kept",
             hint="write the output as .otio or .xml (FCP 7), or start from an FCPXML export")
     filled = place_clips(read.timeline, placements, relative_to=output.parent if relative_paths else None)
+    if adapter in ("cmx_3600", "fcp_xml", "fcpx_xml"):
+        # These writers copy names and URLs into the text as they are: a newline would inject an EDL
+        # line, a C0 character would make the XML unreadable.
+        make_text_safe(filled)
     kwargs: dict[str, Any] = {}
     if adapter == "cmx_3600":
         kwargs["rate"] = float(loaded.info.rate)

@@ -22,6 +22,7 @@ from pathlib import Path
 
 from shotfill.errors import TimelineError
 from shotfill.model import Placement
+from shotfill.timeline.names import line_safe
 from shotfill.rates import frames_to_timecode, timecode_to_frames
 
 _TC = r"\d{1,2}[:;.]\d{2}[:;.]\d{2}[:;.]\d{2}"
@@ -112,8 +113,9 @@ def splice_edl(text: str, placements: list[Placement], *, rate: Fraction, drop_f
             raise TimelineError(f"{source_name}: {ph.id} is on {ph.track}; an EDL has one video track",
                                 hint="write the output as .otio or .xml instead")
         rin, rout = ph.record_frame, ph.record_frame + ph.duration
-        file_lines = [f"* FROM CLIP NAME: {Path(pl.media_path).name}{nl}",
-                      f"* SOURCE FILE: {Path(pl.media_path).resolve()}{nl}"]
+        # A line break in a name or folder would start a line of its own: an event, to the editor.
+        file_lines = [f"* FROM CLIP NAME: {line_safe(Path(pl.media_path).name)}{nl}",
+                      f"* SOURCE FILE: {line_safe(str(Path(pl.media_path).resolve()))}{nl}"]
         if ph.kind == "clip":
             ev = next((e for e in video if e.rec_in == rin and e.rec_out == rout), None)
             if ev is None:

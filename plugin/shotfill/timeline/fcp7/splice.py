@@ -33,6 +33,7 @@ from typing import Optional
 
 from shotfill.errors import TimelineError
 from shotfill.model import Placement
+from shotfill.timeline.names import line_safe
 from shotfill.rates import frames_to_timecode, normalize_rate
 from shotfill.timeline.xml.document import Edit, El, Node, Raw, XmlDoc, file_url, leaf, provenance_line
 from shotfill.media.probe import probe
@@ -160,7 +161,7 @@ def _clipitem(pl: Placement, *, cid: str, fid: str, timebase: int, ntsc: bool, r
         sc += [leaf("width", size[0]), leaf("height", size[1])]
     sc += [leaf("anamorphic", "FALSE"), leaf("pixelaspectratio", "square"), leaf("fielddominance", "none")]
     file_el = El("file", [("id", fid)], [
-        leaf("name", Path(pl.media_path).name),
+        leaf("name", line_safe(Path(pl.media_path).name)),
         leaf("pathurl", url),
         rate_el(),
         leaf("duration", d),

@@ -37,6 +37,7 @@ from typing import Optional
 
 from shotfill.errors import TimelineError
 from shotfill.model import Placement
+from shotfill.timeline.names import line_safe
 from shotfill.rates import normalize_rate
 from shotfill.timeline.xml.document import Edit, El, Node, Raw, XmlDoc, file_url, provenance_line
 
@@ -279,7 +280,7 @@ def splice_fcpxml(xml_text: str, placements: list[Placement], *, rate: Fraction,
         ph = pl.placeholder
         aid = _new_id(used)
         url = file_url(Path(pl.media_path), relative_to=relative_to)
-        attrs = [("id", aid), ("name", Path(pl.media_path).stem)]
+        attrs = [("id", aid), ("name", line_safe(Path(pl.media_path).stem))]
         if sq.version < (1, 9):
             attrs.append(("src", url))
         attrs += [("start", sq.t(ph.record_frame * sq.fd)), ("duration", sq.t(ph.duration * sq.fd)),

@@ -262,8 +262,8 @@ def _esc(s: str, attr: bool) -> str:
             out.append("&quot;")
         elif ch in "\r\t\n" and (attr or ch == "\r"):
             out.append(f"&#{o};")
-        elif o < 0x20 and ch not in "\t\n":
-            out.append("&#xFFFD;")          # not allowed in XML 1.0
+        elif (o < 0x20 and ch not in "\t\n") or 0xD800 <= o <= 0xDFFF or o in (0xFFFE, 0xFFFF):
+            out.append("&#xFFFD;")          # not allowed in XML 1.0, not even as a reference
         elif o > 0x7E:
             out.append(f"&#x{o:X};")
         else:
@@ -313,11 +313,12 @@ def file_url(path: Path, *, relative_to: Optional[Path], host: str = "") -> str:
     """
     if relative_to is not None:
         rel = Path(os.path.relpath(path.resolve(), relative_to.resolve())).as_posix()
-        return urllib.parse.quote(rel, safe="/")
+        return urllib.parse.quote(rel, safe="/", errors="surrogateescape")
     p = path.resolve().as_posix()
     if not p.startswith("/"):
         p = "/" + p                              # C:/x -> /C:/x
-    return f"file://{host}" + urllib.parse.quote(p, safe="/")
+    # surrogateescape: a name that is not UTF-8 on disk is written as its own bytes, percent-encoded.
+    return f"file://{host}" + urllib.parse.quote(p, safe="/", errors="surrogateescape")
 
 
 _PROVENANCE_KEYS = ("provider", "model", "job_id", "seed", "negative", "request_hash", "generated_at")
