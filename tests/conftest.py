@@ -4,9 +4,11 @@ from pathlib import Path
 TESTS = Path(__file__).resolve().parent
 sys.path.insert(0, str(TESTS))
 ROOT = TESTS.parent
-CORPUS = ROOT.parent / "shared" / "corpus"
 
 import os
+
+#: the shared corpus beside the checkout; TEST_CORPUS points elsewhere (a worktree one level deeper)
+CORPUS = Path(os.environ.get("TEST_CORPUS") or ROOT.parent / "shared" / "corpus")
 
 import pytest
 

@@ -18,6 +18,7 @@ from pathlib import Path
 import opentimelineio as otio
 import pytest
 
+from conftest import CORPUS
 from shotfill.errors import TimelineError, UsageError
 from shotfill.rates import parse_rate, timecode_to_frames
 from shotfill.timeline.read import ReadResult, detect_format, read_timeline, write_timeline_atomic
@@ -26,7 +27,6 @@ R23 = Fraction(24000, 1001)
 R29 = Fraction(30000, 1001)
 R59 = Fraction(60000, 1001)
 
-CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus"
 
 
 # --------------------------------------------------------------------------- helpers
