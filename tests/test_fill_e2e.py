@@ -20,6 +20,8 @@ from mediautil import counter_index, decoded_frames, make_test_clip, mean_rgb, v
 from shotfill.cli.app import main
 from timelines import clip, gap, marker, slug, tr
 
+pytestmark = pytest.mark.slow          # real fills: ffmpeg conforms every clip
+
 R24 = Fraction(24000, 1001)
 
 

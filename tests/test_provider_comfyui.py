@@ -64,6 +64,7 @@ def prompts(fake: FakeComfyUI) -> list[dict]:
 
 # -- the happy paths -----------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_text_only_run_templates_the_workflow_and_downloads_the_video(fake, tmp_path, small_video):
     rig = Rig(fake, tmp_path)
     media = rig.run(request())
@@ -97,6 +98,7 @@ def test_text_only_run_templates_the_workflow_and_downloads_the_video(fake, tmp_
     assert ("progress", "queued") in rig.events and ("progress", "running") in rig.events
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("size,max_side,want", [((1920, 1080), None, (1920, 1088)),
                                                 ((1080, 1920), None, (1088, 1920)),
                                                 ((1920, 1080), 1280, (1280, 720)),
@@ -110,6 +112,7 @@ def test_size_is_the_timeline_size_fitted_and_rounded_to_16(fake, tmp_path, size
     assert rig.provider.plan(request(width=size[0], height=size[1])).size_label == f"{want[0]}x{want[1]}"
 
 
+@pytest.mark.slow
 def test_config_size_and_extra_inputs_are_sent_as_given(fake, tmp_path):
     rig = Rig(fake, tmp_path, extra={"width": 832, "height": 480, "57.inputs.steps": 8, "58.inputs.steps": 8,
                                      "57.inputs.end_at_step": 4, "58.inputs.start_at_step": 4})
@@ -122,6 +125,7 @@ def test_config_size_and_extra_inputs_are_sent_as_given(fake, tmp_path):
     assert wf["60"]["inputs"]["fps"] == pytest.approx(24000 / 1001, abs=1e-9)
 
 
+@pytest.mark.slow
 def test_neighbour_frames_are_uploaded_to_the_same_server_and_named_in_the_loadimage_nodes(fake, tmp_path):
     first = make_png(tmp_path / "before.png", 64, 36, "red")
     last = make_png(tmp_path / "after.png", 64, 36, "blue")
@@ -146,6 +150,7 @@ def test_neighbour_frames_are_uploaded_to_the_same_server_and_named_in_the_loadi
     assert keys.index("POST /prompt") > max(i for i, k in enumerate(keys) if k == "POST /upload/image")
 
 
+@pytest.mark.slow
 def test_unmapped_neighbours_and_negative_are_not_sent_and_the_plan_says_so(fake, tmp_path):
     first = make_png(tmp_path / "before.png", 64, 36, "red")
     inputs = {k: v for k, v in MAPPING.items() if k not in ("first_frame", "last_frame", "negative")}
@@ -160,6 +165,7 @@ def test_unmapped_neighbours_and_negative_are_not_sent_and_the_plan_says_so(fake
     assert prompts(fake)[0]["prompt"]["7"]["inputs"]["text"].startswith("blurry, low quality")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("style,suffix", [("vhs", ".mp4"), ("videos", ".webm"), ("gif", ".gif")])
 def test_video_outputs_of_each_node_kind_are_found_and_downloaded(fake, tmp_path, small_video, style, suffix):
     fake.output_style = style
@@ -182,6 +188,7 @@ def test_pick_output_prefers_saved_video_over_gif_previews_and_stills():
     assert pick_output({"9": outputs["9"]}) is None
 
 
+@pytest.mark.slow
 def test_a_long_gap_is_not_refused_and_costs_what_the_config_says(fake, tmp_path):
     rig = Rig(fake, tmp_path, price_per_second=0.01)
     plan = rig.provider.plan(request(frames=24 * 60 + 12))
@@ -192,6 +199,7 @@ def test_a_long_gap_is_not_refused_and_costs_what_the_config_says(fake, tmp_path
     assert prompts(fake)[0]["prompt"]["67"]["inputs"]["length"] == 1452
 
 
+@pytest.mark.slow
 def test_queue_position_is_reported_while_queued(fake, tmp_path):
     fake.add_foreign_job()
     fake.add_foreign_job()
@@ -212,6 +220,7 @@ def test_queue_position_is_reported_while_queued(fake, tmp_path):
 
 # -- failures ------------------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_reset_submit_of_a_queued_prompt_is_recovered_by_client_id(fake, tmp_path, small_video):
     foreign = fake.add_foreign_job()
     fake.accept_then_reset_next_prompt()
@@ -226,6 +235,7 @@ def test_reset_submit_of_a_queued_prompt_is_recovered_by_client_id(fake, tmp_pat
     assert rig.journal.get(HASH).job_id == mine
 
 
+@pytest.mark.slow
 def test_reset_submit_of_a_prompt_that_already_finished_is_found_in_history(fake, tmp_path):
     fake.next_job_steps(["done"])
     fake.accept_then_reset_next_prompt()
@@ -337,6 +347,7 @@ def test_missing_workflow_and_bad_extra_are_config_errors(fake, tmp_path):
     assert fake.requests == []
 
 
+@pytest.mark.slow
 def test_the_documented_toml_and_example_workflow_run_end_to_end(fake, tmp_path, monkeypatch, small_video):
     toml = re.search(r"```toml\n(.*?)```", DOC.read_text(), re.S).group(1)
     (tmp_path / "shotfill.toml").write_text(toml)

@@ -44,6 +44,7 @@ def submits(fake: FakeFal) -> list:
 # -- happy paths --------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_text_only_hole_uses_the_wan_text_model_and_downloads_from_the_cdn(fake, cdn, key, tmp_path, small_video):
     h = Harness(fake, tmp_path)
     media = h.run(request())                                    # 84 frames at 24 = 3.5 s, no neighbours
@@ -72,6 +73,7 @@ def test_text_only_hole_uses_the_wan_text_model_and_downloads_from_the_cdn(fake,
     assert plan.estimated_cost == pytest.approx(0.28)
 
 
+@pytest.mark.slow
 def test_first_and_last_frames_go_inline_and_portrait_picks_9_16(fake, key, tmp_path, frames):
     first, last = frames
     h = Harness(fake, tmp_path)
@@ -89,6 +91,7 @@ def test_first_and_last_frames_go_inline_and_portrait_picks_9_16(fake, key, tmp_
     assert isinstance(body["num_frames"], int) and media.job_id in fake.jobs
 
 
+@pytest.mark.slow
 def test_kling_sends_duration_as_a_string_and_no_seed(fake, key, tmp_path, frames):
     h = Harness(fake, tmp_path, model=KLING)
     media = h.run(request(frames=7 * 24, negative="blur", first_frame=frames[0], last_frame=frames[1]))
@@ -108,6 +111,7 @@ def test_kling_sends_duration_as_a_string_and_no_seed(fake, key, tmp_path, frame
     assert png_of(body["tail_image_url"]) == Path(frames[1]).read_bytes() and body["duration"] == "5"
 
 
+@pytest.mark.slow
 def test_ltx_sends_an_integer_duration_and_resolution(fake, key, tmp_path, frames):
     h = Harness(fake, tmp_path, model=LTX)
     h.run(request(width=1080, height=1920, frames=5 * 24, first_frame=frames[0]))
@@ -126,6 +130,7 @@ def test_an_image_only_model_without_a_shot_before_is_refused_without_a_request(
     assert fake.requests == []
 
 
+@pytest.mark.slow
 def test_any_other_model_is_described_by_config(fake, key, tmp_path, frames):
     fake.models["acme/vid/i2v"] = ({"text": _str, "start": _str, "secs": _int_range(1, 20), "steps": _int_range(1, 50),
                                     "rand": _int_range(0, 99999)}, ("text",))
@@ -192,6 +197,7 @@ def test_bad_duration_and_unknown_model_are_rejected_with_the_services_words(fak
         Harness(fake, tmp_path, model="not a model").provider.plan(request())
 
 
+@pytest.mark.slow
 def test_unknown_statuses_keep_polling_and_failed_ones_stop(fake, key, tmp_path):
     fake.steps = ["IN_QUEUE", "WARMING_UP", "COMPLETED"]
     h = Harness(fake, tmp_path)

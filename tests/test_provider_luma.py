@@ -49,6 +49,7 @@ def creates(fake: FakeLuma):
 # -- happy paths --------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_text_only_landscape_body_headers_and_download_without_the_key(fake, cdn, key, tmp_path, small_video):
     h = Harness(fake, tmp_path)
     media = h.run(request())
@@ -71,6 +72,7 @@ def test_text_only_landscape_body_headers_and_download_without_the_key(fake, cdn
     assert (row.state, row.job_id, row.media_path) == ("downloaded", gen_id, media.path)
 
 
+@pytest.mark.slow
 def test_portrait_with_neighbour_frames_sends_no_keyframes_and_the_plan_says_so(fake, key, tmp_path):
     first = make_png(tmp_path / "before.png", 64, 114, "red")
     last = make_png(tmp_path / "after.png", 64, 114, "blue")
@@ -108,6 +110,7 @@ def test_aspect_and_resolution_choices():
 # -- failures -----------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_a_create_whose_answer_was_lost_is_recovered_from_the_listing(fake, key, tmp_path, small_video):
     Harness(fake, tmp_path / "other").run(request(prompt="another shot", request_hash="aa" * 32))
     fake.lose_next_create_reply()
@@ -119,6 +122,7 @@ def test_a_create_whose_answer_was_lost_is_recovered_from_the_listing(fake, key,
     assert Path(media.path).read_bytes() == small_video
 
 
+@pytest.mark.slow
 def test_an_expired_cdn_link_is_asked_for_afresh_once(fake, cdn, key, tmp_path, small_video):
     fake.fresh_links = True
     real_link = cdn.link

@@ -38,6 +38,7 @@ def creates(fake: FakeOpenAI):
 # -- happy paths --------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_text_only_landscape_sends_the_sdk_form_and_downloads_the_video(fake, key, tmp_path, small_video):
     h = Harness(fake, tmp_path)
     media = h.run(request())
@@ -64,6 +65,7 @@ def test_text_only_landscape_sends_the_sdk_form_and_downloads_the_video(fake, ke
     assert row.data == {"model": "sora-2", "seconds": "8", "size": "1280x720"}
 
 
+@pytest.mark.slow
 def test_portrait_with_neighbour_frames_sends_the_first_resized_and_honours_poll_hints(fake, key, tmp_path):
     first = make_png(tmp_path / "before.png", 360, 640, "red")
     last = make_png(tmp_path / "after.png", 360, 640, "blue")
@@ -86,12 +88,14 @@ def test_portrait_with_neighbour_frames_sends_the_first_resized_and_honours_poll
     assert h.sleeps == [1.5, 1.5, 1.5]
 
 
+@pytest.mark.slow
 def test_a_unicode_prompt_arrives_intact(fake, key, tmp_path):
     h = Harness(fake, tmp_path)
     h.run(request(prompt="café au lait — slow dolly, 35 mm"))
     assert parse_multipart(creates(fake)[0])[0]["prompt"] == "café au lait — slow dolly, 35 mm"
 
 
+@pytest.mark.slow
 def test_base_url_with_v1_and_gateway_model_aliases(fake, key, tmp_path):
     h = Harness(fake, tmp_path, base_url=fake.url + "/v1/")
     assert h.provider.base_url == fake.url
@@ -102,6 +106,7 @@ def test_base_url_with_v1_and_gateway_model_aliases(fake, key, tmp_path):
     assert any("not a known Sora model" in n for n in alias.notes)
 
 
+@pytest.mark.slow
 def test_request_preview_shows_the_form_without_image_bytes(fake, key, tmp_path):
     first = make_png(tmp_path / "before.png", 64, 36, "green")
     preview = Harness(fake, tmp_path).provider.request_preview(request(first_frame=str(first)))
@@ -114,6 +119,7 @@ def test_request_preview_shows_the_form_without_image_bytes(fake, key, tmp_path)
 # -- failures -----------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_a_create_whose_answer_was_lost_is_recovered_from_the_listing(fake, key, tmp_path, small_video):
     fake.lose_next_create_reply()
     h = Harness(fake, tmp_path)
@@ -125,6 +131,7 @@ def test_a_create_whose_answer_was_lost_is_recovered_from_the_listing(fake, key,
     assert h.journal.get(HASH).state == "downloaded"
 
 
+@pytest.mark.slow
 def test_recover_does_not_claim_someone_elses_job(fake, key, tmp_path):
     other = Harness(fake, tmp_path / "other")
     other.run(request(prompt="a different shot entirely", request_hash="1a" * 32))

@@ -46,6 +46,7 @@ def creates(fake: FakeReplicate) -> list:
 # -- happy paths --------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_text_only_hole_runs_the_wan_text_model_and_downloads_from_the_cdn(fake, cdn, key, tmp_path, small_video):
     h = Harness(fake, tmp_path)
     media = h.run(request())                                   # 3.5 s hole, no neighbours
@@ -68,6 +69,7 @@ def test_text_only_hole_runs_the_wan_text_model_and_downloads_from_the_cdn(fake,
     assert any("generates 5 s for a 3.50 s hole" in n for n in plan.notes)
 
 
+@pytest.mark.slow
 def test_first_and_last_frames_go_inline_to_the_wan_image_model(fake, key, tmp_path, frames):
     first, last = frames
     h = Harness(fake, tmp_path)
@@ -83,6 +85,7 @@ def test_first_and_last_frames_go_inline_to_the_wan_image_model(fake, key, tmp_p
     assert any("negative prompt not sent" in n for n in plan.notes)
 
 
+@pytest.mark.slow
 def test_a_pinned_version_goes_through_v1_predictions_and_a_list_output_is_handled(fake, key, tmp_path, frames,
                                                                                      small_video):
     fake.output_as_list = True
@@ -100,6 +103,7 @@ def test_a_pinned_version_goes_through_v1_predictions_and_a_list_output_is_handl
     assert h.provider.plan(request(frames=6 * 24)).estimated_cost == pytest.approx(0.7)
 
 
+@pytest.mark.slow
 def test_large_frames_are_uploaded_to_replicates_file_store(fake, key, tmp_path, frames, monkeypatch):
     monkeypatch.setattr(replicate_mod, "INLINE_LIMIT", 64)
     h = Harness(fake, tmp_path)
@@ -113,6 +117,7 @@ def test_large_frames_are_uploaded_to_replicates_file_store(fake, key, tmp_path,
     assert inp["image"] == f"{fake.url}/v1/files/file001" and inp["last_image"] == f"{fake.url}/v1/files/file002"
 
 
+@pytest.mark.slow
 def test_any_other_model_is_described_by_config(fake, key, tmp_path, frames):
     fake.models["acme/clip-i2v"] = ({"caption": _str, "init": _str, "length": _int(1, 20), "guidance": _int()},
                                     ("caption",))
@@ -132,6 +137,7 @@ def test_any_other_model_is_described_by_config(fake, key, tmp_path, frames):
 # -- the journal and the lifecycle ----------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_a_create_whose_answer_was_lost_is_recovered_from_the_listing(fake, key, tmp_path, small_video):
     fake.page_size = 1
     fake.add_prediction(T2V, {"prompt": "someone else's clip"}, age=-60)     # listed first: ours is on page 2
@@ -159,6 +165,7 @@ def test_recover_does_not_claim_someone_elses_prediction(fake, key, tmp_path):
     assert h.journal.get(HASH).state == "uncertain"
 
 
+@pytest.mark.slow
 def test_recover_reads_predictions_when_the_listing_leaves_inputs_out(fake, key, tmp_path):
     fake.list_inputs = False
     fake.lose_next_create_reply()

@@ -55,6 +55,7 @@ def frames(tmp_path_factory) -> tuple[Path, Path]:
 # -- happy paths -------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_text_only_gen45_sends_the_documented_body_and_downloads_the_video(fake, key, tmp_path, small_video):
     h = Harness(fake, tmp_path, model="gen4.5")
     req = request(frames=72)                                   # 3.0 s at 24 fps, 1920x1080
@@ -81,6 +82,7 @@ def test_text_only_gen45_sends_the_documented_body_and_downloads_the_video(fake,
     assert rec.cost == pytest.approx(0.12 * 3)
 
 
+@pytest.mark.slow
 def test_gen4_turbo_without_a_shot_before_uses_gen45_text_to_video_and_says_so(fake, key, tmp_path):
     h = Harness(fake, tmp_path, model="gen4_turbo")
     req = request(w=1080, h=1920, frames=100)                  # 4.17 s vertical
@@ -94,6 +96,7 @@ def test_gen4_turbo_without_a_shot_before_uses_gen45_text_to_video_and_says_so(f
     assert media.model == "gen4.5"
 
 
+@pytest.mark.slow
 def test_gen4_turbo_with_neighbours_sends_the_first_frame_only(fake, key, tmp_path, frames):
     first, last = frames
     h = Harness(fake, tmp_path)                                # default model: gen4_turbo
@@ -110,6 +113,7 @@ def test_gen4_turbo_with_neighbours_sends_the_first_frame_only(fake, key, tmp_pa
     assert data_uri_bytes(body["promptImage"][0]["uri"]) == first.read_bytes()
 
 
+@pytest.mark.slow
 def test_veo31_vertical_with_first_and_last_frames_and_a_negative_prompt(fake, key, tmp_path, frames, small_video):
     first, last = frames
     h = Harness(fake, tmp_path, model="veo3.1")
@@ -128,6 +132,7 @@ def test_veo31_vertical_with_first_and_last_frames_and_a_negative_prompt(fake, k
     assert Path(media.path).read_bytes() == small_video
 
 
+@pytest.mark.slow
 def test_big_frames_are_scaled_to_the_output_size_before_inlining(fake, key, tmp_path, frames, monkeypatch):
     monkeypatch.setattr(runway_mod, "MAX_DATA_URI", 100)       # every frame is "too big"
     h = Harness(fake, tmp_path, model="gen4.5")
@@ -147,6 +152,7 @@ def test_cancelled_task_fails(fake, key, tmp_path):
         h.run(request())
 
 
+@pytest.mark.slow
 def test_expired_output_url_is_refreshed_once_from_the_task(fake, key, tmp_path, small_video):
     fake.expire_next_urls(1)
     h = Harness(fake, tmp_path, model="gen4.5")

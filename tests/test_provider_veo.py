@@ -66,6 +66,7 @@ def pngs(tmp_path_factory) -> dict[str, Path]:
 # -- happy paths -------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_text_only_landscape_body_headers_download_and_journal(fake, key, tmp_path, small_video):
     h = Harness(fake, tmp_path)
     req = request(frames=72)                                   # 3 s -> 4 s, 1920x1080 -> 16:9
@@ -91,6 +92,7 @@ def test_text_only_landscape_body_headers_download_and_journal(fake, key, tmp_pa
     assert rec.cost == pytest.approx(0.40 * 4)
 
 
+@pytest.mark.slow
 def test_vertical_first_and_last_frames_with_negative_prompt_and_no_seed(fake, key, tmp_path, pngs):
     first, last = pngs["tall_a"], pngs["tall_b"]
     h = Harness(fake, tmp_path)
@@ -106,6 +108,7 @@ def test_vertical_first_and_last_frames_with_negative_prompt_and_no_seed(fake, k
     assert isinstance(post.json["parameters"]["durationSeconds"], int)
 
 
+@pytest.mark.slow
 def test_frames_of_another_aspect_are_cropped_to_the_output_before_sending(fake, key, tmp_path, pngs):
     h = Harness(fake, tmp_path)
     h.run(request(w=1080, h=1920, first=pngs["wide_a"], last=pngs["wide_b"]))
@@ -114,6 +117,7 @@ def test_frames_of_another_aspect_are_cropped_to_the_output_before_sending(fake,
     assert png_dims(inst["lastFrame"]["bytesBase64Encoded"]) == (720, 1280)
 
 
+@pytest.mark.slow
 def test_veo3_takes_the_first_frame_only(fake, key, tmp_path, pngs):
     h = Harness(fake, tmp_path, model="veo-3.0-generate-001")
     req = request(first=pngs["wide_a"], last=pngs["wide_b"])
@@ -123,6 +127,7 @@ def test_veo3_takes_the_first_frame_only(fake, key, tmp_path, pngs):
     assert set(inst) == {"prompt", "image"} and inst["image"] == inline(pngs["wide_a"])
 
 
+@pytest.mark.slow
 def test_1080p_from_settings_makes_8_second_clips(fake, key, tmp_path):
     h = Harness(fake, tmp_path, extra={"resolution": "1080p"})
     req = request(frames=72)

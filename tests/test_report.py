@@ -24,6 +24,8 @@ from shotfill.jobs.runner import JobSpec, Outcome
 from shotfill.model import GenerationRequest, Neighbour, Placeholder, ShotOptions, TimelineInfo
 from shotfill.report import ReportEntry, entry_from_outcome, write_report
 
+pytestmark = pytest.mark.slow          # every test reads real media (ffmpeg) or runs Chromium
+
 BLUE = (32, 64, 192)     # the frame before the hole
 AMBER = (224, 160, 32)   # the frame after it
 HOSTILE = 'a "quoted" <script>alert(\'x\')</script> & <img src=x onerror=alert(1)> shot'

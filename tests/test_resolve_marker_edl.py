@@ -32,6 +32,7 @@ SAMPLE = (
 )
 
 
+@pytest.mark.slow
 @needs_corpus
 def test_reads_the_corpus_export_in_place():
     assert rme.looks_like_marker_edl(CORPUS_EDL.read_text())
@@ -128,6 +129,7 @@ def _tool(name: str, *args: str) -> subprocess.CompletedProcess:
     return proc
 
 
+@pytest.mark.slow
 def test_otiopluginfo_lists_the_adapter(registered):
     out = _tool("otiopluginfo", "resolve_marker_edl", "-p", "adapters").stdout
     assert "resolve_marker_edl" in out and "shotfill_otio/plugin_manifest.json" in out
@@ -137,6 +139,7 @@ def test_otiopluginfo_lists_the_adapter(registered):
     assert list(otio.adapters.from_name("resolve_marker_edl").suffixes) == ["redl"]
 
 
+@pytest.mark.slow
 @needs_corpus
 def test_otioconvert_reads_a_resolve_marker_edl_through_the_plugin(registered, tmp_path):
     redl = tmp_path / "markers.redl"
@@ -157,6 +160,7 @@ def test_otioconvert_reads_a_resolve_marker_edl_through_the_plugin(registered, t
     assert back.read_text().count("|C:ResolveColorBlue") == 6
 
 
+@pytest.mark.slow
 @needs_corpus
 def test_otiotool_lists_the_markers(registered, tmp_path):
     redl = tmp_path / "markers.redl"
@@ -168,6 +172,7 @@ def test_otiotool_lists_the_markers(registered, tmp_path):
 # --------------------------------------------------------------------------- --markers
 
 
+@pytest.mark.slow
 def test_fill_edl_with_markers_from_a_resolve_marker_edl(tmp_path):
     from mediautil import make_test_clip
 

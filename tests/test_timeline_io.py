@@ -559,6 +559,7 @@ def _fingerprint(p: Path):
     return st.st_size, st.st_mtime_ns, hashlib.sha256(p.read_bytes()).hexdigest()
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not MANIFEST, reason="../shared/corpus is not beside the checkout")
 @pytest.mark.parametrize("row", MANIFEST, ids=[r["file"] for r in MANIFEST])
 def test_corpus_reads(row):
@@ -588,6 +589,7 @@ def test_corpus_reads(row):
         pytest.fail(f"stock OTIO reads this file, ShotFill did not: {message}")
 
 
+@pytest.mark.slow
 def test_fcpxml_media_rep_source_is_read(tmp_path):
     """FCPXML 1.9+ keeps the file in <media-rep>; clips must not read as offline."""
     from conftest import CORPUS
