@@ -4,11 +4,15 @@ from pathlib import Path
 TESTS = Path(__file__).resolve().parent
 sys.path.insert(0, str(TESTS))
 ROOT = TESTS.parent
-CORPUS = ROOT.parent / "shared" / "corpus"
 
 import os
 
+#: the shared corpus beside the checkout; TEST_CORPUS points elsewhere (a worktree one level deeper)
+CORPUS = Path(os.environ.get("TEST_CORPUS") or ROOT.parent / "shared" / "corpus")
+
 import pytest
+
+from slow_guard import allow_spawns, pytest_runtest_setup, pytest_runtest_teardown  # noqa: F401 - hooks
 
 _KEEP = {"SHOTFILL_FFMPEG", "SHOTFILL_FFPROBE", "SHOTFILL_FONT"}
 _KEYS = ("OPENAI_API_KEY", "RUNWAYML_API_SECRET", "LUMAAI_API_KEY", "GEMINI_API_KEY", "FAL_KEY",
@@ -33,5 +37,7 @@ def small_video(tmp_path_factory) -> bytes:
     """A real 320x180, 24-frame H.264 MP4 that fake services hand out as their result."""
     from mediautil import make_test_clip
 
-    path = make_test_clip(tmp_path_factory.mktemp("video") / "result.mp4", rate="24", frames=24)
+    # made once for the whole run, quick subset included (the fakes serve it; a failed job never fetches it)
+    with allow_spawns():
+        path = make_test_clip(tmp_path_factory.mktemp("video") / "result.mp4", rate="24", frames=24)
     return path.read_bytes()

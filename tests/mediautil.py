@@ -7,7 +7,9 @@ tool lookup), so tests can check our probe against ffprobe's own answer.
 from __future__ import annotations
 
 import json
+import struct
 import subprocess
+import zlib
 from pathlib import Path
 
 from shotfill.media import tools
@@ -49,8 +51,21 @@ def make_test_clip(
     return path
 
 
+#: ffmpeg's values for the colour names the tests use
+_COLOURS = {"red": 0xFF0000, "green": 0x008000, "blue": 0x0000FF, "yellow": 0xFFFF00}
+
+
 def make_png(path: Path, w: int, h: int, color: str) -> Path:
-    ffmpeg("-f", "lavfi", "-i", f"color=c={color}:s={w}x{h}", "-frames:v", "1", "-update", "1", str(path))
+    """A flat-colour RGB PNG (a name above or ``0xRRGGBB``), written without ffmpeg so that tests
+    that only need a neighbour frame start no process."""
+    rgb = (_COLOURS[color] if color in _COLOURS else int(color, 16)).to_bytes(3, "big")
+    rows = (b"\x00" + rgb * w) * h
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0))
+                     + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b""))
     return path
 
 

@@ -19,6 +19,8 @@ from mediautil import decoded_frames
 from shotfill.cli.app import main
 from timelines import gap, marker
 
+pytestmark = pytest.mark.slow          # real fills and killed child processes
+
 KEY = "sk-batch-test-key"
 R25 = Fraction(25)
 ROOT = Path(__file__).resolve().parents[1]

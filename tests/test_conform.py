@@ -18,6 +18,8 @@ from shotfill.media.conform import conform, conform_argv
 from shotfill.media.probe import probe
 from shotfill.model import Codec, ConformTarget, Fit
 
+pytestmark = pytest.mark.slow          # real ffmpeg and ffprobe
+
 
 def target(**kw) -> ConformTarget:
     base = dict(width=320, height=180, rate="24000/1001", frames=24, timecode="01:00:00:00")

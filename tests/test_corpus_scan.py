@@ -9,6 +9,8 @@ import pytest
 from shotfill.cli.app import main
 from test_timeline_io import CORPUS, MANIFEST, OPTIONAL_ADAPTERS, STOCK_OK, time_limit
 
+pytestmark = pytest.mark.slow          # every file of the corpus
+
 
 @pytest.mark.skipif(not MANIFEST, reason="../shared/corpus is not beside the checkout")
 @pytest.mark.parametrize("row", MANIFEST, ids=[r["file"] for r in MANIFEST])

@@ -389,6 +389,7 @@ CORPUS_XML = ["otio-fcp/premiere_enable_property.xml", "otio-fcp/premiere_exampl
               "xmeml-nrk/UA4-konsulentteam-CC.xml", "xmeml-nrk/fcp.sample.xml"]
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not CORPUS.is_dir(), reason="corpus not present")
 @pytest.mark.parametrize("name", CORPUS_XML)
 def test_corpus_gaps_fill_in_place(name, tmp_path):
@@ -421,6 +422,7 @@ def test_corpus_gaps_fill_in_place(name, tmp_path):
 
 # --- end to end -------------------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_fill_fcp7_xml_end_to_end_at_2997_drop_frame(tmp_path, capsys):
     # The neighbours' media is offline, so the generator renders slates (a bridge from one
     # neighbour only trips over ffmpeg-python's input de-duplication: a generator bug, not ours).

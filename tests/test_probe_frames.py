@@ -13,6 +13,8 @@ from shotfill.errors import MediaError
 from shotfill.media.frames import extract_frame
 from shotfill.media.probe import probe
 
+pytestmark = pytest.mark.slow          # real ffmpeg and ffprobe
+
 
 @pytest.fixture(scope="module")
 def clips(tmp_path_factory):

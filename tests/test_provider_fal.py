@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 
 from fakes.fal import FakeFal, _int_range, _str
-from provider_harness import (KEY, ProviderHarness, fakes_with_cdn, journal_bytes, key_fixture, neighbour_frames,
-                              png_of, request_factory)
-from shotfill.errors import (AuthError, DownloadError, JobFailed, JobTimedOut, Rejected, SubmitUncertain)
+from provider_harness import (KEY, ProviderHarness, fakes_with_cdn, key_fixture, neighbour_frames, png_of,
+                              request_factory)
+from shotfill.errors import JobFailed, Rejected
 from shotfill.providers.fal import FalProvider, frame_range_durations, percent_in
 
 HASH = "a1" * 32
@@ -44,6 +44,7 @@ def submits(fake: FakeFal) -> list:
 # -- happy paths --------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_text_only_hole_uses_the_wan_text_model_and_downloads_from_the_cdn(fake, cdn, key, tmp_path, small_video):
     h = Harness(fake, tmp_path)
     media = h.run(request())                                    # 84 frames at 24 = 3.5 s, no neighbours
@@ -72,6 +73,7 @@ def test_text_only_hole_uses_the_wan_text_model_and_downloads_from_the_cdn(fake,
     assert plan.estimated_cost == pytest.approx(0.28)
 
 
+@pytest.mark.slow
 def test_first_and_last_frames_go_inline_and_portrait_picks_9_16(fake, key, tmp_path, frames):
     first, last = frames
     h = Harness(fake, tmp_path)
@@ -89,6 +91,7 @@ def test_first_and_last_frames_go_inline_and_portrait_picks_9_16(fake, key, tmp_
     assert isinstance(body["num_frames"], int) and media.job_id in fake.jobs
 
 
+@pytest.mark.slow
 def test_kling_sends_duration_as_a_string_and_no_seed(fake, key, tmp_path, frames):
     h = Harness(fake, tmp_path, model=KLING)
     media = h.run(request(frames=7 * 24, negative="blur", first_frame=frames[0], last_frame=frames[1]))
@@ -108,6 +111,7 @@ def test_kling_sends_duration_as_a_string_and_no_seed(fake, key, tmp_path, frame
     assert png_of(body["tail_image_url"]) == Path(frames[1]).read_bytes() and body["duration"] == "5"
 
 
+@pytest.mark.slow
 def test_ltx_sends_an_integer_duration_and_resolution(fake, key, tmp_path, frames):
     h = Harness(fake, tmp_path, model=LTX)
     h.run(request(width=1080, height=1920, frames=5 * 24, first_frame=frames[0]))
@@ -126,6 +130,7 @@ def test_an_image_only_model_without_a_shot_before_is_refused_without_a_request(
     assert fake.requests == []
 
 
+@pytest.mark.slow
 def test_any_other_model_is_described_by_config(fake, key, tmp_path, frames):
     fake.models["acme/vid/i2v"] = ({"text": _str, "start": _str, "secs": _int_range(1, 20), "steps": _int_range(1, 50),
                                     "rand": _int_range(0, 99999)}, ("text",))
@@ -156,41 +161,6 @@ def test_request_preview_elides_the_image_bytes(fake, key, tmp_path, frames):
 # -- the journal and the lifecycle -------------------------------------------------------------
 
 
-def test_the_journal_says_submitted_with_the_request_id_before_the_first_poll(fake, key, tmp_path):
-    h = Harness(fake, tmp_path)
-    fake.on_poll = lambda rid: (h.journal.get(HASH).state, h.journal.get(HASH).job_id, rid)
-    h.run(request())
-    state, job_id, rid = fake.polls[0]
-    assert state == "submitted" and job_id == rid
-    assert h.journal.get(HASH).data["status_url"].endswith(f"/fal-ai/wan/requests/{rid}/status")
-
-
-def test_429_on_submit_waits_retry_after_and_creates_one_request(fake, key, tmp_path):
-    fake.fail("POST /*", status=429, body={"detail": "Too many concurrent requests"}, headers={"Retry-After": "9"})
-    h = Harness(fake, tmp_path)
-    h.run(request())
-    assert len(submits(fake)) == 2 and len(fake.jobs) == 1
-    assert h.sleeps[0] == 9.0
-
-
-def test_a_500_on_status_is_retried(fake, key, tmp_path, small_video):
-    fake.fail("GET /fal-ai/wan/requests/*/status", status=500, body={"detail": "upstream hiccup"})
-    h = Harness(fake, tmp_path)
-    media = h.run(request())
-    assert Path(media.path).read_bytes() == small_video
-    assert fake.count("GET /fal-ai/wan/requests/*/status") == 4      # 500, then queued, running, completed
-
-
-def test_a_reset_submit_is_never_resent_and_stays_uncertain(fake, key, tmp_path):
-    fake.reset("POST /*")
-    h = Harness(fake, tmp_path)
-    with pytest.raises(SubmitUncertain, match="not sent again"):
-        h.run(request())
-    assert len(submits(fake)) == 1
-    assert [r for r in fake.requests if r.method == "GET"] == []           # fal has no listing to look in
-    assert h.journal.get(HASH).state == "uncertain"
-
-
 # -- failures ------------------------------------------------------------------------------------
 
 
@@ -204,14 +174,6 @@ def test_a_completed_request_with_an_error_fails_with_fals_words_and_type(fake, 
     assert row.state == "failed" and "runner_disconnected" in row.error
 
 
-def test_a_moderated_result_fails_with_the_content_policy_reason(fake, key, tmp_path):
-    fake.fail_next_job("moderation")
-    h = Harness(fake, tmp_path)
-    with pytest.raises(JobFailed, match="flagged by a content checker.*content_policy_violation"):
-        h.run(request())
-    assert h.journal.get(HASH).state == "failed"
-
-
 def test_a_runner_error_on_the_result_fails_once_without_retrying(fake, key, tmp_path):
     fake.fail_next_job("runner_error")
     h = Harness(fake, tmp_path)
@@ -219,39 +181,6 @@ def test_a_runner_error_on_the_result_fails_once_without_retrying(fake, key, tmp
         h.run(request())
     job_id = next(iter(fake.jobs))
     assert fake.count(f"GET /fal-ai/wan/requests/{job_id}") == 1
-
-
-def test_an_expired_cdn_link_is_a_download_error(fake, cdn, key, tmp_path):
-    cdn.expire_downloads()
-    h = Harness(fake, tmp_path)
-    with pytest.raises(DownloadError, match="expire"):
-        h.run(request())
-    assert h.journal.get(HASH).state == "submitted"          # the request id is kept for a later run
-    assert not list((tmp_path / "work").glob("*.mp4"))
-
-
-def test_a_truncated_download_is_fetched_again_whole(fake, cdn, key, tmp_path, small_video):
-    cdn.truncate_next_download()
-    h = Harness(fake, tmp_path)
-    media = h.run(request())
-    assert Path(media.path).read_bytes() == small_video
-    assert len(cdn.requests) == 2
-
-
-def test_no_key_is_an_auth_error_before_any_request(fake, tmp_path):
-    h = Harness(fake, tmp_path)
-    with pytest.raises(AuthError, match="FAL_KEY"):
-        h.run(request())
-    assert fake.requests == []
-
-
-def test_a_refused_key_is_an_auth_error(fake, monkeypatch, tmp_path):
-    monkeypatch.setenv("FAL_KEY", "wrong-key-123")
-    h = Harness(fake, tmp_path)
-    with pytest.raises(AuthError, match="Invalid API key") as info:
-        h.run(request())
-    assert "wrong-key-123" not in str(info.value)
-    assert h.journal.get(HASH).state == "failed"
 
 
 def test_bad_duration_and_unknown_model_are_rejected_with_the_services_words(fake, key, tmp_path, frames):
@@ -268,43 +197,7 @@ def test_bad_duration_and_unknown_model_are_rejected_with_the_services_words(fak
         Harness(fake, tmp_path, model="not a model").provider.plan(request())
 
 
-def test_the_key_never_reaches_messages_or_the_journal(fake, cdn, key, tmp_path):
-    texts = []
-    fake.fail("POST /*", status=400, body={"detail": "bad request"})
-    fake.fail_next_job("status_error")
-    for setup in (lambda: None, lambda: None, cdn.expire_downloads):
-        setup()
-        try:
-            Harness(fake, tmp_path).run(request())
-        except Exception as exc:  # noqa: BLE001 - every failure's text is checked
-            texts.append(f"{exc!s} {exc!r} {getattr(exc, 'hint', '')}")
-    assert len(texts) == 3
-    assert all(KEY not in t for t in texts)
-    blobs = journal_bytes(tmp_path)
-    assert b"runner_disconnected" in blobs and KEY.encode() not in blobs
-
-
-def test_a_hole_longer_than_ten_seconds_is_refused_without_a_request(fake, key, tmp_path):
-    h = Harness(fake, tmp_path)
-    req = request(frames=11 * 24)
-    plan = h.provider.plan(req)
-    assert plan.refused and "10 s" in plan.refused
-    with pytest.raises(Rejected, match="longer than fal fal-ai/wan/v2.2-a14b/text-to-video's longest clip"):
-        h.run(req)
-    assert fake.requests == [] and h.journal.get(HASH) is None
-
-
-def test_a_request_that_never_finishes_times_out_at_the_deadline(fake, key, tmp_path):
-    fake.steps = ["IN_QUEUE", "IN_PROGRESS"]
-    ticks = iter(range(0, 10_000, 10))
-    h = Harness(fake, tmp_path, clock=lambda: float(next(ticks)), timeout=30)
-    with pytest.raises(JobTimedOut, match="still running after 30 s"):
-        h.run(request())
-    row = h.journal.get(HASH)
-    assert row.state == "submitted" and row.job_id in fake.jobs
-    assert 2 <= fake.count("GET /fal-ai/wan/requests/*/status") <= 4
-
-
+@pytest.mark.slow
 def test_unknown_statuses_keep_polling_and_failed_ones_stop(fake, key, tmp_path):
     fake.steps = ["IN_QUEUE", "WARMING_UP", "COMPLETED"]
     h = Harness(fake, tmp_path)

@@ -19,6 +19,8 @@ import pytest
 from shotfill.cli.app import main
 from shotfill.config import KEY_ENV
 
+pytestmark = pytest.mark.slow          # real fills: ffmpeg conforms every clip
+
 KEY = "sk-PLANTED-7f3a9c1e55d0"
 ROOT = Path(__file__).resolve().parents[1]
 COMFY_WORKFLOW = ROOT / "docs" / "providers" / "comfyui_example_workflow.json"

@@ -25,6 +25,8 @@ from shotfill.model import GenerationRequest, Neighbour, Placeholder, ShotOption
 from shotfill.summary import entry_from_outcome
 from shotfill.report import ReportEntry, write_report
 
+pytestmark = pytest.mark.slow          # every test reads real media (ffmpeg) or runs Chromium
+
 BLUE = (32, 64, 192)     # the frame before the hole
 AMBER = (224, 160, 32)   # the frame after it
 HOSTILE = 'a "quoted" <script>alert(\'x\')</script> & <img src=x onerror=alert(1)> shot'

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import opentimelineio as otio
+import pytest
 
 from resolve_cases import R24, cut_23976, fake_module, load_launcher
 from shotfill.cli.app import main
@@ -14,6 +15,8 @@ from shotfill.plan import PlanSettings, plan_request
 from shotfill.resolve import engine, install
 from shotfill.resolve.protocol import Snapshot
 from timelines import clip, gap, marker, tr
+
+pytestmark = pytest.mark.slow          # real fills: ffmpeg conforms every clip
 
 SCRIPTS = Path(install.__file__).parent / "scripts"
 

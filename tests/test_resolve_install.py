@@ -67,6 +67,7 @@ def test_install_never_overwrites_a_file_it_did_not_write(tmp_path):
     assert (tmp_path / "ShotFill.py").exists()
 
 
+@pytest.mark.slow
 def test_installed_launcher_runs_as_an_external_script(tmp_path):
     """`python ShotFill.py` with DaVinciResolveScript importable: no Resolve running -> a message, exit 2."""
     (py,) = install.install(dest=tmp_path, launcher="python")
@@ -76,6 +77,7 @@ def test_installed_launcher_runs_as_an_external_script(tmp_path):
     assert "cannot reach DaVinci Resolve" in proc.stdout
 
 
+@pytest.mark.slow
 def test_python_m_shotfill_resolve_is_the_same_command(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "shotfill.resolve", "install", "--dest", str(tmp_path),
                            "--launcher", "lua"], capture_output=True, text=True,

@@ -47,6 +47,7 @@ def calls(r, name: str) -> list:
     return [c for c in r.calls if c[1] == name]
 
 
+@pytest.mark.slow
 def test_23976_fills_v1_hole_and_v2_slug_then_second_run_does_nothing(fake, launcher, tmp_path):
     r, tl, slug = cut_23976(fake, tmp_path)
     before = editor_items(tl)
@@ -89,6 +90,7 @@ def test_23976_fills_v1_hole_and_v2_slug_then_second_run_does_nothing(fake, laun
     assert tl.layout() == layout and tl.GetMarkers() == markers and len(r.calls) == n_calls
 
 
+@pytest.mark.slow
 def test_2997_drop_frame_hole_lands_at_its_record_frame(fake, launcher, tmp_path):
     r, tl = cut_2997df(fake, tmp_path)
     assert launcher.main(resolve=r, headless=True, workdir=str(tmp_path), runner=inprocess_runner) == 0
@@ -102,6 +104,7 @@ def test_2997_drop_frame_hole_lands_at_its_record_frame(fake, launcher, tmp_path
     assert tl.GetMarkers()[1800.0]["color"] == "Green"
 
 
+@pytest.mark.slow
 def test_occupied_ranges_use_a_shotfill_track_above_and_reuse_it(fake, launcher, tmp_path):
     """Two slugs on V1 under GEN: markers; V2 holds a title.  A ShotFill track is inserted just
     above V1 (the title's track moves up, its items stay put) and serves both slugs."""
@@ -122,6 +125,7 @@ def test_occupied_ranges_use_a_shotfill_track_above_and_reuse_it(fake, launcher,
     assert len(calls(r, "AddTrack")) == 1
 
 
+@pytest.mark.slow
 def test_without_track_insertion_the_shotfill_track_goes_on_top(fake, launcher, tmp_path):
     r = fake.Resolve()
     r.add_track_index_supported = False     # before 19.0, AddTrack only appends
@@ -134,6 +138,7 @@ def test_without_track_insertion_the_shotfill_track_goes_on_top(fake, launcher, 
     assert [(s, e) for _, s, e in tl.layout()[2]] == [(90010, 90015)]
 
 
+@pytest.mark.slow
 def test_failed_generation_keeps_the_marker_and_puts_the_error_in_its_note(fake, launcher, tmp_path, monkeypatch):
     from shotfill.providers.local import LocalProvider
 
@@ -173,6 +178,7 @@ def test_bad_note_fails_with_the_problem_in_the_note(fake, launcher, tmp_path):
     assert not calls(r, "AppendToTimeline") and not calls(r, "ImportMedia")
 
 
+@pytest.mark.slow
 def test_clip_named_gen_gets_a_shotfill_marker_and_is_skipped_next_time(fake, launcher, tmp_path):
     r = fake.Resolve()
     tl = r.project.new_timeline("Cut", rate="24", start_frame=86400, start_timecode="01:00:00:00", tracks=1)
@@ -185,6 +191,7 @@ def test_clip_named_gen_gets_a_shotfill_marker_and_is_skipped_next_time(fake, la
     assert len(calls(r, "AppendToTimeline")) == n
 
 
+@pytest.mark.slow
 def test_edited_prompt_is_a_new_request(fake, launcher, tmp_path):
     """A done marker whose text the editor changed is filled again (custom data keeps a text hash)."""
     r = fake.Resolve()
@@ -210,6 +217,7 @@ def test_no_timeline_and_no_resolve(fake, launcher, tmp_path, capsys):
     assert launcher.main(headless=True, workdir=str(tmp_path), scope={}) == 2
 
 
+@pytest.mark.slow
 def test_external_script_finds_resolve_through_davinciresolvescript(fake, launcher, tmp_path):
     """`python ShotFill.py` outside Resolve (Studio): no injected globals, scriptapp("Resolve")."""
     r, tl, _ = cut_23976(fake, tmp_path)
@@ -296,6 +304,7 @@ class _Dispatcher:
         pass
 
 
+@pytest.mark.slow
 def test_dialog_shows_placeholders_and_cost_then_runs_with_the_chosen_provider(fake, launcher, tmp_path):
     r, tl, _ = cut_23976(fake, tmp_path)
     seen = {}
@@ -315,6 +324,7 @@ def test_dialog_shows_placeholders_and_cost_then_runs_with_the_chosen_provider(f
     assert len(tl.layout()[0]) == 3
 
 
+@pytest.mark.slow
 def test_dialog_cancel_generates_nothing(fake, launcher, tmp_path):
     r, tl, _ = cut_23976(fake, tmp_path)
     r.ui = _UI()
@@ -371,6 +381,7 @@ def test_lua_launcher_compiles_as_lua_51(tmp_path):
     print("checked with", used)
 
 
+@pytest.mark.slow
 def test_lua_launcher_fills_and_skips_through_the_same_engine(fake, tmp_path, monkeypatch):
     """ShotFill.lua under LuaJIT (as in Resolve), the real engine subprocess, the fake's objects."""
     from lua_bridge import LuaProxy, lua_runtime

@@ -18,6 +18,7 @@ from shotfill_otio import resolve_marker_edl as rme
 
 CORPUS_EDL = CORPUS / "davincitimestamp" / "Timeline.edl"
 BIN = Path(sys.executable).parent
+needs_corpus = pytest.mark.skipif(not CORPUS_EDL.is_file(), reason="corpus not present")
 
 SAMPLE = (
     "TITLE: Timeline 1\n"
@@ -31,7 +32,10 @@ SAMPLE = (
 )
 
 
+@pytest.mark.slow
+@needs_corpus
 def test_reads_the_corpus_export_in_place():
+    assert rme.looks_like_marker_edl(CORPUS_EDL.read_text())
     tl = otio.adapters.read_from_file(str(CORPUS_EDL), adapter_name="resolve_marker_edl", rate=24)
     ms = list(tl.tracks.markers)
     assert [m.name for m in ms] == ["Test Chapter 1", "Test Chapter 2", "Hello", "Test Chapter 4", "Blablabla",
@@ -103,7 +107,7 @@ def test_errors_are_otio_errors():
     with pytest.raises(rme.ResolveMarkerEDLError, match="not a frame rate"):
         rme.read_from_string(SAMPLE, rate="fast")
     assert not rme.looks_like_marker_edl("001  A V C 00:00:00:00 00:00:01:00 01:00:00:00 01:00:01:00\n")
-    assert rme.looks_like_marker_edl(CORPUS_EDL.read_text())
+    assert rme.looks_like_marker_edl(SAMPLE)
 
 
 # --------------------------------------------------------------------------- OTIO's own tools
@@ -125,6 +129,7 @@ def _tool(name: str, *args: str) -> subprocess.CompletedProcess:
     return proc
 
 
+@pytest.mark.slow
 def test_otiopluginfo_lists_the_adapter(registered):
     out = _tool("otiopluginfo", "resolve_marker_edl", "-p", "adapters").stdout
     assert "resolve_marker_edl" in out and "shotfill_otio/plugin_manifest.json" in out
@@ -134,6 +139,8 @@ def test_otiopluginfo_lists_the_adapter(registered):
     assert list(otio.adapters.from_name("resolve_marker_edl").suffixes) == ["redl"]
 
 
+@pytest.mark.slow
+@needs_corpus
 def test_otioconvert_reads_a_resolve_marker_edl_through_the_plugin(registered, tmp_path):
     redl = tmp_path / "markers.redl"
     redl.write_bytes(CORPUS_EDL.read_bytes())
@@ -153,6 +160,8 @@ def test_otioconvert_reads_a_resolve_marker_edl_through_the_plugin(registered, t
     assert back.read_text().count("|C:ResolveColorBlue") == 6
 
 
+@pytest.mark.slow
+@needs_corpus
 def test_otiotool_lists_the_markers(registered, tmp_path):
     redl = tmp_path / "markers.redl"
     redl.write_bytes(CORPUS_EDL.read_bytes())
@@ -163,6 +172,7 @@ def test_otiotool_lists_the_markers(registered, tmp_path):
 # --------------------------------------------------------------------------- --markers
 
 
+@pytest.mark.slow
 def test_fill_edl_with_markers_from_a_resolve_marker_edl(tmp_path):
     from mediautil import make_test_clip
 

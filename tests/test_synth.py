@@ -13,6 +13,8 @@ from shotfill.media.conform import conform, matches
 from shotfill.media.probe import probe
 from shotfill.model import Codec, ConformTarget
 
+pytestmark = pytest.mark.slow          # real ffmpeg renders
+
 HOSTILE = (
     "He said \"don't\" -- it's 50% done: C:\\path\\to\\x; 100%% %{pts} %{eif:n:d} ${HOME} `rm -rf`\n"
     "second line [a]=[b],c;d 'quoted' \\n \\\\ \\' \t tab\r\n"

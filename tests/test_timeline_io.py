@@ -18,6 +18,7 @@ from pathlib import Path
 import opentimelineio as otio
 import pytest
 
+from conftest import CORPUS
 from shotfill.errors import TimelineError, UsageError
 from shotfill.rates import parse_rate, timecode_to_frames
 from shotfill.model import ReadResult
@@ -28,7 +29,6 @@ R23 = Fraction(24000, 1001)
 R29 = Fraction(30000, 1001)
 R59 = Fraction(60000, 1001)
 
-CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus"
 
 
 # --------------------------------------------------------------------------- helpers
@@ -561,6 +561,7 @@ def _fingerprint(p: Path):
     return st.st_size, st.st_mtime_ns, hashlib.sha256(p.read_bytes()).hexdigest()
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not MANIFEST, reason="../shared/corpus is not beside the checkout")
 @pytest.mark.parametrize("row", MANIFEST, ids=[r["file"] for r in MANIFEST])
 def test_corpus_reads(row):
@@ -590,6 +591,7 @@ def test_corpus_reads(row):
         pytest.fail(f"stock OTIO reads this file, ShotFill did not: {message}")
 
 
+@pytest.mark.slow
 def test_fcpxml_media_rep_source_is_read(tmp_path):
     """FCPXML 1.9+ keeps the file in <media-rep>; clips must not read as offline."""
     from conftest import CORPUS
