@@ -273,6 +273,7 @@ request = request_factory(placeholder_id="V1-0001", provider="openai", prompt="a
                           height=720, rate="24", frames=96, timecode="01:00:10:00", request_hash="0e" * 32)
 
 
+@pytest.mark.slow   # the finished job is downloaded and probed with ffprobe
 @pytest.mark.parametrize("hint_ms, expected", [(0, 1.0), (-500, 1.0), (10**9, 300.0), (2500, 2.5)])
 def test_a_poll_hint_is_obeyed_only_within_reason(fake, key, tmp_path, hint_ms, expected):
     fake.poll_after_ms = hint_ms
