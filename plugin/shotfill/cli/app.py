@@ -335,16 +335,28 @@ def cmd_providers(args: argparse.Namespace) -> int:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
+    from shotfill.children import stopping_like_ctrl_c
+
     try:
-        args = build_parser().parse_args(argv)
-        return {"scan": cmd_scan, "fill": cmd_fill, "providers": cmd_providers,
-                "resolve": cmd_resolve}[args.command](args)
+        # SIGTERM/SIGHUP stop like Ctrl-C; every ffmpeg is killed on the way out.
+        with stopping_like_ctrl_c():
+            args = build_parser().parse_args(argv)
+            return {"scan": cmd_scan, "fill": cmd_fill, "providers": cmd_providers,
+                    "resolve": cmd_resolve}[args.command](args)
     except ShotFillError as exc:
-        print(f"shotfill: error: {exc}", file=sys.stderr)
+        _say(f"shotfill: error: {exc}")
         return exc.exit_code
     except KeyboardInterrupt:
-        print("shotfill: interrupted; nothing was written", file=sys.stderr)
+        _say("shotfill: interrupted: nothing half-written\n  -> run the same command again to resume")
         return 130
+
+
+def _say(text: str) -> None:
+    # After SIGHUP the terminal may be gone; the exit code still tells.
+    try:
+        print(text, file=sys.stderr)
+    except (OSError, ValueError):
+        pass
 
 
 if __name__ == "__main__":

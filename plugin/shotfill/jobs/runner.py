@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Optional
 
-from shotfill import __version__
+from shotfill import __version__, partials
 from shotfill.jobs.cache import MediaCache
 from shotfill.config import Settings
 from shotfill.errors import MediaError, ShotFillError, UsageError
@@ -133,6 +133,9 @@ class Runner:
         return self.providers[name]
 
     async def run(self, specs: list[JobSpec]) -> list[Outcome]:
+        # What a killed earlier run was writing would otherwise stay forever (hidden, maybe gigabytes).
+        partials.sweep({s.media_dir for s in specs})
+        partials.sweep([self.state_dir], depth=partials.STATE_DEPTH)
         cores = os.cpu_count() or 2
         # Many clips: one ffmpeg thread each, one per core; few clips: more threads each.
         threads = max(1, cores // max(1, min(cores, len(specs))))

@@ -15,12 +15,13 @@ import functools
 import os
 import shutil
 import subprocess
-import secrets
 import warnings
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from shotfill import children
+from shotfill.partials import partial_name
 from shotfill.errors import ConfigError, FFmpegError, FFmpegNotFound
 
 _INSTALL_HINT = (
@@ -106,8 +107,8 @@ def tool_version(path: str) -> tuple[int, int] | None:
     import re
 
     try:
-        out = subprocess.run([path, "-version"], capture_output=True, text=True, timeout=20).stdout
-    except (OSError, subprocess.SubprocessError):
+        out = children.run([path, "-version"], timeout=20).stdout
+    except (OSError, subprocess.SubprocessError, children.OutputTooLarge):
         return None
     m = re.search(r"version\s+n?(\d+)\.(\d+)", out)
     return (int(m[1]), int(m[2])) if m else None
@@ -143,14 +144,11 @@ def _find_font() -> str | None:
     fc_match = shutil.which("fc-match")
     if fc_match:
         try:
-            out = subprocess.run(
-                [fc_match, "-f", "%{file}", "sans"],
-                stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=10,
-            )
+            out = children.run([fc_match, "-f", "%{file}", "sans"], timeout=10)
             candidate = out.stdout.strip()
             if out.returncode == 0 and candidate and Path(candidate).is_file():
                 return candidate
-        except (OSError, subprocess.SubprocessError):
+        except (OSError, subprocess.SubprocessError, children.OutputTooLarge):
             pass
 
     for candidate in COMMON_FONTS:
@@ -162,15 +160,15 @@ def _find_font() -> str | None:
 def run(argv: Sequence[str], *, what: str, timeout: float | None = None) -> subprocess.CompletedProcess[str]:
     """Run ffmpeg/ffprobe without a shell; raise FFmpegError naming ``what`` on failure.
 
-    stdin is closed so ffmpeg never waits for a keypress; stdout and stderr
-    are captured as text (undecodable bytes replaced) so errors can quote them.
+    stdin is closed so ffmpeg never waits for a keypress; stdout and the tail
+    of stderr are captured as text (undecodable bytes replaced) so errors can
+    quote them. The child dies with ShotFill (:mod:`shotfill.children`).
     """
     argv = [str(a) for a in argv]
     try:
-        proc = subprocess.run(
-            argv, stdin=subprocess.DEVNULL, capture_output=True,
-            text=True, encoding="utf-8", errors="replace", timeout=timeout,
-        )
+        proc = children.run(argv, timeout=timeout)
+    except children.OutputTooLarge as exc:
+        raise FFmpegError(f"{what}: {exc}", argv=argv, returncode=-1, stderr="") from None
     except FileNotFoundError:
         raise FFmpegNotFound(f"cannot run {argv[0]} for {what}", hint=_INSTALL_HINT) from None
     except PermissionError:
@@ -211,7 +209,8 @@ def atomic_output(dst: str | os.PathLike[str]) -> Iterator[Path]:
     dst.parent.mkdir(parents=True, exist_ok=True)
     # Not mkstemp: its 0600 mode would survive the rename and hide the file
     # from other users of a shared media folder.
-    tmp = dst.parent / f".{dst.stem}.{secrets.token_hex(6)}.part{dst.suffix}"
+    # Named after this process, so a later run can sweep it if this one is killed.
+    tmp = partial_name(dst)
     try:
         yield tmp
         os.replace(tmp, dst)

@@ -32,7 +32,6 @@ import email.utils
 import json
 import os
 import random
-import secrets
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,6 +42,7 @@ import httpx
 
 from shotfill.errors import (AuthError, DownloadError, ProviderError, RateLimited, Rejected, ServiceError,
                              SubmitUncertain)
+from shotfill.partials import partial_name
 
 Sleep = Callable[[float], Awaitable[None]]
 
@@ -193,7 +193,7 @@ class ServiceClient:
         dest.parent.mkdir(parents=True, exist_ok=True)
         current = self.url(url)
         for attempt in range(self.retry.attempts):
-            tmp = dest.with_name(f".{dest.name}.{secrets.token_hex(4)}.part")
+            tmp = partial_name(dest)
             # Auth goes to the first URL when it is the service's own origin (or the
             # provider says the contract needs it), and never follows a redirect elsewhere.
             send_auth = self.same_origin(current) if auth is None else auth

@@ -31,7 +31,6 @@ import contextlib
 import io
 import os
 import re
-import uuid
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -39,6 +38,7 @@ from typing import Any
 import opentimelineio as otio
 
 from shotfill.errors import TimelineError, UsageError
+from shotfill.partials import partial_name
 from shotfill.timeline.formats import EXPORT_HINT, FORMAT_ADAPTERS, FORMAT_LABELS, detect_format
 from shotfill.timeline.metadata import dig, int_or_none, to_plain
 from shotfill.rates import DROP_FRAME_RATES, normalize_rate, parse_rate
@@ -346,7 +346,7 @@ def write_timeline_atomic(timeline: otio.schema.Timeline, path: str | os.PathLik
     if target.is_dir():
         raise TimelineError(f"{shown}: is a folder", hint="give a file name for the output")
     suffix = "".join(target.suffixes[-1:])
-    tmp = folder / f".{target.stem}.{uuid.uuid4().hex[:12]}.tmp{suffix}"
+    tmp = partial_name(folder / f"{target.stem}{suffix}")
     if adapter_name is not None:
         adapter_name = FORMAT_ADAPTERS.get(adapter_name, adapter_name)
     try:
