@@ -33,6 +33,7 @@ Example::
 
 from __future__ import annotations
 
+import io
 import os
 import sys
 from pathlib import Path
@@ -40,6 +41,7 @@ from typing import Any, Mapping, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
+from shotfill.bounded import MAX_CONFIG_BYTES, read_bytes
 from shotfill.errors import ConfigError
 
 if sys.version_info >= (3, 11):
@@ -152,9 +154,9 @@ def user_config_path(environ: Optional[Mapping[str, str]] = None) -> Path:
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
+    data = read_bytes(path, limit=MAX_CONFIG_BYTES, what="config file", error=ConfigError)
     try:
-        with open(path, "rb") as fh:
-            return tomllib.load(fh)
+        return tomllib.load(io.BytesIO(data))
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML ({exc})", hint="fix the syntax at that line") from None
     except OSError as exc:

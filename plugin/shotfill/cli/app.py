@@ -87,6 +87,8 @@ def build_parser() -> argparse.ArgumentParser:
     fp.add_argument("--relative-paths", action="store_true",
                     help="write media paths relative to OUTPUT instead of absolute")
     fp.add_argument("--concurrency", type=int, default=4, help="generations at once (default 4)")
+    fp.add_argument("--allow-long", action="store_true",
+                    help="fill holes longer than 20 minutes (refused by default: usually a slip in the edit)")
     fp.add_argument("--allow-stray-markers", action="store_true",
                     help="fill what can be filled even if some GEN: markers cover no placeholder")
     fp.add_argument("--quiet", "-q", action="store_true", help="print only the summary")
@@ -230,7 +232,7 @@ def cmd_fill(args: argparse.Namespace) -> int:
                             relative_paths=args.relative_paths, concurrency=args.concurrency,
                             media_search=args.media_search, allow_stray_markers=args.allow_stray_markers,
                             markers=_markers_arg(args), state_dir=args.state_dir, max_cost=args.max_cost,
-                            resubmit=args.resubmit, report=not args.no_report)
+                            resubmit=args.resubmit, report=not args.no_report, allow_long=args.allow_long)
 
     if args.dry_run:
         rows = []

@@ -32,6 +32,7 @@ from typing import Any, Callable, Optional
 
 from pydantic import ValidationError
 
+from shotfill.bounded import read_bytes
 from shotfill.config import Settings, load_settings
 from shotfill.errors import ShotFillError, UsageError
 from shotfill.model import Codec, Placeholder
@@ -71,7 +72,7 @@ def default_media_dir(snapshot: Snapshot) -> Path:
 
 def read_snapshot(path: Path) -> Snapshot:
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(read_bytes(path, what="snapshot", error=UsageError).decode("utf-8"))
     except OSError as exc:
         raise UsageError(f"{path}: cannot be read ({exc.strerror or exc})") from None
     except ValueError as exc:

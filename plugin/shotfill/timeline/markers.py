@@ -19,6 +19,7 @@ from typing import Optional
 
 import opentimelineio as otio
 
+from shotfill.bounded import read_bytes, read_head
 from shotfill.errors import TimelineError
 from shotfill.rates import frames_to_timecode, rational_time, to_frames
 
@@ -31,9 +32,8 @@ def is_marker_edl(path: Path) -> bool:
     from shotfill_otio.resolve_marker_edl import looks_like_marker_edl
 
     try:
-        with open(path, "rb") as fh:
-            head = fh.read(256 * 1024)
-    except OSError:
+        head = read_head(path, 256 * 1024)
+    except TimelineError:
         return False
     return looks_like_marker_edl(head.decode("utf-8", errors="replace"))
 
@@ -51,7 +51,7 @@ def read_marker_source(path: Path, *, rate: Fraction, start_frame: int) -> tuple
     if path.is_file() and is_marker_edl(path):
         from shotfill_otio.resolve_marker_edl import ResolveMarkerEDLError, read_from_string
 
-        data = path.read_bytes()
+        data = read_bytes(path, what="marker file")
         try:
             text = data.decode("utf-8-sig")
         except UnicodeDecodeError:

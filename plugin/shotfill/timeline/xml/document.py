@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Iterator, Optional, Sequence, Union
 
 from shotfill import __version__
+from shotfill.bounded import read_bytes
 from shotfill.errors import TimelineError
 
 Edit = tuple[int, int, str]   # (start byte, end byte, new text) in the UTF-8 bytes of the document
@@ -338,7 +339,7 @@ def read_xml_source(path: Path) -> tuple[str, str]:
 
     if path.is_dir():
         path = path / "Info.fcpxml"
-    data = path.read_bytes()
+    data = read_bytes(path)
     text = _decode_xml(path, str(path), [])
     if data.startswith(b"\xef\xbb\xbf"):
         return text, "utf-8-sig"
