@@ -40,7 +40,8 @@ STDERR_TAIL = 64 * 1024
 _CHUNK = 64 * 1024
 _POSIX = os.name == "posix"
 
-_lock = threading.Lock()
+# Re-entrant: a SIGTERM handler (kill_all) may run on the main thread while it is inside spawn.
+_lock = threading.RLock()
 _live: dict[int, subprocess.Popen] = {}
 _closing = False
 
@@ -101,11 +102,20 @@ def spawn(argv: Sequence[str], *, stdout: Any = subprocess.PIPE, stderr: Any = s
         opts["preexec_fn"] = _preexec_for(os.getpid())
     with _lock:
         if _closing:
-            raise Interrupted("interrupted: ShotFill is stopping, so no new ffmpeg was started",
-                              hint="run the same command again to resume")
+            raise _stopping()
         proc = subprocess.Popen([str(a) for a in argv], **opts)
         _live[proc.pid] = proc
+        # kill_all may have run in a signal handler during Popen, before this child was known.
+        late = _closing
+    if late:
+        reap(proc)
+        raise _stopping()
     return proc
+
+
+def _stopping() -> Interrupted:
+    return Interrupted("interrupted: ShotFill is stopping, so no new ffmpeg was started",
+                       hint="run the same command again to resume")
 
 
 def _kill(proc: subprocess.Popen) -> None:
