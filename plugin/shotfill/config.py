@@ -49,6 +49,7 @@ from typing import Annotated, Any, Literal, Mapping, Optional
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
 from shotfill import secrets
+from shotfill.bounded import MAX_CONFIG_BYTES, read_bytes
 from shotfill.errors import ConfigError
 
 if sys.version_info >= (3, 11):
@@ -223,19 +224,8 @@ def user_config_path(environ: Optional[Mapping[str, str]] = None) -> Path:
     return base / "shotfill" / "shotfill.toml"
 
 
-#: larger than any settings file; a device or a huge file is refused, not read to the end
-_MAX_CONFIG_BYTES = 1 << 20
-
-
 def _read_toml(path: Path) -> dict[str, Any]:
-    try:
-        with open(path, "rb") as fh:
-            data = fh.read(_MAX_CONFIG_BYTES + 1)
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot be read ({exc.strerror})") from None
-    if len(data) > _MAX_CONFIG_BYTES:
-        raise ConfigError(f"{path}: is larger than 1 MB, too large for a settings file",
-                          hint="point --config / SHOTFILL_CONFIG at your shotfill.toml")
+    data = read_bytes(path, limit=MAX_CONFIG_BYTES, what="config file", error=ConfigError)
     # Windows Notepad saves UTF-8 with a byte order mark; TOML itself has no place for one.
     data = data.removeprefix(b"\xef\xbb\xbf")
     try:

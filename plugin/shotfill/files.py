@@ -5,10 +5,10 @@ Every output (timeline, media, report, cache entry, launcher) goes through
 a write that fails (a full disk, a read-only folder) leaves the earlier file
 exactly as it was and says so.
 
-The temporary sibling is named ``.<stem>.<pid>-<random>.part<suffix>``: the
+The temporary sibling is named by :func:`shotfill.partials.partial_name`: the
 same folder (so the rename is atomic), the same suffix (so writers that choose
-a format by suffix still do), and the writer's pid (so a later run can tell a
-dead run's leftovers from a live one's).
+a format by suffix still do), and the writer's host and pid (so a later run can
+tell a dead run's leftovers from a live one's and sweep them).
 """
 
 from __future__ import annotations
@@ -16,14 +16,12 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
-import secrets
 import shutil
 from pathlib import Path
 from typing import Iterator
 
 from shotfill.errors import WriteError
-
-PART_MARK = ".part"
+from shotfill.partials import partial_name
 
 _HINTS = {
     errno.ENOSPC: "free some space on that disk (or write elsewhere) and run the same command again",
@@ -41,10 +39,6 @@ def write_failed(path: Path, exc: OSError) -> WriteError:
     reason = exc.strerror or type(exc).__name__
     return WriteError(f"{path}: could not be written ({reason}); any earlier file there is unchanged",
                       hint=_HINTS.get(exc.errno or 0, "check the folder is writable and has space, then run again"))
-
-
-def partial_name(dst: Path) -> Path:
-    return dst.parent / f".{dst.stem}.{os.getpid()}-{secrets.token_hex(4)}{PART_MARK}{dst.suffix}"
 
 
 def make_dirs(folder: Path) -> Path:

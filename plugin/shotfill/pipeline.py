@@ -29,7 +29,7 @@ from shotfill.preview import PlanPreview, preview_plans
 from shotfill.providers import provider_class, provider_endpoint
 from shotfill.rates import rate_str
 from shotfill.report import write_report
-from shotfill.scan import ScanResult, scan_timeline
+from shotfill.scan import ScanResult, long_hole_text, scan_timeline, too_long
 from shotfill.summary import entry_from_outcome
 from shotfill.timeline.markers import merge_markers
 from shotfill.timeline.read import read_timeline
@@ -58,6 +58,8 @@ class FillSettings:
     max_cost: Optional[float] = None
     resubmit: bool = False
     report: bool = True
+    #: fill holes longer than scan.MAX_HOLE_SECONDS (``--allow-long``)
+    allow_long: bool = False
 
     def run_settings(self) -> RunSettings:
         return RunSettings(config=self.config, provider=self.provider, model=self.model, codec=self.codec,
@@ -188,6 +190,12 @@ def prepare(timeline: Path, settings: FillSettings, *, rate: Optional[Fraction] 
         lines = [f"  {ph.id} at {ph.timecode}: {'; '.join(ph.problems)}" for ph in bad]
         raise PlaceholderError(f"{name}: {len(bad)} GEN: note(s) cannot be used as written:\n" + "\n".join(lines),
                                hint="fix the notes (see `shotfill scan`) and run again; nothing was generated")
+    long = [ph for ph in loaded.scan.placeholders if too_long(ph)]
+    if long and not settings.allow_long:
+        raise PlaceholderError(f"{name}: {len(long)} placeholder(s) too long to be meant:\n"
+                               + "\n".join("  " + long_hole_text(ph) for ph in long),
+                               hint="check the gap's out point in the edit, or pass --allow-long to render it "
+                                    "anyway; nothing was generated")
     return loaded, adapter
 
 

@@ -31,6 +31,21 @@ from shotfill.model import Neighbour, Placeholder, TimelineInfo
 from shotfill.notes import has_tag, is_gen_marker, note_text, parse_note
 from shotfill.rates import frames_to_timecode, normalize_rate, to_frames
 
+#: A hole longer than this (seconds of timeline) is almost always a slip (an out point never set), and
+#: rendering it would take hours: ``scan`` warns, ``fill`` refuses it without ``--allow-long``.
+MAX_HOLE_SECONDS = 20 * 60
+
+
+def too_long(ph: Placeholder) -> bool:
+    return Fraction(ph.duration) / ph.rate > MAX_HOLE_SECONDS
+
+
+def long_hole_text(ph: Placeholder) -> str:
+    minutes = float(Fraction(ph.duration) / ph.rate) / 60
+    return (f"{ph.id} at {ph.timecode} is {ph.duration} frames ({minutes:,.1f} minutes) long, more than "
+            f"{MAX_HOLE_SECONDS // 60} minutes")
+
+
 _PLACEHOLDER_GENERATORS = re.compile(r"black|slug|solid|colou?r|bars|matte|placeholder|blank", re.I)
 
 
@@ -352,6 +367,8 @@ def scan_timeline(timeline: otio.schema.Timeline, info: TimelineInfo, *,
             problems=tuple(problems),
         ))
     placeholders.sort(key=lambda p: (p.start, p.track_index, p.track))
+    warnings += [f"{src}: {long_hole_text(ph)}; `shotfill fill` refuses it without --allow-long"
+                 for ph in placeholders if too_long(ph)]
     return ScanResult(info=info, placeholders=placeholders, warnings=warnings, stray=stray)
 
 

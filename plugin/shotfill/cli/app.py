@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, Iterable, Optional, Sequence
 
 from shotfill import __version__
+from shotfill.children import stopping_like_ctrl_c
 from shotfill.cli.inputs import plan_outputs
 from shotfill.cli.parser import Parser
 from shotfill.cli.progress import make_display
@@ -116,6 +117,8 @@ def build_parser() -> argparse.ArgumentParser:
     fp.add_argument("--relative-paths", action="store_true",
                     help="write media paths relative to OUTPUT instead of absolute")
     fp.add_argument("--concurrency", type=_count, default=4, help="generations at once (default 4)")
+    fp.add_argument("--allow-long", action="store_true",
+                    help="fill holes longer than 20 minutes (refused by default: usually a slip in the edit)")
     fp.add_argument("--allow-stray-markers", action="store_true",
                     help="fill what can be filled even if some GEN: markers cover no placeholder")
     fp.add_argument("--quiet", "-q", action="store_true", help="print only the summary")
@@ -238,7 +241,7 @@ def cmd_fill(args: argparse.Namespace) -> int:
                             relative_paths=args.relative_paths, concurrency=args.concurrency,
                             media_search=args.media_search, allow_stray_markers=args.allow_stray_markers,
                             markers=_markers_arg(args), state_dir=args.state_dir, max_cost=args.max_cost,
-                            resubmit=args.resubmit, report=not args.no_report)
+                            resubmit=args.resubmit, report=not args.no_report, allow_long=args.allow_long)
 
     if args.dry_run:
         rows: list[PlanPreview] = []
@@ -346,17 +349,27 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     real_out, real_err = sys.stdout, sys.stderr
     sys.stdout, sys.stderr = ScrubbedStream(real_out), ScrubbedStream(real_err)
     try:
-        args = build_parser().parse_args(argv)
-        return {"scan": cmd_scan, "fill": cmd_fill, "providers": cmd_providers,
-                "resolve": cmd_resolve}[args.command](args)
+        # SIGTERM/SIGHUP stop like Ctrl-C; every ffmpeg is killed on the way out.
+        with stopping_like_ctrl_c():
+            args = build_parser().parse_args(argv)
+            return {"scan": cmd_scan, "fill": cmd_fill, "providers": cmd_providers,
+                    "resolve": cmd_resolve}[args.command](args)
     except ShotFillError as exc:
-        print(f"shotfill: error: {exc}", file=sys.stderr)
+        _say(f"shotfill: error: {exc}")
         return exc.exit_code
     except KeyboardInterrupt:
-        print("shotfill: interrupted; nothing was written", file=sys.stderr)
+        _say("shotfill: interrupted: nothing half-written\n  -> run the same command again to resume")
         return 130
     finally:
         sys.stdout, sys.stderr = real_out, real_err
+
+
+def _say(text: str) -> None:
+    # After SIGHUP the terminal may be gone; the exit code still tells.
+    try:
+        print(text, file=sys.stderr)
+    except (OSError, ValueError):
+        pass
 
 
 if __name__ == "__main__":

@@ -72,9 +72,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     p = Parser(prog="python -m shotfill.resolve")
     sub = p.add_subparsers(dest="command", required=True, parser_class=Parser)
     add_resolve_parser(sub)
+    from shotfill.children import stopping_like_ctrl_c
+
     try:
-        args = p.parse_args(["resolve", *(sys.argv[1:] if argv is None else argv)])
-        return run_resolve_command(args)
+        with stopping_like_ctrl_c():
+            args = p.parse_args(["resolve", *(sys.argv[1:] if argv is None else argv)])
+            return run_resolve_command(args)
     except ShotFillError as exc:
         print(f"shotfill: error: {exc}", file=sys.stderr)
         return exc.exit_code

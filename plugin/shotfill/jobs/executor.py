@@ -15,6 +15,8 @@ import os
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Awaitable, Callable, Optional, Protocol, TypeVar
 
+from shotfill import children
+
 T = TypeVar("T")
 
 
@@ -66,3 +68,11 @@ class LocalExecutor:
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
+        try:
+            task = asyncio.current_task()
+        except RuntimeError:
+            task = None
+        if task is not None and task.cancelling():
+            # Interrupted: asyncio.run and then the interpreter wait for the worker threads,
+            # which wait for their ffmpeg; stop every ffmpeg now and start no more.
+            children.kill_all()

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Optional
 
-from shotfill import __version__
+from shotfill import __version__, partials
 from shotfill.jobs.cache import MediaCache
 from shotfill.config import Settings
 from shotfill.errors import MediaError, ShotFillError, UsageError
@@ -40,7 +40,7 @@ from shotfill.jobs.journal import Journal
 from shotfill.media.conform import conform
 from shotfill.media.probe import probe
 from shotfill.model import (Codec, ConformTarget, Fit, GeneratedMedia, GenerationRequest, JobSpec, Outcome,
-                            Placeholder, TimelineInfo)
+                            TimelineInfo)
 from shotfill.plan import PlanSettings, plan_request
 from shotfill.providers import get_provider
 from shotfill.events import EventSink, Stage
@@ -102,6 +102,9 @@ class Runner:
         return self.providers[name]
 
     async def run(self, specs: list[JobSpec]) -> list[Outcome]:
+        # What a killed earlier run was writing would otherwise stay forever (hidden, maybe gigabytes).
+        partials.sweep({s.media_dir for s in specs})
+        partials.sweep([self.state_dir], depth=partials.STATE_DEPTH)
         cores = os.cpu_count() or 2
         # Many clips: one ffmpeg thread each, one per core; few clips: more threads each.
         threads = max(1, cores // max(1, min(cores, len(specs))))

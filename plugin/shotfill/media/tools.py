@@ -10,18 +10,18 @@ forgets them (tests change the environment).
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import os
 import re
 import shutil
 import subprocess
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from shotfill.config import EnvSetting, environment_setting
+from shotfill import children
 from shotfill.errors import ConfigError, FFmpegError, FFmpegNotFound
 
 _INSTALL_HINT = (
@@ -105,8 +105,8 @@ MIN_VERSION = (4, 3)
 def tool_version(path: str) -> tuple[int, int] | None:
     """``(major, minor)`` from ``-version``; None for builds that do not say (git snapshots)."""
     try:
-        out = subprocess.run([path, "-version"], capture_output=True, text=True, timeout=20).stdout
-    except (OSError, subprocess.SubprocessError):
+        out = children.run([path, "-version"], timeout=20).stdout
+    except (OSError, subprocess.SubprocessError, children.OutputTooLarge):
         return None
     m = re.search(r"version\s+n?(\d+)\.(\d+)", out)
     return (int(m[1]), int(m[2])) if m else None
@@ -142,14 +142,11 @@ def _find_font() -> str | None:
     fc_match = shutil.which("fc-match")
     if fc_match:
         try:
-            out = subprocess.run(
-                [fc_match, "-f", "%{file}", "sans"],
-                stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=10,
-            )
+            out = children.run([fc_match, "-f", "%{file}", "sans"], timeout=10)
             candidate = out.stdout.strip()
             if out.returncode == 0 and candidate and Path(candidate).is_file():
                 return candidate
-        except (OSError, subprocess.SubprocessError):
+        except (OSError, subprocess.SubprocessError, children.OutputTooLarge):
             pass
 
     for candidate in COMMON_FONTS:
@@ -161,15 +158,15 @@ def _find_font() -> str | None:
 def run(argv: Sequence[str], *, what: str, timeout: float | None = None) -> subprocess.CompletedProcess[str]:
     """Run ffmpeg/ffprobe without a shell; raise FFmpegError naming ``what`` on failure.
 
-    stdin is closed so ffmpeg never waits for a keypress; stdout and stderr
-    are captured as text (undecodable bytes replaced) so errors can quote them.
+    stdin is closed so ffmpeg never waits for a keypress; stdout and the tail
+    of stderr are captured as text (undecodable bytes replaced) so errors can
+    quote them. The child dies with ShotFill (:mod:`shotfill.children`).
     """
     argv = [str(a) for a in argv]
     try:
-        proc = subprocess.run(
-            argv, stdin=subprocess.DEVNULL, capture_output=True,
-            text=True, encoding="utf-8", errors="replace", timeout=timeout,
-        )
+        proc = children.run(argv, timeout=timeout)
+    except children.OutputTooLarge as exc:
+        raise FFmpegError(f"{what}: {exc}", argv=argv, returncode=-1, stderr="") from None
     except FileNotFoundError:
         raise FFmpegNotFound(f"cannot run {argv[0]} for {what}", hint=_INSTALL_HINT) from None
     except PermissionError:

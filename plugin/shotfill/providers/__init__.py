@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import importlib
-from typing import Optional
+from typing import Any, Optional
 
 from shotfill.config import KEY_ENV, Settings
 from shotfill.errors import ConfigError, UsageError
@@ -61,7 +61,7 @@ def provider_endpoint(settings, name: str) -> dict:
     return {"base_url": redact_url(url), "base_url_source": where, "refused": refused}
 
 
-def describe_providers(settings) -> list[dict]:
+def describe_providers(settings: Settings) -> list[dict[str, Any]]:
     """Each provider: configured or not (never the key itself), base URL, models and what they take."""
     rows = []
     for name in provider_names():

@@ -37,9 +37,7 @@ import asyncio
 import email.utils
 import ipaddress
 import json
-import os
 import random
-import secrets
 import time
 from dataclasses import dataclass, field
 from pathlib import Path

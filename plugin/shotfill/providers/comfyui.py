@@ -42,6 +42,7 @@ from urllib.parse import urlencode
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from shotfill.bounded import MAX_TIMELINE_BYTES, read_bytes
 from shotfill.config import ComfyInputs
 from shotfill.errors import ConfigError, DownloadError, MediaError, Rejected, ServiceError
 from shotfill.model import GenerationRequest
@@ -270,8 +271,14 @@ class ComfyUIProvider(RemoteProvider):
             raise ConfigError("[providers.comfyui] has no `workflow`",
                               hint="export your workflow from ComfyUI with \"Save (API Format)\" "
                                    "(Workflow > Export (API) in newer builds) and set workflow = \"that.json\"")
+        shown = f"[providers.comfyui] workflow = {str(path)!r}"
         try:
-            data = json.loads(Path(path).read_text(encoding="utf-8"))
+            raw = read_bytes(path, limit=MAX_TIMELINE_BYTES, what="workflow", error=ConfigError, shown=shown)
+        except ConfigError as exc:
+            raise ConfigError(f"{shown}: cannot be read ({exc.message.removeprefix(shown + ': ')})",
+                              hint="check the path; a relative path is relative to the shotfill.toml naming it") from None
+        try:
+            data = json.loads(raw.decode("utf-8"))
         except OSError as exc:
             raise ConfigError(f"[providers.comfyui] workflow = {str(path)!r}: cannot be read ({exc.strerror})",
                               hint="check the path; a relative path is relative to the shotfill.toml naming it") from None

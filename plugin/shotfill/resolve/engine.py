@@ -30,6 +30,7 @@ from typing import Any, Callable, Optional
 
 from pydantic import ValidationError
 
+from shotfill.bounded import read_bytes
 from shotfill.config import Settings, environment_setting, load_settings
 from shotfill.errors import ShotFillError, UsageError
 from shotfill.events import Stage
@@ -39,6 +40,7 @@ from shotfill.model import Codec, Loaded, Placeholder, ReadResult
 from shotfill.pipeline import plans, require_size, run_placeholders, settle
 from shotfill.providers import describe_providers, provider_names
 from shotfill.rates import rate_str
+from shotfill.scan import long_hole_text, too_long
 from shotfill.resolve.protocol import (FAILED_PREFIX, NOTE_ERROR_MARK, MarkerUpdate, PlaceholderResult, Report,
                                        Snapshot)
 from shotfill.resolve.snapshot import (Built, build, clean_note, done_custom_data, item_marker_key, marker_for,
@@ -76,7 +78,7 @@ def default_media_dir(snapshot: Snapshot) -> Path:
 
 def read_snapshot(path: Path) -> Snapshot:
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(read_bytes(path, what="snapshot", error=UsageError).decode("utf-8"))
     except OSError as exc:
         raise UsageError(f"{path}: cannot be read ({exc.strerror or exc})") from None
     except ValueError as exc:
@@ -198,17 +200,19 @@ def run_command(snapshot: Snapshot, *, settings: Settings, emit: Emit) -> Report
     for w in loaded.scan.warnings:
         emit({"event": "warning", "message": w})
 
-    good = [ph for ph in loaded.scan.placeholders if not ph.problems]
+    good = [ph for ph in loaded.scan.placeholders if not ph.problems and not too_long(ph)]
     total = len(loaded.scan.placeholders)
     emit({"event": "start", "placeholders": total, "done": len(built.done)})
     results: dict[str, PlaceholderResult] = {}
     for ph in loaded.scan.placeholders:
-        if ph.problems:
-            err = "the GEN: note cannot be used as written: " + "; ".join(ph.problems)
+        if ph.problems or too_long(ph):
+            err = ("the GEN: note cannot be used as written: " + "; ".join(ph.problems) if ph.problems else
+                   long_hole_text(ph) + ": usually a slip in the edit; shorten the hole or fill it with "
+                   "`shotfill fill --allow-long` from an export")
             results[ph.id] = _result(built, ph, "failed", error=err,
                                      marker=_marker_update(built, ph, ok=False, request_hash=None,
                                                            error=err, media=None))
-            emit({"event": "progress", "id": ph.id, "stage": "failed", "detail": err})
+            emit({"event": "progress", "id": ph.id, "stage": Stage.FAILED, "detail": err})
 
     if good:
         codec = Codec(run.codec) if run.codec else Codec.PRORES

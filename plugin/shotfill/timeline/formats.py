@@ -17,6 +17,7 @@ import os
 import re
 from pathlib import Path
 
+from shotfill.bounded import read_head
 from shotfill.errors import TimelineError
 
 #: ShotFill's format names and the OTIO adapter that reads each.
@@ -101,12 +102,8 @@ def detect_format(path: str | os.PathLike) -> str:
         if suffix == ".otiod" or (p / "content.otio").is_file():
             return "otiod"
         raise TimelineError(f"{shown}: is a folder, not a timeline file", hint=EXPORT_HINT)
-    try:
-        with open(p, "rb") as fh:
-            head = fh.read(64 * 1024)
-    except OSError as exc:
-        raise TimelineError(f"{shown}: cannot be read ({exc.strerror or exc})",
-                            hint="check the file's permissions") from None
+    # A FIFO would block here and a device never end: regular files only.
+    head = read_head(p, 64 * 1024, shown=shown)
     sniffed = _sniff(head)
     if sniffed is not None:
         if sniffed.startswith("!"):

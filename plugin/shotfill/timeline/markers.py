@@ -19,6 +19,7 @@ from typing import Optional
 
 import opentimelineio as otio
 
+from shotfill.bounded import read_bytes, read_head
 from shotfill.errors import TimelineError
 from shotfill.rates import frames_to_timecode, rational_time, to_frames
 from shotfill.timeline.read import read_timeline
@@ -31,9 +32,8 @@ MERGED_KEY = "shotfill_markers"
 def is_marker_edl(path: Path) -> bool:
     """True for Resolve's "Timeline Markers to EDL" export, whatever its suffix."""
     try:
-        with open(path, "rb") as fh:
-            head = fh.read(256 * 1024)
-    except OSError:
+        head = read_head(path, 256 * 1024)
+    except TimelineError:
         return False
     return looks_like_marker_edl(head.decode("utf-8", errors="replace"))
 
@@ -49,7 +49,7 @@ def read_marker_source(path: Path, *, rate: Fraction, start_frame: int) -> tuple
     if not path.exists():
         raise TimelineError(f"{shown}: no such file", hint="check the path given to --markers")
     if path.is_file() and is_marker_edl(path):
-        data = path.read_bytes()
+        data = read_bytes(path, what="marker file")
         try:
             text = data.decode("utf-8-sig")
         except UnicodeDecodeError:

@@ -27,17 +27,15 @@ Reading never writes to the input.  Every warning names the file.
 
 from __future__ import annotations
 
-import contextlib
-import io
 import os
 import re
-import uuid
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
 import opentimelineio as otio
 
+from shotfill import bounded
 from shotfill.errors import TimelineError, UsageError
 from shotfill.timeline.formats import EXPORT_HINT, FORMAT_ADAPTERS, FORMAT_LABELS, detect_format
 from shotfill.timeline.metadata import dig, int_or_none, to_plain
@@ -57,7 +55,7 @@ __all__ = [
 ]
 
 #: Text timelines larger than this are refused rather than parsed.
-_MAX_TEXT_BYTES = 256 * 1024 * 1024
+_MAX_TEXT_BYTES = bounded.MAX_TIMELINE_BYTES
 
 #: :func:`shotfill.xml_doc.read_xml_source` imports the XML decoder from here, by this name.
 
@@ -100,6 +98,15 @@ def _read(p: Path, shown: str, want_rate: Fraction | None, adapter: str | None) 
             raise TimelineError(f"{shown}: no such file", hint="check the path")
     else:
         fmt = detect_format(p)
+    if not p.is_dir():
+        bounded.check_regular(p, shown=shown)
+    if fmt == "otioz":
+        bounded.check_zip(p, shown=shown)
+    elif fmt == "otiod":
+        bounded.check_regular(p / "content.otio", shown=f"{shown}/content.otio")
+        if (p / "content.otio").stat().st_size > _MAX_TEXT_BYTES:
+            raise TimelineError(f"{shown}: its content.otio is larger than {_MAX_TEXT_BYTES // (1024 * 1024)} MB",
+                                hint="check that this is the timeline you meant")
     if p.is_file():
         size = p.stat().st_size
         if fmt != "aaf" and size > _MAX_TEXT_BYTES:

@@ -186,6 +186,7 @@ def run_engine_process(argv, on_line):
     env["PYTHONIOENCODING"] = "utf-8"
     flags = 0x08000000 if sys.platform.startswith("win") else 0   # CREATE_NO_WINDOW
     err = tempfile.TemporaryFile()
+    proc = None
     try:
         proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=err, stdin=subprocess.DEVNULL, env=env,
                                 universal_newlines=True, creationflags=flags)
@@ -195,6 +196,13 @@ def run_engine_process(argv, on_line):
         err.seek(0)
         tail = err.read().decode("utf-8", "replace")[-3000:]
     finally:
+        # Stopped from Resolve's console: the engine (and so its ffmpeg) must not run on.
+        if proc is not None and proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
         err.close()
     return rc, tail
 

@@ -22,6 +22,7 @@ from typing import Any
 
 import opentimelineio as otio
 
+from shotfill.bounded import read_bytes
 from shotfill.timeline.edl import text as edl_text
 from shotfill.errors import TimelineError, UsageError
 from shotfill.timeline.formats import EXPORT_HINT
@@ -36,10 +37,7 @@ def read_edl(p: Path, shown: str, rate: Fraction | None) -> ReadResult:
         raise UsageError(
             f"{shown}: an EDL does not say its frame rate",
             hint="pass it with --rate, e.g. --rate 23.976 (or 24, 25, 29.97, 30, 50, 59.94, 60)")
-    try:
-        data = p.read_bytes()
-    except OSError as exc:
-        raise TimelineError(f"{shown}: cannot be read ({exc.strerror or exc})") from None
+    data = read_bytes(p, shown=shown)
     text, encoding, enc_warning = edl_text.decode_edl_bytes(data)
     warnings = [f"{shown}: {enc_warning}"] if enc_warning else []
     try:

@@ -9,13 +9,12 @@ refused, naming the schemas and how to export for an older OTIO.
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
 from pathlib import Path
 
 import opentimelineio as otio
 
+from shotfill.bounded import read_bytes
 from shotfill.errors import TimelineError
 from shotfill.timeline.formats import EXPORT_HINT
 from shotfill.timeline.adapters import adapter_error, call_adapter, read_string
@@ -26,7 +25,7 @@ _DOWNGRADES = {"Marker": 3}
 
 def read_otio_json(p: Path, shown: str, warnings: list[str]):
     """The OTIO object in ``p`` (any schema: the caller makes a Timeline of it)."""
-    data = p.read_bytes()
+    data = read_bytes(p, shown=shown)
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:

@@ -11,11 +11,13 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from shotfill.bounded import read_bytes
+
 
 def decode_xml(p: Path, shown: str, warnings: list[str]) -> str:
     """The text of ``p``: by its BOM, else its declared encoding, else UTF-8, else
     Windows-1252 (with a warning naming ``shown``)."""
-    data = p.read_bytes()
+    data = read_bytes(p, shown=shown)
     if data.startswith(b"\xef\xbb\xbf"):
         return data[3:].decode("utf-8", errors="replace")
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Iterator, Optional, Sequence, Union
 
 from shotfill import __version__
+from shotfill.bounded import read_bytes
 from shotfill.errors import TimelineError
 from shotfill.timeline.xml.decode import decode_xml
 
@@ -338,7 +339,7 @@ def read_xml_source(path: Path) -> tuple[str, str]:
     """The text of an XML timeline as the reader decoded it, and the encoding to write it back in."""
     if path.is_dir():
         path = path / "Info.fcpxml"
-    data = path.read_bytes()
+    data = read_bytes(path)
     text = decode_xml(path, str(path), [])
     if data.startswith(b"\xef\xbb\xbf"):
         return text, "utf-8-sig"
