@@ -14,16 +14,13 @@ import enum
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Literal, Optional
+from typing import Annotated, Any, Literal, Optional
 
 import opentimelineio as otio
 
 from pydantic import BaseModel, ConfigDict, PlainSerializer, PlainValidator
 
 from shotfill.rates import normalize_rate, parse_rate, rate_str
-
-if TYPE_CHECKING:
-    from shotfill.scan import ScanResult
 
 
 def _to_rate(v: object) -> Fraction:
@@ -218,12 +215,23 @@ class ReadResult:
 
 
 @dataclass
+class ScanResult:
+    """What the scan found in a timeline."""
+
+    info: TimelineInfo
+    placeholders: list[Placeholder]
+    warnings: list[str] = field(default_factory=list)
+    #: GEN: markers that cover no placeholder (also in ``warnings``); ``fill`` refuses them
+    stray: list[str] = field(default_factory=list)
+
+
+@dataclass
 class Loaded:
     """A timeline read and scanned, with its frame size settled."""
 
     read: ReadResult
     info: TimelineInfo
-    scan: "ScanResult"
+    scan: ScanResult
     #: where the size came from: "timeline", "--resolution", "neighbour media", "unknown"
     size_from: str
 

@@ -27,7 +27,7 @@ from typing import Iterator, Optional
 
 import opentimelineio as otio
 
-from shotfill.model import Neighbour, Placeholder, TimelineInfo
+from shotfill.model import Neighbour, Placeholder, ScanResult, TimelineInfo
 from shotfill.notes import has_tag, is_gen_marker, note_text, parse_note
 from shotfill.rates import frames_to_timecode, normalize_rate, to_frames
 
@@ -47,15 +47,6 @@ def long_hole_text(ph: Placeholder) -> str:
 
 
 _PLACEHOLDER_GENERATORS = re.compile(r"black|slug|solid|colou?r|bars|matte|placeholder|blank", re.I)
-
-
-@dataclass
-class ScanResult:
-    info: TimelineInfo
-    placeholders: list[Placeholder]
-    warnings: list[str] = field(default_factory=list)
-    #: GEN: markers that cover no placeholder (also in ``warnings``); ``fill`` refuses them
-    stray: list[str] = field(default_factory=list)
 
 
 @dataclass
