@@ -30,6 +30,7 @@ def fake_tool(folder: Path, name: str) -> Path:
     return exe
 
 
+@pytest.mark.slow   # asks the binary for its version
 def test_env_var_wins_and_cache_resets(tmp_path, monkeypatch):
     real = tools.ffmpeg_path()
     fake = fake_tool(tmp_path, "my-ffmpeg")

@@ -23,7 +23,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Literal, Optional
 
 from shotfill.errors import StateError
 from shotfill.secrets import scrub
@@ -43,7 +43,8 @@ CREATE TABLE IF NOT EXISTS jobs (
 )
 """
 
-STATES = ("submitting", "submitted", "downloaded", "failed", "uncertain")
+#: a job's state, in the order the lifecycle writes them (``failed`` and ``uncertain`` end it early)
+JobState = Literal["submitting", "submitted", "downloaded", "failed", "uncertain"]
 
 
 @dataclass(frozen=True)
@@ -52,7 +53,7 @@ class JobRecord:
     provider: str
     model: Optional[str]
     job_id: Optional[str]
-    state: str
+    state: JobState
     media_path: Optional[str]
     cost: Optional[float]
     data: dict[str, Any]

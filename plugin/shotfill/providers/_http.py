@@ -41,10 +41,11 @@ import random
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Awaitable, Callable, Collection, Mapping, Optional
+from typing import Any, Awaitable, Callable, Collection, Mapping, Optional, TypeVar
 from urllib.parse import urljoin, urlsplit
 
 import httpx
+from pydantic import BaseModel, ValidationError
 
 from shotfill import secrets as known_secrets
 from shotfill.errors import (AuthError, ConfigError, DownloadError, ProviderError, RateLimited, Rejected,
@@ -277,6 +278,26 @@ class ServiceClient:
                 raise err
             await self._backoff(attempt, None)
         raise DownloadError(f"{self.provider}: download failed")  # pragma: no cover
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def parse_answer(provider: str, model: type[M], data: Any, what: str, *, hint: str) -> M:
+    """A service's answer read as ``model``; anything else is a ServiceError saying what was not understood."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]["msg"] if exc.errors() else "unexpected shape"
+        raise ServiceError(f"{provider}: {what} answered in an unexpected shape ({first})", hint=hint) from None
+
+
+def json_or_none(resp: httpx.Response) -> Any:
+    """The body as JSON, or None when it is not JSON (parse_answer then says so)."""
+    try:
+        return resp.json()
+    except ValueError:
+        return None
 
 
 class _Retry(Exception):

@@ -47,6 +47,7 @@ from shotfill.config import ComfyInputs
 from shotfill.errors import ConfigError, DownloadError, MediaError, Rejected, ServiceError
 from shotfill.model import GenerationRequest
 from shotfill.providers.base import JobHandle, JobStatus, ModelSpec, RemoteProvider, ServicePlan
+from shotfill.providers._http import M, parse_answer
 
 #: output keys ComfyUI nodes put files under: core SaveVideo/SaveWEBM use
 #: "images" (+ "animated"), VideoHelperSuite "gifs", some custom nodes "videos"
@@ -118,13 +119,8 @@ class QueueState(_Loose):
     queue_pending: list[list[Any]] = []
 
 
-def _parse(model: type[BaseModel], data: Any, what: str) -> Any:
-    try:
-        return model.model_validate(data)
-    except ValidationError as exc:
-        raise ServiceError(f"comfyui: {what} answered in an unexpected shape "
-                           f"({exc.errors()[0]['msg']})",
-                           hint="check that base_url points at a ComfyUI server") from None
+def _parse(model: type[M], data: Any, what: str) -> M:
+    return parse_answer("comfyui", model, data, what, hint="check that base_url points at a ComfyUI server")
 
 
 def _item(item: list[Any]) -> tuple[Optional[float], Optional[str], dict[str, Any]]:

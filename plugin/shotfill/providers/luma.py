@@ -22,11 +22,11 @@ from pathlib import Path
 from typing import Any, Optional
 
 import httpx
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict
 
-from shotfill.errors import ServiceError
 from shotfill.model import GenerationRequest
 from shotfill.providers.base import JobHandle, JobStatus, ModelSpec, RemoteProvider, ServicePlan
+from shotfill.providers._http import M, json_or_none, parse_answer
 
 #: aspect ratios as (w, h); sent as "w:h" (``size_style="ratio"`` keeps 21:9 from becoming 7:3)
 ASPECTS = ((16, 9), (9, 16), (1, 1), (4, 3), (3, 4), (21, 9), (9, 21))
@@ -75,12 +75,9 @@ def _spec(name: str, durations: tuple[float, ...] = (5.0, 9.0)) -> ModelSpec:
                      first_frame=False, last_frame=False, seed=False, negative=False)
 
 
-def _parse(resp: httpx.Response, model: type[BaseModel], what: str) -> Any:
-    try:
-        return model.model_validate(resp.json())
-    except (ValueError, ValidationError):
-        raise ServiceError(f"luma: {what} answered HTTP {resp.status_code} with something that is not a "
-                           "Luma generation", hint="check base_url: it must end in /dream-machine/v1") from None
+def _parse(resp: httpx.Response, model: type[M], what: str) -> M:
+    return parse_answer("luma", model, json_or_none(resp), f"{what} (HTTP {resp.status_code})",
+                        hint="check base_url: it must end in /dream-machine/v1")
 
 
 def resolution_for(width: int, height: int) -> str:

@@ -27,12 +27,13 @@ from pathlib import Path
 from typing import Any, Literal, Optional, Union
 
 import httpx
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict
 
-from shotfill.errors import DownloadError, ServiceError
+from shotfill.errors import DownloadError
 from shotfill.model import GenerationRequest
 from shotfill.providers.base import JobHandle, JobStatus, ModelSpec, RemoteProvider, ServicePlan
 from shotfill.media.frames import fit_image
+from shotfill.providers._http import M, json_or_none, parse_answer
 
 #: sizes every Sora model takes (openai-python ``VideoSize``; sora-2 only the 720p pair)
 SIZES_720 = ((1280, 720), (720, 1280))
@@ -89,13 +90,10 @@ def _spec(name: str, pro: bool) -> ModelSpec:
                      price_per_second=0.30 if pro else 0.10)
 
 
-def _parse(resp: httpx.Response, model: type[BaseModel], provider: str, what: str) -> Any:
-    try:
-        return model.model_validate(resp.json())
-    except (ValueError, ValidationError):
-        raise ServiceError(f"{provider}: {what} answered HTTP {resp.status_code} with something that is not "
-                           "an OpenAI video object", hint="check base_url: it must be the service's origin, "
-                           "e.g. https://api.openai.com or http://host:4000 for a LiteLLM proxy") from None
+def _parse(resp: httpx.Response, model: type[M], provider: str, what: str) -> M:
+    return parse_answer(provider, model, json_or_none(resp), f"{what} (HTTP {resp.status_code})",
+                        hint="check base_url: it must be the service's origin, e.g. https://api.openai.com "
+                             "or https://127.0.0.1:4000 for a LiteLLM proxy")
 
 
 class OpenAIProvider(RemoteProvider):

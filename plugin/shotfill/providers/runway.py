@@ -27,11 +27,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Optional
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
-from shotfill.errors import Rejected, ServiceError
+from shotfill.errors import Rejected
 from shotfill.model import GenerationRequest
 from shotfill.providers._frames import fit_frames, png_size
+from shotfill.providers._http import M, parse_answer
 from shotfill.providers.base import (JobHandle, JobStatus, ModelSpec, RemoteProvider, ServicePlan, plan_for,
                                      png_data_uri)
 
@@ -228,10 +229,6 @@ def _failure_text(task: RunwayTask) -> str:
     return f"{reason} ({code})" if code else reason
 
 
-def _parse(model: type[BaseModel], data: Any, what: str) -> Any:
-    try:
-        return model.model_validate(data)
-    except ValidationError:
-        raise ServiceError(f"runway: {what} was not understood (unexpected shape)",
-                           hint="the API may have changed; check X-Runway-Version") from None
+def _parse(model: type[M], data: Any, what: str) -> M:
+    return parse_answer("runway", model, data, what, hint="the API may have changed; check X-Runway-Version")
 

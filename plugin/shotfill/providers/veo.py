@@ -32,12 +32,13 @@ import json
 from pathlib import Path
 from typing import Any, Optional
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
-from shotfill.errors import AuthError, Rejected, ServiceError
+from shotfill.errors import AuthError, Rejected
 from shotfill.model import GenerationRequest
 from shotfill.providers._frames import fit_frames, png_size
 from shotfill.providers.base import JobHandle, JobStatus, ModelSpec, RemoteProvider, ServicePlan, plan_for
+from shotfill.providers._http import M, parse_answer
 
 _LANDSCAPE_PORTRAIT = {"720p": ((1280, 720), (720, 1280)), "1080p": ((1920, 1080), (1080, 1920)),
                        "4k": ((3840, 2160), (2160, 3840))}
@@ -244,10 +245,6 @@ async def _key_checked(call: Any) -> Any:
         raise
 
 
-def _parse(model: type[BaseModel], data: Any, what: str) -> Any:
-    try:
-        return model.model_validate(data)
-    except ValidationError:
-        raise ServiceError(f"veo: {what} was not understood (unexpected shape)",
-                           hint="the Gemini API may have changed") from None
+def _parse(model: type[M], data: Any, what: str) -> M:
+    return parse_answer("veo", model, data, what, hint="the Gemini API may have changed")
 
