@@ -21,7 +21,7 @@ from shotfill.timeline.edl.splice import splice_edl
 from shotfill.model import TimelineInfo
 from shotfill.model import Placement
 from shotfill.rates import frames_to_timecode
-from shotfill.scan import scan_timeline
+from shotfill.scan.placeholders import scan_timeline
 from shotfill.timeline.read import read_timeline
 
 RATE = Fraction(24000, 1001)

@@ -27,7 +27,7 @@ def clean_environ(monkeypatch, tmp_path_factory):
             monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path_factory.mktemp("xdg")))
     # Each test starts with no known secrets, so a test proves its own scrubbing, not an earlier one's.
-    from shotfill import secrets
+    from shotfill.system import secrets
 
     secrets.clear()
 

@@ -11,7 +11,7 @@ import pytest
 
 from shotfill.errors import ConfigError, FFmpegError, FFmpegNotFound
 from shotfill.media import tools
-from shotfill.files import atomic_path
+from shotfill.system.files import atomic_path
 
 
 @pytest.fixture(autouse=True)

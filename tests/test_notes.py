@@ -3,7 +3,7 @@
 import pytest
 
 from shotfill.model import Fit
-from shotfill.notes import is_gen_marker, note_text, parse_note
+from shotfill.scan.notes import is_gen_marker, note_text, parse_note
 
 
 @pytest.mark.parametrize("name, comment, expected", [

@@ -35,7 +35,7 @@ from provider_harness import KEY, ProviderHarness, journal_bytes
 from shotfill.config import KEY_ENV
 from shotfill.errors import AuthError, DownloadError, JobFailed, JobTimedOut, Rejected, SubmitUncertain
 from shotfill.model import GenerationRequest
-from shotfill.plan import request_hash
+from shotfill.plan.requests import request_hash
 
 Fake = Any
 

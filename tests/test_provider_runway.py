@@ -15,7 +15,7 @@ from provider_harness import KEY, ProviderHarness, fake_fixture, key_fixture
 from provider_harness import png_of as data_uri_bytes
 from shotfill.errors import DownloadError, JobFailed, Rejected
 from shotfill.model import GenerationRequest
-from shotfill.plan import request_hash
+from shotfill.plan.requests import request_hash
 from shotfill.providers import runway as runway_mod
 from shotfill.providers.runway import RunwayProvider
 

@@ -15,7 +15,7 @@ from mediautil import make_png
 from provider_harness import KEY, ProviderHarness, fake_fixture, key_fixture
 from shotfill.errors import JobFailed, Rejected
 from shotfill.model import GenerationRequest
-from shotfill.plan import request_hash
+from shotfill.plan.requests import request_hash
 from shotfill.providers.veo import VeoProvider
 
 PROMPT = "a paper boat drifts down a rainy street"

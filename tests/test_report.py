@@ -19,11 +19,11 @@ from pathlib import Path
 import pytest
 
 from mediautil import close, counter_index, ffmpeg, make_png, make_test_clip, mean_rgb, video_stream
-from shotfill import report as report_mod
+from shotfill.report import write as report_mod
 from shotfill.model import JobSpec, Outcome
 from shotfill.model import GenerationRequest, Neighbour, Placeholder, ShotOptions, TimelineInfo
-from shotfill.summary import entry_from_outcome
-from shotfill.report import ReportEntry, write_report
+from shotfill.report.summary import entry_from_outcome
+from shotfill.report.write import ReportEntry, write_report
 
 pytestmark = pytest.mark.slow          # every test reads real media (ffmpeg) or runs Chromium
 

@@ -11,7 +11,7 @@ import pytest
 from resolve_cases import R24, cut_23976, fake_module, load_launcher
 from shotfill.cli.app import main
 from shotfill.pipeline import load
-from shotfill.plan import PlanSettings, plan_request
+from shotfill.plan.requests import PlanSettings, plan_request
 from shotfill.resolve import engine, install
 from shotfill.resolve.protocol import Snapshot
 from timelines import clip, gap, marker, tr

@@ -5,7 +5,7 @@ from fractions import Fraction
 import opentimelineio as otio
 import pytest
 
-from shotfill.scan import scan_timeline
+from shotfill.scan.placeholders import scan_timeline
 from timelines import clip, gap, info, marker, slug, timeline, tr
 
 R24 = Fraction(24000, 1001)

@@ -25,7 +25,7 @@ import opentimelineio as otio
 import pytest
 
 from fakes.echo import echo_credentials
-from shotfill import secrets
+from shotfill.system import secrets
 from shotfill.cli.app import main
 from shotfill.errors import AuthError, ConfigError
 from shotfill.providers import _http

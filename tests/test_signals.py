@@ -147,7 +147,7 @@ def test_sigkill_takes_ffmpeg_along_and_the_next_run_sweeps_its_partial_file(tmp
     left = _partials(tmp_path / "out")
     assert left, "a SIGKILLed run leaves its partial file (nothing could remove it)"
     # A partial file of a live process (this one) is not touched; nor is an unrelated hidden file.
-    from shotfill import partials
+    from shotfill.system import partials
 
     live = partials.partial_name(tmp_path / "out" / "cut_media" / "x.mov")
     live.write_bytes(b"live")
@@ -164,7 +164,7 @@ def test_sigkill_takes_ffmpeg_along_and_the_next_run_sweeps_its_partial_file(tmp
 
 
 def test_children_run_in_their_own_group_and_endless_output_is_cut_at_the_cap(tmp_path):
-    from shotfill import children
+    from shotfill.system import children
     from shotfill.errors import FFmpegError
     from shotfill.media import tools
 

@@ -12,7 +12,7 @@ Where they come from, later ones winning key by key:
 
 This is the only module that reads ``os.environ`` for settings.  Keys are
 ``SecretStr``: printing a settings object never shows them; every key and
-base-URL credential read here is also registered with :mod:`shotfill.secrets`,
+base-URL credential read here is also registered with :mod:`shotfill.system.secrets`,
 so that it is scrubbed out of every message, log, journal row and report.
 Each provider's ``base_url`` remembers where it was set (the environment
 variable, the file, or the built-in default), for ``scan``, ``--dry-run``
@@ -48,8 +48,8 @@ from typing import Annotated, Any, Literal, Mapping, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
-from shotfill import secrets
-from shotfill.bounded import MAX_CONFIG_BYTES, read_bytes
+from shotfill.system import secrets
+from shotfill.system.bounded import MAX_CONFIG_BYTES, read_bytes
 from shotfill.errors import ConfigError
 
 if sys.version_info >= (3, 11):

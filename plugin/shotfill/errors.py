@@ -30,7 +30,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from shotfill.secrets import scrub
+from shotfill.system.secrets import scrub
 
 
 class ShotFillError(Exception):

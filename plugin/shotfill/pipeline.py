@@ -20,18 +20,18 @@ from typing import Optional, Sequence
 from shotfill.config import KEY_ENV, Settings
 from shotfill.errors import (ConfigError, Interrupted, MediaError, PlaceholderError, TimelineError, UsageError)
 from shotfill.events import EventSink, no_events
-from shotfill.files import make_dirs
+from shotfill.system.files import make_dirs
 from shotfill.jobs.journal import check_journal
 from shotfill.jobs.runner import Runner, RunSettings
 from shotfill.media.probe import probe
 from shotfill.model import (Codec, JobSpec, Loaded, Outcome, Placeholder, Placement, ReadResult, ScanResult,
                             TimelineInfo)
-from shotfill.preview import PlanPreview, preview_plans
+from shotfill.plan.preview import PlanPreview, preview_plans
 from shotfill.providers import provider_class, provider_endpoint
 from shotfill.rates import rate_str
-from shotfill.report import write_report
-from shotfill.scan import long_hole_text, scan_timeline, too_long
-from shotfill.summary import entry_from_outcome
+from shotfill.report.write import write_report
+from shotfill.scan.placeholders import long_hole_text, scan_timeline, too_long
+from shotfill.report.summary import entry_from_outcome
 from shotfill.timeline.markers import merge_markers
 from shotfill.timeline.read import read_timeline
 from shotfill.timeline.write import OUTPUT_ADAPTERS, fcpx_writer_can, write_output

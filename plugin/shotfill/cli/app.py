@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, Iterable, Optional, Sequence
 
 from shotfill import __version__
-from shotfill.children import stopping_like_ctrl_c
+from shotfill.system.children import stopping_like_ctrl_c
 from shotfill.cli.inputs import plan_outputs
 from shotfill.cli.parser import Parser
 from shotfill.cli.progress import make_display
@@ -30,11 +30,11 @@ from shotfill.config import load_settings
 from shotfill.errors import ShotFillError, UsageError
 from shotfill.model import Codec, Placeholder
 from shotfill.pipeline import FillResult, FillSettings, dry_run, fill_many, load, plans
-from shotfill.preview import PlanPreview
+from shotfill.plan.preview import PlanPreview
 from shotfill.providers import describe_providers
 from shotfill.rates import frames_to_timecode, parse_rate, rate_str
-from shotfill.secrets import ScrubbedStream
-from shotfill.summary import ReportEntry, entry_from_outcome
+from shotfill.system.secrets import ScrubbedStream
+from shotfill.report.summary import ReportEntry, entry_from_outcome
 
 EPILOG = """\
 examples:

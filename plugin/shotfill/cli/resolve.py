@@ -72,7 +72,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     p = Parser(prog="python -m shotfill.resolve")
     sub = p.add_subparsers(dest="command", required=True, parser_class=Parser)
     add_resolve_parser(sub)
-    from shotfill.children import stopping_like_ctrl_c
+    from shotfill.system.children import stopping_like_ctrl_c
 
     try:
         with stopping_like_ctrl_c():

@@ -18,7 +18,7 @@ from typing import Any, Optional
 
 from shotfill.errors import MediaError
 from shotfill.media.probe import probe
-from shotfill.files import atomic_path, make_dirs, write_text
+from shotfill.system.files import atomic_path, make_dirs, write_text
 
 
 def file_sha256(path: Path) -> str:

@@ -15,7 +15,7 @@ import os
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Awaitable, Callable, Optional, Protocol, TypeVar
 
-from shotfill import children
+from shotfill.system import children
 
 T = TypeVar("T")
 

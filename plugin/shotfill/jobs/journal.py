@@ -12,7 +12,7 @@ One row per request hash.  The order of writes is the point:
 
 Each write is its own committed transaction (WAL mode), so a SIGKILL leaves
 the journal consistent.  Every text written is scrubbed of known secrets
-(:mod:`shotfill.secrets`) first: a service's error may echo the key.
+(:mod:`shotfill.system.secrets`) first: a service's error may echo the key.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any, Literal, Optional
 
 from shotfill.errors import StateError
-from shotfill.secrets import scrub
+from shotfill.system.secrets import scrub
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (

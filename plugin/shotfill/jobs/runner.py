@@ -31,21 +31,23 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Optional
 
-from shotfill import __version__, partials
-from shotfill.jobs.cache import MediaCache
+from shotfill import __version__
 from shotfill.config import Settings
 from shotfill.errors import MediaError, ShotFillError, UsageError
+from shotfill.events import EventSink, Stage
+from shotfill.jobs.cache import MediaCache
 from shotfill.jobs.executor import LocalExecutor
 from shotfill.jobs.journal import Journal
 from shotfill.media.conform import conform
 from shotfill.media.probe import probe
 from shotfill.model import (Codec, ConformTarget, Fit, GeneratedMedia, GenerationRequest, JobSpec, Outcome,
                             TimelineInfo)
-from shotfill.plan import PlanSettings, plan_request
+from shotfill.plan.requests import PlanSettings, plan_request
 from shotfill.providers import get_provider
-from shotfill.events import EventSink, Stage
 from shotfill.providers.base import JobHandle, Provider, ProviderContext
+from shotfill.system import partials
 from shotfill.timeline.names import media_stem
+
 
 @dataclass
 class RunSettings:

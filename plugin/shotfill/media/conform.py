@@ -28,7 +28,7 @@ from typing import Any
 
 import ffmpeg
 
-from shotfill.files import atomic_path
+from shotfill.system.files import atomic_path
 from shotfill.errors import ConformError, UsageError
 from shotfill.media import tools
 from shotfill.media.probe import probe

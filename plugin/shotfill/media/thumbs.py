@@ -12,7 +12,7 @@ from pathlib import Path
 
 import ffmpeg
 
-from shotfill.files import atomic_path
+from shotfill.system.files import atomic_path
 from shotfill.errors import MediaError
 from shotfill.media import tools
 

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from shotfill.config import EnvSetting, environment_setting
-from shotfill import children
+from shotfill.system import children
 from shotfill.errors import ConfigError, FFmpegError, FFmpegNotFound
 
 _INSTALL_HINT = (
@@ -160,7 +160,7 @@ def run(argv: Sequence[str], *, what: str, timeout: float | None = None) -> subp
 
     stdin is closed so ffmpeg never waits for a keypress; stdout and the tail
     of stderr are captured as text (undecodable bytes replaced) so errors can
-    quote them. The child dies with ShotFill (:mod:`shotfill.children`).
+    quote them. The child dies with ShotFill (:mod:`shotfill.system.children`).
     """
     argv = [str(a) for a in argv]
     try:

@@ -9,7 +9,7 @@ from shotfill.config import KEY_ENV, Settings
 from shotfill.errors import ConfigError, UsageError
 from shotfill.providers._http import require_secure
 from shotfill.providers.base import Provider, ProviderContext, size_label
-from shotfill.secrets import redact_url, url_secrets
+from shotfill.system.secrets import redact_url, url_secrets
 
 #: name -> "module:Class"; imported only when asked for
 _REGISTRY = {

@@ -24,7 +24,7 @@ Keys travel only in headers to the configured base URL's origin; a download
 from another host gets no auth header unless the provider asks for it.  No
 message, log line or exception text built here contains a header value: the
 auth header values (and a base URL's own credentials) are registered with
-:mod:`shotfill.secrets` when the client is made, and the service's error
+:mod:`shotfill.system.secrets` when the client is made, and the service's error
 text is scrubbed, so a service that echoes ``Authorization`` back cannot leak
 it.  A key is sent over ``https`` only, or to a loopback address
 (127.0.0.0/8, ::1, localhost): anything else is refused before a connection
@@ -47,10 +47,10 @@ from urllib.parse import urljoin, urlsplit
 import httpx
 from pydantic import BaseModel, ValidationError
 
-from shotfill import secrets as known_secrets
+from shotfill.system import secrets as known_secrets
 from shotfill.errors import (AuthError, ConfigError, DownloadError, ProviderError, RateLimited, Rejected,
                              ServiceError, SubmitUncertain)
-from shotfill.files import commit, partial_name
+from shotfill.system.files import commit, partial_name
 
 Sleep = Callable[[float], Awaitable[None]]
 

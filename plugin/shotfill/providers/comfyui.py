@@ -42,7 +42,7 @@ from urllib.parse import urlencode
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from shotfill.bounded import MAX_TIMELINE_BYTES, read_bytes
+from shotfill.system.bounded import MAX_TIMELINE_BYTES, read_bytes
 from shotfill.config import ComfyInputs
 from shotfill.errors import ConfigError, DownloadError, MediaError, Rejected, ServiceError
 from shotfill.model import GenerationRequest

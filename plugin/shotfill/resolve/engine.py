@@ -30,23 +30,23 @@ from typing import Any, Callable, Optional
 
 from pydantic import ValidationError
 
-from shotfill.bounded import read_bytes
+from shotfill.system.bounded import read_bytes
 from shotfill.config import Settings, environment_setting, load_settings
 from shotfill.errors import ShotFillError, UsageError
 from shotfill.events import Stage
-from shotfill.files import make_dirs, write_text
+from shotfill.system.files import make_dirs, write_text
 from shotfill.jobs.runner import RunSettings
 from shotfill.model import Codec, Loaded, Placeholder, ReadResult
 from shotfill.pipeline import plans, require_size, run_placeholders, settle
 from shotfill.providers import describe_providers, provider_names
 from shotfill.rates import rate_str
-from shotfill.scan import long_hole_text, too_long
+from shotfill.scan.placeholders import long_hole_text, too_long
 from shotfill.resolve.protocol import (FAILED_PREFIX, NOTE_ERROR_MARK, MarkerUpdate, PlaceholderResult, Report,
                                        Snapshot)
 from shotfill.resolve.snapshot import (Built, build, clean_note, done_custom_data, item_marker_key, marker_for,
                                        text_hash)
-from shotfill.summary import entry_from_outcome
-from shotfill.secrets import scrub, scrub_data
+from shotfill.report.summary import entry_from_outcome
+from shotfill.system.secrets import scrub, scrub_data
 
 Emit = Callable[[dict[str, Any]], None]
 

@@ -32,7 +32,7 @@ import shotfill
 from shotfill import __version__
 from shotfill.config import EnvSetting, environment_setting
 from shotfill.errors import UsageError, WriteError
-from shotfill.files import write_text
+from shotfill.system.files import write_text
 
 SCRIPTS = Path(__file__).resolve().parent / "scripts"
 #: launcher kind -> (template, installed file name)

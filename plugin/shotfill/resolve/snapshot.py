@@ -32,7 +32,7 @@ import opentimelineio as otio
 
 from shotfill.errors import TimelineError
 from shotfill.model import Placeholder, TimelineInfo
-from shotfill.notes import is_gen_marker
+from shotfill.scan.notes import is_gen_marker
 from shotfill.rates import DROP_FRAME_RATES, normalize_rate, rational_time, timecode_to_frames
 from shotfill.resolve.protocol import DONE_PREFIX, NOTE_ERROR_MARK, SnapItem, SnapMarker, Snapshot
 

@@ -19,7 +19,7 @@ from typing import Any, Callable, TypeVar
 import opentimelineio as otio
 
 from shotfill.errors import ShotFillError, TimelineError
-from shotfill.files import atomic_path
+from shotfill.system.files import atomic_path
 from shotfill.timeline.formats import EXPORT_HINT, FORMAT_ADAPTERS, FORMAT_LABELS
 
 T = TypeVar("T")

@@ -17,7 +17,7 @@ import os
 import re
 from pathlib import Path
 
-from shotfill.bounded import read_head
+from shotfill.system.bounded import read_head
 from shotfill.errors import TimelineError
 
 #: ShotFill's format names and the OTIO adapter that reads each.

@@ -19,7 +19,7 @@ from typing import Optional
 
 import opentimelineio as otio
 
-from shotfill.bounded import read_bytes, read_head
+from shotfill.system.bounded import read_bytes, read_head
 from shotfill.errors import TimelineError
 from shotfill.rates import frames_to_timecode, rational_time, to_frames
 from shotfill.timeline.read import read_timeline

@@ -35,7 +35,7 @@ from typing import Any
 
 import opentimelineio as otio
 
-from shotfill import bounded
+from shotfill.system import bounded
 from shotfill.errors import TimelineError, UsageError
 from shotfill.timeline.formats import EXPORT_HINT, FORMAT_ADAPTERS, FORMAT_LABELS, detect_format
 from shotfill.timeline.metadata import dig, int_or_none, to_plain

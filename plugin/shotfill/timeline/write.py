@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from shotfill.errors import TimelineError
-from shotfill.files import write_text
+from shotfill.system.files import write_text
 from shotfill.model import Loaded, Placement
 from shotfill.timeline.names import make_text_safe
 from shotfill.rates import rate_str

@@ -22,7 +22,7 @@ from typing import Any
 
 import opentimelineio as otio
 
-from shotfill.bounded import read_bytes
+from shotfill.system.bounded import read_bytes
 from shotfill.timeline.edl import text as edl_text
 from shotfill.errors import TimelineError, UsageError
 from shotfill.timeline.formats import EXPORT_HINT

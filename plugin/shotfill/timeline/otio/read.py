@@ -14,7 +14,7 @@ from pathlib import Path
 
 import opentimelineio as otio
 
-from shotfill.bounded import read_bytes
+from shotfill.system.bounded import read_bytes
 from shotfill.errors import TimelineError
 from shotfill.timeline.formats import EXPORT_HINT
 from shotfill.timeline.adapters import adapter_error, call_adapter, read_string

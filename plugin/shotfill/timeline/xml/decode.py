@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from shotfill.bounded import read_bytes
+from shotfill.system.bounded import read_bytes
 
 
 def decode_xml(p: Path, shown: str, warnings: list[str]) -> str:

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Iterator, Optional, Sequence, Union
 
 from shotfill import __version__
-from shotfill.bounded import read_bytes
+from shotfill.system.bounded import read_bytes
 from shotfill.errors import TimelineError
 from shotfill.timeline.xml.decode import decode_xml
 

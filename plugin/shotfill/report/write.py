@@ -33,12 +33,12 @@ from urllib.parse import quote
 from shotfill import __version__
 from shotfill.errors import ShotFillError
 from shotfill.config import register_environment_secrets
-from shotfill.files import write_text
+from shotfill.system.files import write_text
 from shotfill.media.frames import extract_frame
 from shotfill.media.probe import probe
 from shotfill.media.thumbs import thumbnail
-from shotfill.secrets import scrub
-from shotfill.summary import ReportEntry, totals
+from shotfill.system.secrets import scrub
+from shotfill.report.summary import ReportEntry, totals
 
 JSON_NAME = "report.json"
 HTML_NAME = "report.html"

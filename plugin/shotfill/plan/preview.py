@@ -1,6 +1,6 @@
 """What a run would ask for, before anything is spent: one preview for ``scan``, ``--dry-run`` and Resolve.
 
-Each placeholder becomes the request :mod:`shotfill.plan` would make and the
+Each placeholder becomes the request :mod:`shotfill.plan.requests` would make and the
 provider's plan for it (duration, size, neighbours used, estimated cost), or
 the reason there is none.  Without ``frames_dir`` no frame is extracted (the
 neighbours' media paths stand in for their frames), so ``scan`` reads nothing;
@@ -17,7 +17,7 @@ from pydantic import BaseModel
 from shotfill.config import Settings
 from shotfill.errors import ShotFillError
 from shotfill.model import Placeholder
-from shotfill.plan import PlanSettings, plan_request, preview_request
+from shotfill.plan.requests import PlanSettings, plan_request, preview_request
 from shotfill.providers import get_provider, provider_endpoint
 from shotfill.providers.base import Provider, ProviderContext, ServicePlan
 

@@ -28,7 +28,7 @@ from typing import Iterator, Optional
 import opentimelineio as otio
 
 from shotfill.model import Neighbour, Placeholder, ScanResult, TimelineInfo
-from shotfill.notes import has_tag, is_gen_marker, note_text, parse_note
+from shotfill.scan.notes import has_tag, is_gen_marker, note_text, parse_note
 from shotfill.rates import frames_to_timecode, normalize_rate, to_frames
 
 #: A hole longer than this (seconds of timeline) is almost always a slip (an out point never set), and
