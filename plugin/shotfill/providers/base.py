@@ -390,7 +390,8 @@ class RemoteProvider(Provider):
                 if found is None:
                     if journal:
                         journal.uncertain(request.request_hash, self.name, str(exc))
-                    raise
+                    # A later run looks in the listing again (it may lag); the hint says what else can be done.
+                    raise SubmitUncertain(exc.message, hint=RESUBMIT_HINT) from None
                 emit(pid, Stage.RECOVERED, found.job_id)
                 handle = found
             except ProviderError as exc:
