@@ -257,6 +257,22 @@ def test_reset_submit_of_a_queued_prompt_is_recovered_by_client_id(fake, tmp_pat
     assert rig.journal.get(HASH).job_id == mine
 
 
+def test_a_later_run_finds_a_lost_prompt_by_the_client_id_its_request_gives(fake, tmp_path, small_video):
+    fake.accept_then_reset_next_prompt()
+    fake.fail("GET /queue", status=500, body="busy", times=4)      # this run cannot look it up
+    first = Rig(fake, tmp_path)
+    with pytest.raises(SubmitUncertain):
+        first.run(request())
+    record = first.journal.get(HASH)
+    assert record.state == "uncertain"
+    first.journal.close()
+
+    later = Rig(fake, tmp_path)                                    # a new process knows no client id
+    media = asyncio.run(later.provider.find_lost(request(), later.workdir, record))
+    assert media is not None and fake.count("POST /prompt") == 1
+    assert Path(media.path).read_bytes() == small_video
+
+
 def test_reset_submit_of_a_prompt_that_already_finished_is_found_in_history(fake, tmp_path):
     fake.next_job_steps(["done"])
     fake.accept_then_reset_next_prompt()
