@@ -243,7 +243,8 @@ class Runner:
         rec = self.journal.get(req.request_hash)
         gen: Optional[GeneratedMedia] = None
         if rec is not None and rec.provider == req.provider:
-            damaged = rec.state == "downloaded" and not _intact(rec)
+            # Hashed off the event loop: a downloaded clip may be gigabytes.
+            damaged = rec.state == "downloaded" and not await executor.cpu(_intact, rec)
             if rec.state == "downloaded" and not damaged:
                 self.emit(spec.key, Stage.RESUMED, f"downloaded earlier: {rec.job_id}")
                 gen = GeneratedMedia(request_hash=req.request_hash, path=str(rec.media_path),
