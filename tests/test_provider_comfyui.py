@@ -17,7 +17,7 @@ from fakes.comfyui import FakeComfyUI, validate_prompt
 from mediautil import make_png
 from provider_harness import ProviderHarness, fake_fixture, request_factory
 from shotfill.config import ComfyInputs, load_settings
-from shotfill.errors import ConfigError, DownloadError, JobFailed, Rejected
+from shotfill.errors import ConfigError, DownloadError, JobFailed, Rejected, SubmitUncertain
 from shotfill.jobs.journal import Journal
 from shotfill.providers.base import ProviderContext
 from shotfill.providers.comfyui import ComfyUIProvider, OutputFile, pick_output
@@ -233,6 +233,23 @@ def test_reset_submit_of_a_queued_prompt_is_recovered_by_client_id(fake, tmp_pat
     assert fake.count("POST /prompt") == 1
     assert Path(media.path).read_bytes() == small_video
     assert rig.journal.get(HASH).job_id == mine
+
+
+@pytest.mark.slow
+def test_a_later_run_finds_a_lost_prompt_by_the_client_id_its_request_gives(fake, tmp_path, small_video):
+    fake.accept_then_reset_next_prompt()
+    fake.fail("GET /queue", status=500, body="busy", times=4)      # this run cannot look it up
+    first = Rig(fake, tmp_path)
+    with pytest.raises(SubmitUncertain):
+        first.run(request())
+    record = first.journal.get(HASH)
+    assert record.state == "uncertain"
+    first.journal.close()
+
+    later = Rig(fake, tmp_path)                                    # a new process knows no client id
+    media = asyncio.run(later.provider.find_lost(request(), later.workdir, record))
+    assert media is not None and fake.count("POST /prompt") == 1
+    assert Path(media.path).read_bytes() == small_video
 
 
 @pytest.mark.slow

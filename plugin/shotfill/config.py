@@ -121,6 +121,9 @@ class ProviderSettings(_Strict):
     poll_interval: float = Field(default=5.0, gt=0, le=600)
     #: give up on a job after this many seconds (a week at most)
     timeout: float = Field(default=1800.0, gt=0, le=7 * 24 * 3600)
+    #: how long a later run keeps reading the service's job listing for a submit that got no answer
+    #: (listings lag, and a slow create can land seconds after its connection was lost)
+    recover_wait: float = Field(default=120.0, ge=0, le=3600)
     #: largest download accepted, in MB
     max_download_mb: int = Field(default=2048, ge=1)
     # ComfyUI only

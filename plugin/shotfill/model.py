@@ -274,6 +274,8 @@ class Outcome:
     timings: dict[str, float] = field(default_factory=dict)
     before_frame: Optional[str] = None
     after_frame: Optional[str] = None
+    #: what an editor should know of a filled placeholder (a clip padded by more than a few frames)
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:

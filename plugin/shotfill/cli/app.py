@@ -265,6 +265,9 @@ def cmd_fill(args: argparse.Namespace) -> int:
             extra = f", {len(r.skipped)} skipped" if r.skipped else ""
             print(f"{r.loaded.info.path} -> {r.output}: {filled} of {len(r.outcomes)} placeholder(s) filled{extra}; "
                   f"media in {r.media_dir}")
+            for o in r.outcomes:
+                for w in o.warnings:
+                    print(f"  WARNING {o.placeholder.id} at {o.placeholder.timecode}: {w}")
             for o in r.failed:
                 print(f"  FAILED {o.placeholder.id} at {o.placeholder.timecode}: {o.error}")
             for o in r.skipped:
@@ -281,7 +284,7 @@ def _report_dir(results: list[FillResult]) -> Path:
 def _summary_row(e: ReportEntry) -> dict[str, Any]:
     return {"timeline": e.timeline, "output": e.output, "id": e.placeholder_id, "track": e.track,
             "timecode": e.timecode, "start": e.start, "duration": e.duration, "rate": e.rate, "prompt": e.prompt,
-            "result": e.result, "error": e.error, "media": e.media, "provider": e.provider, "job_id": e.job_id,
+            "result": e.result, "error": e.error, "warnings": e.warnings, "media": e.media, "provider": e.provider, "job_id": e.job_id,
             "estimated_cost": e.estimated_cost, "timings": e.timings}
 
 

@@ -9,7 +9,6 @@ entry is noticed and regenerated instead of placed.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -18,15 +17,7 @@ from typing import Any, Optional
 
 from shotfill.errors import MediaError
 from shotfill.media.probe import probe
-from shotfill.system.files import atomic_path, make_dirs, write_text
-
-
-def file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+from shotfill.system.files import atomic_path, file_sha256, make_dirs, write_text
 
 
 class MediaCache:

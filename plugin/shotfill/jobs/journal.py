@@ -6,7 +6,8 @@ One row per request hash.  The order of writes is the point:
    while it is in flight, the next run knows a job may exist.
 2. ``submitted`` with the remote job id is written as soon as the service
    answers, before the answer is acted on.
-3. ``downloaded`` with the media path once the file is whole on disk.
+3. ``downloaded`` with the media path and the SHA-256 of its bytes once the
+   file is whole on disk (a later run places it only if they still match).
 4. ``failed`` with the service's reason, or ``uncertain`` when a submit may
    have reached the service without an answer.
 
@@ -39,9 +40,13 @@ CREATE TABLE IF NOT EXISTS jobs (
     cost         REAL,
     data         TEXT,
     error        TEXT,
-    updated_at   REAL NOT NULL
+    updated_at   REAL NOT NULL,
+    sha256       TEXT
 )
 """
+
+#: columns added since the first schema, with their type: an older journal gains them when opened
+ADDED_COLUMNS = {"sha256": "TEXT"}
 
 #: a job's state, in the order the lifecycle writes them (``failed`` and ``uncertain`` end it early)
 JobState = Literal["submitting", "submitted", "downloaded", "failed", "uncertain"]
@@ -59,6 +64,8 @@ class JobRecord:
     data: dict[str, Any]
     error: Optional[str]
     updated_at: float = 0.0
+    #: SHA-256 of the downloaded file as it landed (None in rows older than the column)
+    sha256: Optional[str] = None
 
 
 class Journal:
@@ -74,6 +81,7 @@ class Journal:
             self._db.execute("PRAGMA synchronous=FULL")
             self._db.execute(SCHEMA)
             _check_open(self._db)
+            _migrate(self._db)
         except sqlite3.Error as exc:
             if hasattr(self, "_db"):
                 self._db.close()
@@ -86,11 +94,12 @@ class Journal:
     def get(self, request_hash: str) -> Optional[JobRecord]:
         with self._lock:
             row = self._db.execute(
-                "SELECT request_hash, provider, model, job_id, state, media_path, cost, data, error, updated_at "
-                "FROM jobs WHERE request_hash = ?", (request_hash,)).fetchone()
+                "SELECT request_hash, provider, model, job_id, state, media_path, cost, data, error, updated_at, "
+                "sha256 FROM jobs WHERE request_hash = ?", (request_hash,)).fetchone()
         if row is None:
             return None
-        return JobRecord(*row[:7], data=json.loads(row[7] or "{}"), error=row[8], updated_at=row[9])
+        return JobRecord(*row[:7], data=json.loads(row[7] or "{}"), error=row[8], updated_at=row[9],
+                         sha256=row[10])
 
     def all(self) -> list[JobRecord]:
         with self._lock:
@@ -116,8 +125,8 @@ class Journal:
     def submitted(self, request_hash: str, provider: str, job_id: str, data: dict[str, Any]) -> None:
         self._upsert(request_hash, provider, job_id=job_id, state="submitted", data=data)
 
-    def downloaded(self, request_hash: str, provider: str, media_path: str) -> None:
-        self._upsert(request_hash, provider, media_path=media_path, state="downloaded")
+    def downloaded(self, request_hash: str, provider: str, media_path: str, *, sha256: Optional[str] = None) -> None:
+        self._upsert(request_hash, provider, media_path=media_path, state="downloaded", sha256=sha256)
 
     def failed(self, request_hash: str, provider: str, error: str) -> None:
         self._upsert(request_hash, provider, state="failed", error=error)
@@ -138,6 +147,14 @@ def _check_open(db: sqlite3.Connection) -> None:
     cols = {r[1] for r in db.execute("PRAGMA table_info(jobs)").fetchall()}
     if cols and not _COLUMNS <= cols:
         raise sqlite3.DatabaseError("its jobs table is not ShotFill's (columns " + ", ".join(sorted(cols)) + ")")
+
+
+def _migrate(db: sqlite3.Connection) -> None:
+    """Add the columns a journal written by an earlier version lacks; its rows are kept as they are."""
+    cols = {r[1] for r in db.execute("PRAGMA table_info(jobs)").fetchall()}
+    for name, kind in ADDED_COLUMNS.items():
+        if name not in cols:
+            db.execute(f"ALTER TABLE jobs ADD COLUMN {name} {kind}")
 
 
 def _unusable(path: Path, exc: BaseException) -> StateError:

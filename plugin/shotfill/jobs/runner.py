@@ -33,12 +33,12 @@ from typing import Any, Iterable, Optional
 
 from shotfill import __version__
 from shotfill.config import Settings
-from shotfill.errors import MediaError, ShotFillError, UsageError
+from shotfill.errors import MediaError, ProviderError, ShotFillError, UsageError
 from shotfill.events import EventSink, Stage
 from shotfill.jobs.cache import MediaCache
 from shotfill.jobs.executor import LocalExecutor
-from shotfill.jobs.journal import Journal
-from shotfill.media.conform import conform
+from shotfill.jobs.journal import JobRecord, Journal
+from shotfill.media.conform import conform, length_check
 from shotfill.media.probe import probe
 from shotfill.model import (Codec, ConformTarget, Fit, GeneratedMedia, GenerationRequest, JobSpec, Outcome,
                             TimelineInfo)
@@ -46,6 +46,7 @@ from shotfill.plan.requests import PlanSettings, plan_request
 from shotfill.providers import get_provider
 from shotfill.providers.base import JobHandle, Provider, ProviderContext
 from shotfill.system import partials
+from shotfill.system.files import file_sha256
 from shotfill.timeline.names import media_stem
 
 
@@ -97,6 +98,8 @@ class Runner:
         self.cache = MediaCache(state_dir / "cache")
         self.ctx = ProviderContext(settings=settings.config, journal=self.journal, on_event=on_event)
         self.providers: dict[str, Provider] = {}
+        #: request hash -> the one task making its media in this run
+        self._making: dict[str, asyncio.Future[GeneratedMedia]] = {}
 
     def provider(self, name: str) -> Provider:
         if name not in self.providers:
@@ -161,11 +164,12 @@ class Runner:
         if limit is None:
             return
         spent = 0.0
+        counted: set[str] = set()
         for o in outcomes:
             if o.status != "queued" or o.request is None:
                 continue
-            if self._already_paid(o.request):
-                continue
+            if self._already_paid(o.request) or o.request.request_hash in counted:
+                continue   # paid already, or a look-alike of a hole counted above: one job serves both
             cost = o.estimated_cost
             if cost is None:
                 o.status = "skipped"
@@ -177,6 +181,7 @@ class Runner:
                            f"past --max-cost {limit:.2f}")
             else:
                 spent += cost
+                counted.add(o.request.request_hash)
                 continue
             self.emit(o.spec.key, Stage.SKIPPED, o.error or "")
 
@@ -199,6 +204,8 @@ class Runner:
             # timelines sharing a media folder never write one file.
             tag = hashlib.sha256(f"{req.request_hash}\0{target.model_dump_json()}".encode()).hexdigest()[:8]
             dst = spec.media_dir / f"{media_stem(Path(info.path).stem)}_{ph.id}_{tag}{self.settings.codec.suffix}"
+            # Measured before conforming: a short clip is padded by holding its last frame.
+            out.warnings += await executor.cpu(length_check, Path(gen.path), target)
             self.emit(spec.key, Stage.CONFORM, dst.name)
             await executor.cpu(conform, Path(gen.path), dst, target, threads=threads)
             out.timings["conform"] = time.monotonic() - t1
@@ -216,6 +223,20 @@ class Runner:
         return out
 
     async def _generated(self, executor: LocalExecutor, spec: JobSpec, req: GenerationRequest) -> GeneratedMedia:
+        """The request's media, made once per run: look-alike holes (one request hash) share one job.
+
+        The first hole with a hash gets the media; the others wait for it and conform their own copy.
+        """
+        task = self._making.get(req.request_hash)
+        if task is None:
+            task = asyncio.ensure_future(self._make(executor, spec, req))
+            self._making[req.request_hash] = task
+        else:
+            self.emit(spec.key, Stage.CACHED, f"same request as another placeholder: {req.request_hash[:12]}")
+        # Shielded: one waiter cancelled must not cancel the job the others wait for.
+        return await asyncio.shield(task)
+
+    async def _make(self, executor: LocalExecutor, spec: JobSpec, req: GenerationRequest) -> GeneratedMedia:
         """The request's media: from the cache, the journal, a resumed job, or a new one."""
         hit = self.cache.get(req.request_hash)
         if hit is not None:
@@ -228,15 +249,29 @@ class Runner:
         rec = self.journal.get(req.request_hash)
         gen: Optional[GeneratedMedia] = None
         if rec is not None and rec.provider == req.provider:
-            if rec.state == "downloaded" and _usable(rec.media_path):
+            # Hashed off the event loop: a downloaded clip may be gigabytes.
+            damaged = rec.state == "downloaded" and not await executor.cpu(_intact, rec)
+            if rec.state == "downloaded" and not damaged:
                 self.emit(spec.key, Stage.RESUMED, f"downloaded earlier: {rec.job_id}")
                 gen = GeneratedMedia(request_hash=req.request_hash, path=str(rec.media_path),
                                      provider=rec.provider, model=rec.model, job_id=rec.job_id)
             elif rec.state in ("submitted", "downloaded") and rec.job_id:
-                self.emit(spec.key, Stage.RESUMED, rec.job_id)
+                self.emit(spec.key, Stage.RESUMED, rec.job_id if not damaged
+                          else f"{rec.job_id}: the clip kept from it is missing or damaged; fetching it again")
                 handle = JobHandle(job_id=rec.job_id, data=rec.data)
-                started = await executor.io(req.provider, lambda: provider.resume_wait(req, handle, rec.model))
-                gen = await provider.collect(req, started, workdir)
+                try:
+                    started = await executor.io(req.provider, lambda: provider.resume_wait(req, handle, rec.model))
+                    gen = await provider.collect(req, started, workdir)
+                except ProviderError as exc:
+                    if not damaged:
+                        raise
+                    # The job is paid for: keep its row "downloaded" (not "failed"), so no later run
+                    # takes the failure as leave to pay for it again without --resubmit.
+                    self.journal.downloaded(req.request_hash, rec.provider, str(rec.media_path), sha256=rec.sha256)
+                    if not self.settings.resubmit:
+                        raise _damaged(rec, f"{req.provider} no longer gives it ({exc.message})") from None
+            elif rec.state == "downloaded" and not self.settings.resubmit:
+                raise _damaged(rec, "there is no job id to fetch it again by")
             elif rec.state in ("submitting", "uncertain") and not self.settings.resubmit:
                 gen = await executor.io(req.provider, lambda: provider.find_lost(req, workdir, rec))
         if gen is None:
@@ -248,6 +283,27 @@ class Runner:
             "provider": gen.provider, "model": gen.model, "job_id": gen.job_id,
             "prompt": req.prompt, "placeholder": req.placeholder_id})
         return gen
+
+
+def _intact(rec: JobRecord) -> bool:
+    """The journal's downloaded file is there, has the bytes it had when it landed, and is a video."""
+    path = rec.media_path
+    if not path or not Path(path).is_file():
+        return False
+    try:
+        if rec.sha256 is not None and file_sha256(Path(path)) != rec.sha256:
+            return False
+    except OSError:
+        return False
+    return _usable(path)
+
+
+def _damaged(rec: JobRecord, why: str) -> MediaError:
+    return MediaError(
+        f"{rec.media_path}: the clip downloaded for job {rec.job_id or '(no id)'} is missing or damaged (its bytes "
+        f"differ from the checksum recorded when it was downloaded), and {why}; it was not placed, and nothing "
+        "was generated again, so it is not paid twice",
+        hint="run again with --resubmit to generate it anew (a new job, paid again)")
 
 
 class _Sessions:

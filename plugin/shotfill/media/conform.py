@@ -37,6 +37,11 @@ from shotfill.rates import rate_str
 
 BT709 = "bt709"
 
+#: a clip this many frames short of its hole is a service's rounding: held without a word
+PAD_QUIET_FRAMES = 2
+#: a clip that leaves more than this share of its hole to a held last frame is refused, not placed
+PAD_MAX_SHARE = Fraction(1, 4)
+
 
 @dataclass(frozen=True)
 class CodecSpec:
@@ -179,6 +184,38 @@ def problems(info: MediaInfo, target: ConformTarget) -> list[str]:
     if info.timecode != target.timecode:
         found.append(f"timecode starts at {info.timecode or 'nothing'}, not {target.timecode}")
     return found
+
+
+def frames_at(src: MediaInfo, rate: Fraction) -> int:
+    """How many frames ``src`` gives at ``rate`` (what the ``fps`` filter keeps), before any hold."""
+    if src.rate <= 0:
+        return src.frames
+    exact = Fraction(src.frames) * Fraction(rate) / Fraction(src.rate)
+    return int(exact + Fraction(1, 2))   # half up, in exact fractions
+
+
+def length_check(src_path: str | os.PathLike[str], target: ConformTarget) -> list[str]:
+    """Warnings for a source short of ``target.frames``; ConformError past :data:`PAD_MAX_SHARE` of the hole.
+
+    Conform holds the last frame of a short source, which is right for a frame or two of a
+    service's rounding and wrong for a clip that stops well before the hole ends.
+    """
+    src = probe(src_path)
+    have = frames_at(src, target.rate)
+    held = target.frames - have
+    if held <= PAD_QUIET_FRAMES:
+        return []
+    share = Fraction(held, target.frames)
+    what = (f"the generated clip {src_path} has {src.frames} frames at {src.width}x{src.height} and "
+            f"{rate_str(src.rate)} fps, {have} at the timeline's {rate_str(target.rate)} fps, for a "
+            f"{target.frames}-frame hole")
+    if share > PAD_MAX_SHARE:
+        raise ConformError(
+            f"{what}: its last frame would be held for {held} frames ({float(share):.0%} of the hole, more than "
+            f"the {float(PAD_MAX_SHARE):.0%} allowed), so it was not placed",
+            hint="the clip is kept (journal and cache), so a later run does not pay for it again; choose a model "
+                 "or duration that covers the hole, or shorten the placeholder")
+    return [f"{what}: its last frame is held for the last {held} frames ({float(share):.0%} of the hole)"]
 
 
 def conform(

@@ -33,10 +33,17 @@ from shotfill.config import KEY_ENV, ProviderSettings, Settings
 from shotfill.errors import (AuthError, DownloadError, JobFailed, JobTimedOut, MediaError, ProviderError,
                              Rejected, SubmitUncertain)
 from shotfill.events import EventSink, Stage, no_events
+from shotfill.system.files import file_sha256
 from shotfill.jobs.journal import JobRecord, Journal
 from shotfill.media.probe import probe
 from shotfill.model import GeneratedMedia, GenerationRequest
 from shotfill.providers._http import ServiceClient
+
+
+#: what an editor can do about a submit that may have reached the service without an answer
+RESUBMIT_HINT = ("look for the job on the provider's dashboard: a later run finds it once the service lists it; "
+                 "`--resubmit` sends the request again as a new job, which is paid for a second time if the "
+                 "first one did arrive")
 
 
 class ModelSpec(BaseModel):
@@ -218,7 +225,7 @@ class Provider(abc.ABC):
     @abc.abstractmethod
     async def find_lost(self, request: GenerationRequest, workdir: Path,
                         record: JobRecord) -> Optional[GeneratedMedia]:
-        """A submit that got no answer: its media once found; None only when it provably never arrived."""
+        """A submit that got no answer: its media once found; None only when nothing was sent anywhere."""
 
     @abc.abstractmethod
     async def collect(self, request: GenerationRequest, started: Started, workdir: Path) -> GeneratedMedia:
@@ -383,7 +390,8 @@ class RemoteProvider(Provider):
                 if found is None:
                     if journal:
                         journal.uncertain(request.request_hash, self.name, str(exc))
-                    raise
+                    # A later run looks in the listing again (it may lag); the hint says what else can be done.
+                    raise SubmitUncertain(exc.message, hint=RESUBMIT_HINT) from None
                 emit(pid, Stage.RECOVERED, found.job_id)
                 handle = found
             except ProviderError as exc:
@@ -424,7 +432,10 @@ class RemoteProvider(Provider):
                         record: JobRecord) -> Optional[GeneratedMedia]:
         """A submit that may have gone out without an answer (or before a crash): find it, never resend it.
 
-        None means the service's listing proves it never arrived, so it may be sent.
+        "Not in the listing yet" proves nothing: listings lag, and a slow create lands seconds
+        after its connection was lost.  So the listing is read again for ``recover_wait``
+        seconds; a submit still not found stays uncertain (SubmitUncertain) until it shows up
+        on a later run or the user passes --resubmit.
         """
         journal = self.ctx.journal
         async with self._http() as http:
@@ -432,21 +443,42 @@ class RemoteProvider(Provider):
             # The journal row's time is when the submit was about to go out.
             stamp = float(record.updated_at or 0)
             since = (stamp if stamp > 0 else time.time() - 3600) - 60
-            found = await self.recover(http, request, plan, since)
-            if found is None and self.can_list and record.state == "submitting":
-                # The run died while the submit was going out, and the service's own listing
-                # shows no such job: it never arrived, so sending it now cannot pay twice.
-                return None
-            if found is None:
-                raise SubmitUncertain(
-                    f"{self.name}: an earlier run's submit for this placeholder may have reached the service "
-                    "without an answer, and it cannot be found in the service's listing; it was not sent again "
-                    "so it cannot be paid twice",
-                    hint="check the provider's dashboard; to send it again anyway, run with --resubmit")
+            found = await self._look_again(http, request, plan, since)
             self.ctx.on_event(request.placeholder_id, Stage.RECOVERED, found.job_id)
             if journal:
                 journal.submitted(request.request_hash, self.name, found.job_id, found.data)
             return await self.finish(http, request, found, workdir, plan.model)
+
+    async def _look_again(self, http: ServiceClient, request: GenerationRequest, plan: ServicePlan,
+                          since: float) -> JobHandle:
+        """The lost submit's job from the service's listing, read until ``recover_wait`` has passed."""
+        uncertain = (f"{self.name}: an earlier run's submit for this placeholder is uncertain: it may have "
+                     "reached the service without an answer")
+        if not self.can_list:
+            raise SubmitUncertain(f"{uncertain}, and {self.name} offers no job listing to look it up in; "
+                                  "nothing was sent again, so it cannot be paid twice", hint=RESUBMIT_HINT)
+        wait = self.settings.recover_wait
+        step = min(max(self.settings.poll_interval, 1.0), 10.0)
+        deadline = self.ctx.clock() + wait
+        # Bounded by count as well as by the clock, so a clock that stands still cannot spin.
+        for _ in range(int(wait // step) + 2):
+            try:
+                found = await self.recover(http, request, plan, since)
+            except AuthError:
+                raise
+            except ProviderError as exc:
+                # e.g. a gateway that answers 404 to the listing: the note's options are not the
+                # problem, so the service's own hint would send the editor the wrong way.
+                raise SubmitUncertain(
+                    f"{uncertain}, and its job listing cannot be read to find it ({exc.message}); "
+                    "nothing was sent again, so it cannot be paid twice", hint=RESUBMIT_HINT) from None
+            if found is not None:
+                return found
+            if self.ctx.clock() + step > deadline:
+                break
+            await self.ctx.sleep(step)
+        raise SubmitUncertain(f"{uncertain}, and it is not in the service's job listing after {wait:g} s of "
+                              "looking; nothing was sent again, so it cannot be paid twice", hint=RESUBMIT_HINT)
 
     async def finish(self, http: ServiceClient, request: GenerationRequest, handle: JobHandle, workdir: Path,
                      model: Optional[str]) -> GeneratedMedia:
@@ -467,7 +499,9 @@ class RemoteProvider(Provider):
                 journal.failed(request.request_hash, self.name, str(exc))
             raise
         if journal:
-            journal.downloaded(request.request_hash, self.name, str(path))
+            # The checksum of the bytes as they landed: a later run places them only if they still match.
+            digest = await asyncio.to_thread(file_sha256, path)
+            journal.downloaded(request.request_hash, self.name, str(path), sha256=digest)
         try:
             await asyncio.to_thread(probe, path)
         except MediaError as exc:

@@ -23,9 +23,10 @@ Choices, and why:
   ``"<node>.inputs.<name>"`` paths set as given (steps, cfg, ...).
 * **Progress** comes from ``/queue`` only (queued / running, jobs ahead): the
   percentage lives on the websocket, which this client does not open.
-* **Recovery.**  Each submit carries a fresh ``client_id``; ComfyUI keeps it
-  in the queue and history entries, so a submit whose answer was lost is found
-  there and never sent twice.
+* **Recovery.**  Each submit carries a ``client_id`` derived from the request
+  hash; ComfyUI keeps it in the queue and history entries, so a submit whose
+  answer was lost (or a run killed while it was in flight) is found there, by
+  this run or a later one, and never sent twice.
 * **Validation errors** (HTTP 400 with ``node_errors``) are reported node by
   node, from the 400 body the shared client keeps on the error (``exc.body``).
 """
@@ -426,7 +427,7 @@ class ComfyUIProvider(RemoteProvider):
             put(ins.first_frame, self.upload_name(req, "first"))
         if plan.use_last:
             put(ins.last_frame, self.upload_name(req, "last"))
-        return {"prompt": wf, "client_id": str(uuid.uuid4())}
+        return {"prompt": wf, "client_id": _client_id(req)}
 
     # -- the service -----------------------------------------------------------------------
 
@@ -528,9 +529,8 @@ class ComfyUIProvider(RemoteProvider):
 
     async def recover(self, http: Any, req: GenerationRequest, plan: ServicePlan, since: float) -> Optional[JobHandle]:
         """Find our prompt by its client_id: queued or running in ``/queue``, else finished in ``/history``."""
-        cid = self._client_ids.get(req.request_hash)
-        if not cid:
-            return None
+        # A later run knows no submitted id, but the id follows from the request.
+        cid = self._client_ids.get(req.request_hash) or _client_id(req)
         queue = _parse(QueueState, await http.get_json("/queue"), "GET /queue")
         for item in [*queue.queue_running, *queue.queue_pending]:
             number, pid, extra = _item(item)
@@ -574,3 +574,8 @@ def _is_link(value: Any) -> bool:
 def _node_list(wf: dict[str, Any]) -> str:
     items = [f"{k} ({v.get('class_type')})" for k, v in wf.items() if isinstance(v, dict)]
     return ", ".join(items[:40]) + (" ..." if len(items) > 40 else "")
+
+
+def _client_id(req: GenerationRequest) -> str:
+    """The submit's ``client_id``: the same for the same request, so any later run can find its prompt."""
+    return str(uuid.UUID(req.request_hash[:32], version=4)) if len(req.request_hash) >= 32 else str(uuid.uuid4())

@@ -65,6 +65,8 @@ class ReportEntry(BaseModel):
     """seconds per stage: plan, generate, conform, total"""
     result: Result
     error: Optional[str] = None
+    warnings: list[str] = []
+    """what the editor should know of the result (a short clip padded by holding its last frame)"""
     media: Optional[PathText] = None
     """the conformed clip"""
     before_frame: Optional[PathText] = None
@@ -87,6 +89,7 @@ def entry_from_outcome(outcome: Outcome, *, timeline: str | os.PathLike[str],
         job_id=prov.get("job_id"),
         estimated_cost=outcome.estimated_cost, timings=dict(outcome.timings),
         result=status if status in ("filled", "failed", "skipped") else "failed", error=outcome.error,
+        warnings=list(outcome.warnings),
         request_hash=req.request_hash if req else None,
         media=outcome.media,
         before_frame=req.first_frame if req else None, after_frame=req.last_frame if req else None,

@@ -182,6 +182,8 @@ def _redact(entry: ReportEntry) -> ReportEntry:
     for name, value in entry:
         if isinstance(value, str) and (clean := scrub(value)) != value:
             update[name] = clean
+        elif isinstance(value, list) and (items := [scrub(v) if isinstance(v, str) else v for v in value]) != value:
+            update[name] = items
     return entry.model_copy(update=update) if update else entry
 
 
@@ -349,6 +351,7 @@ def _row(index: int, e: ReportEntry, sheet: Sheet) -> str:
     dl = "".join(f'<dt>{k}</dt><dd class="{c}"' + (f' title="{_e(e.media)}"' if k == "media" and e.media else "")
                  + f">{v}</dd>" for k, v, c in meta)
     err = f'<pre class="error">{_e(e.error)}</pre>' if e.error else ""
+    err += "".join(f'<pre class="error">warning: {_e(w)}</pre>' for w in e.warnings)
     ar = f"{sheet.aspect[0]} / {sheet.aspect[1]}"
     return f"""
 <article class="shot {e.result}" id="{_e(f'ph{index}-' + e.placeholder_id)}" style="--ar: {_e(ar)}">

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import hashlib
 import os
 import shutil
 from pathlib import Path
@@ -106,6 +107,15 @@ def write_text(dst: str | os.PathLike[str], text: str, *, encoding: str = "utf-8
         with open(tmp, "w", encoding=encoding, newline=newline) as fh:
             fh.write(text)
     return Path(dst)
+
+
+def file_sha256(path: Path) -> str:
+    """The checksum a written file is known by (cache entries, journaled downloads)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
 
 
 def _fsync(path: Path) -> None:
