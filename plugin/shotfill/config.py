@@ -193,9 +193,9 @@ class Settings(_Strict):
         var = f"SHOTFILL_{name.upper()}_BASE_URL"
         if env.get(var):
             return env[var].rstrip("/"), f"${var}"
-        if self.provider(name).base_url:
+        if url := self.provider(name).base_url:
             where = self.base_url_files.get(name)
-            return self.provider(name).base_url.rstrip("/"), where or "settings"
+            return url.rstrip("/"), where or "settings"
         return default.rstrip("/"), "built-in default"
 
     def register_secrets(self, environ: Optional[Mapping[str, str]] = None) -> None:

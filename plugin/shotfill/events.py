@@ -30,7 +30,9 @@ class Stage(str, enum.Enum):
 
     # The value in text and format specs on every Python (3.11 and 3.12 differ for mixins).
     __str__ = str.__str__
-    __format__ = str.__format__
+
+    def __format__(self, format_spec: str) -> str:
+        return str.__format__(self, format_spec)
 
 
 FINAL_STAGES = frozenset({Stage.DONE, Stage.FAILED, Stage.SKIPPED})

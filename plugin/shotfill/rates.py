@@ -84,7 +84,8 @@ def frames_to_timecode(frames: int, rate: Fraction, drop_frame: bool | None = No
         drop_frame = rate in DROP_FRAME_RATES
     if drop_frame and rate not in DROP_FRAME_RATES:
         drop_frame = False
-    return otio.opentime.to_timecode(rational_time(frames, rate), float(rate), drop_frame)
+    tc: str = otio.opentime.to_timecode(rational_time(frames, rate), float(rate), drop_frame)
+    return tc
 
 
 def timecode_to_frames(tc: str, rate: Fraction) -> int:

@@ -98,8 +98,9 @@ class Journal:
                 "sha256 FROM jobs WHERE request_hash = ?", (request_hash,)).fetchone()
         if row is None:
             return None
-        return JobRecord(*row[:7], data=json.loads(row[7] or "{}"), error=row[8], updated_at=row[9],
-                         sha256=row[10])
+        h, provider, model, job_id, state, media_path, cost, data, error, updated_at, sha256 = row
+        return JobRecord(h, provider, model, job_id, state, media_path, cost, data=json.loads(data or "{}"),
+                         error=error, updated_at=updated_at, sha256=sha256)
 
     def all(self) -> list[JobRecord]:
         with self._lock:

@@ -198,6 +198,7 @@ class Runner:
             out.timings["generate"] = time.monotonic() - t0
             t1 = time.monotonic()
             ph, info = spec.placeholder, spec.info
+            assert info.width is not None and info.height is not None   # loading settled the size
             target = ConformTarget(width=info.width, height=info.height, rate=ph.rate, frames=ph.duration,
                                    timecode=ph.timecode, codec=self.settings.codec, fit=ph.options.fit or Fit.FILL)
             # Named by all that decides its bytes (fit is not in the request): look-alike holes of two

@@ -126,14 +126,14 @@ def fit_filters(v: Any, src: MediaInfo, target: ConformTarget) -> Any:
         sw, sh = max(w, _even(display_w * f)), max(h, _even(src.height * f))
         v = v.filter("scale", w=sw, h=sh, **scale_opts)
         if (sw, sh) != (w, h):
-            v = v.filter("crop", w=w, h=h, x=_even((sw - w) / 2, down=True), y=_even((sh - h) / 2, down=True))
+            v = v.filter("crop", w=w, h=h, x=_even(Fraction(sw - w, 2), down=True), y=_even(Fraction(sh - h, 2), down=True))
         return v
 
     f = min(Fraction(w) / display_w, Fraction(h, src.height))
     sw, sh = min(w, _even(display_w * f)), min(h, _even(src.height * f))
     v = v.filter("scale", w=sw, h=sh, **scale_opts)
     if (sw, sh) != (w, h):
-        v = v.filter("pad", w=w, h=h, x=_even((w - sw) / 2, down=True), y=_even((h - sh) / 2, down=True),
+        v = v.filter("pad", w=w, h=h, x=_even(Fraction(w - sw, 2), down=True), y=_even(Fraction(h - sh, 2), down=True),
                      color="black")
     return v
 

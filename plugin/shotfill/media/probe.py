@@ -71,9 +71,10 @@ def _ffprobe_json(p: Path, args: list[str]) -> dict[str, Any]:
     argv = [tools.ffprobe_path(), "-v", "error", "-print_format", "json", *args, tools.file_url(p)]
     proc = tools.run(argv, what=f"ffprobe reading {p}")
     try:
-        return json.loads(proc.stdout or "{}")
+        data: dict[str, Any] = json.loads(proc.stdout or "{}")
     except json.JSONDecodeError:
         raise MediaError(f"ffprobe gave unreadable output for {p}") from None
+    return data
 
 
 def _known(value: object) -> str | None:

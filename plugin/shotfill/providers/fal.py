@@ -193,7 +193,7 @@ class FalProvider(RemoteProvider):
                                hint="the service is having trouble; run again later: the request id is kept") from None
         state = (st.status or ("COMPLETED" if resp.status_code == 200 else "IN_PROGRESS")).upper()
         logs = " ".join(log.message for log in st.logs or [])
-        data = {"status": state}
+        data: dict[str, Any] = {"status": state}
         if state == "IN_QUEUE":
             if st.queue_position is not None:
                 data["queue_position"] = st.queue_position

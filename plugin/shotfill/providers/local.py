@@ -71,8 +71,9 @@ class LocalProvider(Provider):
                                frames=request.frames, timecode=request.timecode, codec=self.codec or Codec.PRORES)
         out = workdir / f"local_{request.request_hash[:16]}{target.codec.suffix}"
         first, last = request.first_frame, request.last_frame
-        if first or last:
-            synth.render_bridge(Path(first or last), Path(last or first), target,
+        start = first or last
+        if start:
+            synth.render_bridge(Path(start), Path(last or start), target,
                                 prompt=request.prompt, shot_label=request.shot_label,
                                 seed=request.seed, out=out, threads=self.ctx.cpu_threads)
         else:

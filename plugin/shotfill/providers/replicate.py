@@ -112,7 +112,7 @@ def _output_url(output: Any) -> Optional[str]:
     if isinstance(output, list):
         urls = [u for u in output if isinstance(u, str)]
         videos = [u for u in urls if urlsplit(u).path.lower().endswith((".mp4", ".mov", ".webm", ".mkv"))]
-        return (videos or urls or [None])[0]
+        return next(iter(videos or urls), None)
     if isinstance(output, dict):
         for k in ("video", "mp4", "output"):
             if isinstance(output.get(k), str):

@@ -82,8 +82,9 @@ def entry_from_outcome(outcome: Outcome, *, timeline: str | os.PathLike[str],
     ph, req, prov = outcome.placeholder, outcome.request, outcome.provenance or {}
     status = outcome.status
     return ReportEntry(
-        timeline=timeline, output=output, placeholder_id=ph.id, track=ph.track, timecode=ph.timecode,
-        record_frame=ph.record_frame, start=ph.start, duration=ph.duration, rate=ph.rate, prompt=ph.prompt,
+        timeline=os.fspath(timeline), output=None if output is None else os.fspath(output),
+        placeholder_id=ph.id, track=ph.track, timecode=ph.timecode,
+        record_frame=ph.record_frame, start=ph.start, duration=ph.duration, rate=rate_str(ph.rate), prompt=ph.prompt,
         provider=prov.get("provider") or (req.provider if req else None),
         model=prov.get("model") or (req.model if req else None),
         job_id=prov.get("job_id"),
@@ -91,7 +92,7 @@ def entry_from_outcome(outcome: Outcome, *, timeline: str | os.PathLike[str],
         result=status if status in ("filled", "failed", "skipped") else "failed", error=outcome.error,
         warnings=list(outcome.warnings),
         request_hash=req.request_hash if req else None,
-        media=outcome.media,
+        media=None if outcome.media is None else os.fspath(outcome.media),
         before_frame=req.first_frame if req else None, after_frame=req.last_frame if req else None,
         before_name=ph.before.name if ph.before else None, after_name=ph.after.name if ph.after else None,
     )

@@ -178,7 +178,7 @@ def _remove_stale_thumbs(thumbs_dir: Path, keep: set[str]) -> None:
 def _redact(entry: ReportEntry) -> ReportEntry:
     """Every configured secret (keys from the environment and config files, URL credentials) taken out."""
     register_environment_secrets()
-    update = {}
+    update: dict[str, Any] = {}
     for name, value in entry:
         if isinstance(value, str) and (clean := scrub(value)) != value:
             update[name] = clean

@@ -26,7 +26,7 @@ import json
 import re
 import sys
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Literal, Optional
 
 from pydantic import ValidationError
 
@@ -114,7 +114,8 @@ def _scan(snapshot: Snapshot, media_dir: Path) -> tuple[Built, Loaded]:
     return built, loaded
 
 
-def _result(built: Built, ph: Placeholder, status: str, **kw: Any) -> PlaceholderResult:
+def _result(built: Built, ph: Placeholder, status: Literal["planned", "filled", "failed"],
+            **kw: Any) -> PlaceholderResult:
     return PlaceholderResult(
         id=ph.id, track=ph.track, track_index=built.resolve_track_index(ph), track_name=ph.track_name,
         kind=ph.kind, record_frame=built.resolve_start + ph.start, offset=ph.start, duration=ph.duration,
@@ -143,7 +144,7 @@ def _marker_update(built: Built, ph: Placeholder, *, ok: bool, request_hash: Opt
     # A placeholder clip named "GEN: ...": ShotFill adds its own marker on it.
     key = item_marker_key(item, 0)
     existing = next((m for m in item.markers if int(m.frame) == int(key)), None)
-    action = "update" if existing is not None and existing.custom_data.startswith("shotfill:") else "add"
+    action: Literal["update", "add"] = "update" if existing is not None and existing.custom_data.startswith("shotfill:") else "add"
     return MarkerUpdate(
         action=action, owner="item", track=built.resolve_track_index(ph), item=item.index, frame=key,
         color=DONE_COLOR if ok else FAILED_COLOR, name="ShotFill",
@@ -158,7 +159,8 @@ def _one_line(text: Optional[str]) -> str:
     return t if len(t) <= 400 else t[:397] + "..."
 
 
-def _report(built: Built, loaded: Loaded, command: str, settings: Settings, media_dir: Path) -> Report:
+def _report(built: Built, loaded: Loaded, command: Literal["scan", "run"], settings: Settings,
+            media_dir: Path) -> Report:
     info = loaded.info
     return Report(command=command, timeline=info.name, rate=rate_str(info.rate), drop_frame=info.drop_frame,
                   width=info.width, height=info.height, media_dir=str(media_dir),

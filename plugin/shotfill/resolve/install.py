@@ -71,6 +71,7 @@ def scripts_dir(*, system: bool = False, platform: Optional[str] = None,
 def _package_roots() -> list[str]:
     roots: list[str] = []
     for mod in (shotfill, shotfill_otio):
+        assert mod.__file__ is not None   # both are regular packages, imported from files
         root = str(Path(mod.__file__).resolve().parent.parent)
         if root not in roots:
             roots.append(root)

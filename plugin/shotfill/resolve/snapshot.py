@@ -26,7 +26,7 @@ import re
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
-from typing import Optional
+from typing import Literal, Optional
 
 import opentimelineio as otio
 
@@ -87,7 +87,7 @@ class MarkerSource:
     """A GEN: marker of the snapshot, with its range in timeline frames (0 = timeline start)."""
 
     marker: SnapMarker
-    owner: str                 # "timeline" | "item"
+    owner: Literal["timeline", "item"]
     start: int
     end: int
     track: Optional[int] = None   # Resolve track index (1-based)
@@ -138,7 +138,7 @@ def _clip_for(item: SnapItem, dur: int, rate: Fraction) -> otio.schema.Clip:
     return otio.schema.Clip(name=item.name, media_reference=ref, source_range=rng)
 
 
-def _otio_marker(m: SnapMarker, start: int, rate: Fraction, md: dict) -> otio.schema.Marker:
+def _otio_marker(m: SnapMarker, start: int, rate: Fraction, md: dict[str, str | int]) -> otio.schema.Marker:
     color = (m.color or "").upper()
     if color not in ("PINK", "RED", "ORANGE", "YELLOW", "GREEN", "CYAN", "BLUE", "PURPLE", "MAGENTA",
                      "BLACK", "WHITE"):

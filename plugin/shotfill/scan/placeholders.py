@@ -117,9 +117,12 @@ def _own_gen_marker(clip: otio.schema.Clip, m: otio.schema.Marker) -> bool:
         return False
     r = clip.trimmed_range()
     start, end = m.marked_range.start_time, m.marked_range.end_time_exclusive()
+    inside: bool
     if m.marked_range.duration.value == 0:
-        return r.start_time <= start < r.end_time_exclusive()
-    return r.start_time <= start and end <= r.end_time_exclusive()
+        inside = r.start_time <= start < r.end_time_exclusive()
+    else:
+        inside = r.start_time <= start and end <= r.end_time_exclusive()
+    return inside
 
 
 def _is_generator(clip: otio.schema.Clip) -> bool:
@@ -182,7 +185,8 @@ def _item_space_start(item: otio.core.Item, rate: Fraction) -> int:
     return _frames_of(item.trimmed_range().start_time, rate)
 
 
-def _collect_markers(lanes: list[_Lane], stacks, rate: Fraction) -> Iterator[_GenMarker]:
+def _collect_markers(lanes: list[_Lane], stacks: list[tuple[otio.schema.Stack, list[_Lane], Fraction]],
+                     rate: Fraction) -> Iterator[_GenMarker]:
     for stack, own_lanes, offset in stacks:
         for m in stack.markers:
             if is_gen_marker(*marker_text(m)):
@@ -271,7 +275,7 @@ def scan_timeline(timeline: otio.schema.Timeline, info: TimelineInfo, *,
     """Find every placeholder; never changes ``timeline``."""
     rate = info.rate
     lanes: list[_Lane] = []
-    stacks: list = []
+    stacks: list[tuple[otio.schema.Stack, list[_Lane], Fraction]] = []
     _walk_lanes(timeline.tracks, rate, Fraction(0), (), "", None, lanes, stacks)
     search_dirs = [Path(info.path).resolve().parent] + [Path(d) for d in (media_search or [])]
 
@@ -291,7 +295,8 @@ def scan_timeline(timeline: otio.schema.Timeline, info: TimelineInfo, *,
     for gm in _collect_markers(lanes, stacks, rate):
         found: list[_Item] = []
         if gm.on == "item":
-            item: _Item = gm.owner  # type: ignore[assignment]
+            item = gm.owner
+            assert isinstance(item, _Item)   # an item marker's owner is the item that carries it
             if item.candidate and _overlaps(gm.start, gm.end, item.start, item.end):
                 found = [item]
             else:
@@ -302,6 +307,7 @@ def scan_timeline(timeline: otio.schema.Timeline, info: TimelineInfo, *,
                 if found:
                     gm.on = "neighbour"
         elif gm.on == "track":
+            assert gm.lane is not None   # a track marker always knows its lane
             found = [it for it in gm.lane.items if it.candidate and _overlaps(gm.start, gm.end, it.start, it.end)]
         else:  # stack
             found = _holes_under(gm, gm.stack_lanes)

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Iterator
 
 from shotfill.errors import WriteError
-from shotfill.system.partials import partial_name
+from shotfill.system.partials import partial_name as partial_name   # re-exported: part of this helper's interface
 
 _HINTS = {
     errno.ENOSPC: "free some space on that disk (or write elsewhere) and run the same command again",

@@ -20,7 +20,7 @@ from __future__ import annotations
 import base64
 import re
 import threading
-from typing import Any, Iterable, Optional
+from typing import Any, Iterable, Optional, TypeVar, overload
 from urllib.parse import parse_qsl, quote, quote_plus, unquote, urlsplit, urlunsplit
 
 REDACTED = "[redacted]"
@@ -144,6 +144,13 @@ def redact_url(url: str) -> str:
     return scrub(urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment)))
 
 
+_T = TypeVar("_T")
+
+
+@overload
+def scrub(text: str) -> str: ...
+@overload
+def scrub(text: _T) -> _T: ...
 def scrub(text: Any) -> Any:
     """``text`` with every registered secret replaced by ``[redacted]``; non-strings come back as they are."""
     pattern = _pattern

@@ -83,7 +83,7 @@ _EDL_EVENT_RE = re.compile(
 _XML_ROOT_RE = re.compile(r"<([A-Za-z_][\w.\-]*:)?([A-Za-z_][\w.\-]*)")
 
 
-def detect_format(path: str | os.PathLike) -> str:
+def detect_format(path: str | os.PathLike[str]) -> str:
     """ShotFill's name for the format of ``path``: by content, else by suffix.
 
     Content wins when it is recognisable (an EDL saved as ``.txt``, OTIO JSON

@@ -54,7 +54,7 @@ def read_edl(p: Path, shown: str, rate: Fraction | None) -> ReadResult:
                                 "not an EDL", hint=EXPORT_HINT)
         warnings.append(f"{shown}: the EDL has no events")
 
-    def run(ignore: bool):
+    def run(ignore: bool) -> object:   # checked to be a Timeline below
         return read_string(prep.reader_text, "cmx_3600", rate=float(rate), ignore_timecode_mismatch=ignore)
 
     try:

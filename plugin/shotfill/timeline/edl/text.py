@@ -215,7 +215,7 @@ class _Scanner:
         self.rate = rate
         self.nominal = nominal_fps(rate)
         self.df_rate = rate in DROP_FRAME_RATES
-        self.counts: dict[str, list] = {}
+        self.counts: dict[str, list[str]] = {}
 
     def note(self, kind: str, example: str) -> None:
         self.counts.setdefault(kind, []).append(example)
@@ -374,7 +374,7 @@ def prepare_edl(text: str, rate: Fraction) -> PreparedEdl:
             d = _fcm_drop(c)
             if d is not None:
                 current_df = d
-        if any(_TC_RE.fullmatch(t) and _TC_RE.fullmatch(t).group(6) in ";.,"
+        if any((hit := _TC_RE.fullmatch(t)) and hit.group(6) in ";.,"
                for t in (tr_fields or ev_fields)[-2:]):
             record_semicolons = True
 
@@ -470,8 +470,8 @@ def _build_event(sc: _Scanner, index: int, ev_fields: list[str], ev_line: int,
     # Retimes the reader handles itself: an M2 line or a freeze frame.
     retimed = False
     for _ln, c in comments:
-        if _M2_RE.match(c):
-            body = _M2_BODY_RE.match(_M2_RE.match(c).group("body"))
+        if m2 := _M2_RE.match(c):
+            body = _M2_BODY_RE.match(m2.group("body"))
             if body:
                 retimed = True
             else:

@@ -94,12 +94,14 @@ class _Seq:
             raise _fail(f"{name}: is not an FCPXML document")
         self.version = tuple(int(p) for p in (root.attrs.get("version", "1.8").split(".") + ["0"])[:2]
                              if p.isdigit()) or (1, 8)
-        self.seq = _sequence(root)
-        if self.seq is None:
+        seq = _sequence(root)
+        if seq is None:
             raise _fail(f"{name}: holds no project sequence to edit")
-        self.resources = root.find("resources")
-        if self.resources is None:
+        self.seq = seq
+        resources = root.find("resources")
+        if resources is None:
             raise _fail(f"{name}: has no <resources>")
+        self.resources = resources
         self.assets = {n.attrs.get("id"): n for n in self.resources.findall("asset")}
         self.format_id = self.seq.attrs.get("format", "")
         fmt = next((n for n in self.resources.findall("format") if n.attrs.get("id") == self.format_id), None)
@@ -139,6 +141,7 @@ class _Seq:
             assert parent is not None
             if parent.tag == "spine" and parent.attrs.get("lane"):
                 lane, parent, in_spine = parent.attrs["lane"], parent.parent, True
+                assert parent is not None   # a lane's spine sits inside the clip it is connected to
             else:
                 lane, in_spine = timing.attrs.get("lane", "0"), False
             at = seconds(timing.attrs.get("offset"))
@@ -297,16 +300,16 @@ def splice_fcpxml(xml_text: str, placements: list[Placement], *, rate: Fraction,
         delta = start - seconds(old.attrs.get("start"))
         note = provenance_line(ph.id, pl.provenance)
         kids: list[El | Raw] = []
-        for c in old.children:
-            if c.tag == "note":
-                kids.append(El("note", text=f"{c.text}\n{note}" if c.text else note))
+        for child in old.children:
+            if child.tag == "note":
+                kids.append(El("note", text=f"{child.text}\n{note}" if child.text else note))
                 note = ""
-            elif "lane" in c.attrs:
-                kids.append(Raw(_shifted(doc, sq, c, "offset", delta)))
-            elif c.tag in _MARKERS:
-                kids.append(Raw(_shifted(doc, sq, c, "start", delta)))
-            elif c.tag in _KEEP:
-                kids.append(Raw(doc.source(c)))
+            elif "lane" in child.attrs:
+                kids.append(Raw(_shifted(doc, sq, child, "offset", delta)))
+            elif child.tag in _MARKERS:
+                kids.append(Raw(_shifted(doc, sq, child, "start", delta)))
+            elif child.tag in _KEEP:
+                kids.append(Raw(doc.source(child)))
         if note:
             kids.insert(0, El("note", text=note))
         attrs = [("ref", aid)]

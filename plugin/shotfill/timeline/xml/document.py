@@ -16,7 +16,7 @@ import urllib.parse
 import xml.parsers.expat
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator, Optional, Sequence, Union
+from typing import Any, Iterator, Optional, Sequence, Union
 
 from shotfill import __version__
 from shotfill.system.bounded import read_bytes
@@ -325,7 +325,7 @@ def file_url(path: Path, *, relative_to: Optional[Path], host: str = "") -> str:
 _PROVENANCE_KEYS = ("provider", "model", "job_id", "seed", "negative", "request_hash", "generated_at")
 
 
-def provenance_line(placeholder_id: str, provenance: dict) -> str:
+def provenance_line(placeholder_id: str, provenance: dict[str, Any]) -> str:
     """One line of ``key=value`` provenance for a note field (never a secret: a fixed list of keys)."""
     parts = [f"ShotFill {provenance.get('shotfill_version') or __version__}", f"placeholder={placeholder_id}"]
     for k in _PROVENANCE_KEYS:
