@@ -27,6 +27,7 @@ from shotfill.cli.progress import make_display
 from shotfill.cli.resolve import add_resolve_parser, run_resolve_command
 from shotfill.config import load_settings
 from shotfill.errors import ShotFillError, UsageError
+from shotfill.files import os_failure
 from shotfill.model import Codec, Placeholder
 from shotfill.pipeline import FillResult, FillSettings, dry_run, fill_many, load, plans
 from shotfill.preview import PlanPreview
@@ -352,6 +353,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except ShotFillError as exc:
         print(f"shotfill: error: {exc}", file=sys.stderr)
         return exc.exit_code
+    except OSError as exc:   # a write no helper wrapped: the editor's message still, never a traceback
+        err = os_failure(exc)
+        print(f"shotfill: error: {err}", file=sys.stderr)
+        return err.exit_code
     except KeyboardInterrupt:
         print("shotfill: interrupted; nothing was written", file=sys.stderr)
         return 130

@@ -34,7 +34,8 @@ from typing import Any, Iterable, Optional
 from shotfill import __version__
 from shotfill.jobs.cache import MediaCache
 from shotfill.config import Settings
-from shotfill.errors import MediaError, ShotFillError, UsageError
+from shotfill.errors import MediaError, ShotFillError, UsageError, WriteError
+from shotfill.files import write_failed
 from shotfill.jobs.executor import LocalExecutor
 from shotfill.jobs.journal import Journal
 from shotfill.media.conform import conform
@@ -95,6 +96,8 @@ class Runner:
         self.cache = MediaCache(state_dir / "cache")
         self.ctx = ProviderContext(settings=settings.config, journal=self.journal, on_event=on_event)
         self.providers: dict[str, Provider] = {}
+        #: files that could not be written (a full or read-only disk): the caller writes no timeline then
+        self.write_errors: list[WriteError] = []
 
     def provider(self, name: str) -> Provider:
         if name not in self.providers:
@@ -137,9 +140,8 @@ class Runner:
             out.estimated_cost = plan.estimated_cost
         except UsageError:
             raise
-        except ShotFillError as exc:
-            out.status, out.error = "failed", str(exc)
-            self.emit(spec.key, Stage.FAILED, str(exc))
+        except (ShotFillError, OSError) as exc:
+            self._failed(out, exc)
         out.timings["plan"] = time.monotonic() - t0
         return out
 
@@ -201,14 +203,21 @@ class Runner:
             self.emit(spec.key, Stage.DONE, str(dst))
         except UsageError:
             raise
-        except ShotFillError as exc:
-            out.status, out.error = "failed", str(exc)
-            self.emit(spec.key, Stage.FAILED, str(exc))
+        except (ShotFillError, OSError) as exc:
+            self._failed(out, exc)
         except Exception as exc:  # one hole's bug must not lose the others' paid work
             out.status, out.error = "failed", f"internal error: {exc!r}"
             self.emit(spec.key, Stage.FAILED, out.error)
         out.timings["total"] = sum(out.timings.values())
         return out
+
+    def _failed(self, out: Outcome, exc: ShotFillError | OSError) -> None:
+        if isinstance(exc, OSError):   # a write no helper wrapped (a scratch file): still the editor's message
+            exc = write_failed(Path(exc.filename or self.state_dir), exc)
+        if isinstance(exc, WriteError):
+            self.write_errors.append(exc)
+        out.status, out.error = "failed", str(exc)
+        self.emit(out.spec.key, Stage.FAILED, str(exc))
 
     async def _generated(self, executor: LocalExecutor, spec: JobSpec, req: GenerationRequest) -> GeneratedMedia:
         """The request's media: from the cache, the journal, a resumed job, or a new one."""
