@@ -279,3 +279,46 @@ def test_state_folder_under_a_file(tmp_path, cuts, capsys):
     err = capsys.readouterr().err
     assert rc == 2
     assert str(blocker / "state") in err and "the folder could not be made" in err, err
+
+
+# ------------------------------------------------------------------ Resolve: the engine's results and the launcher's snapshot
+
+
+def test_resolve_engine_results_that_cannot_be_written(tmp_path):
+    """The results file cannot be written: the launcher hears why on the progress stream, no traceback."""
+    from shotfill.resolve.engine import engine_main
+
+    blocker = tmp_path / "blocker"
+    blocker.write_text("x")
+    got: list[dict] = []
+    out = blocker / "run.json"
+    assert engine_main("run", tmp_path / "missing.json", out, emit=got.append) == 2
+    errors = [e["message"] for e in got if e.get("event") == "error"]
+    assert errors and str(out) in errors[-1] and "could not be written" in errors[-1], got
+
+
+def test_resolve_launcher_snapshot_that_cannot_be_written(tmp_path, monkeypatch):
+    from resolve_cases import load_launcher
+    from shotfill.resolve import install
+
+    monkeypatch.setenv("SHOTFILL_RESOLVE_MEDIA", str(tmp_path / "ShotFill"))
+    launcher = load_launcher(install.install(dest=tmp_path / "Scripts" / "Edit", launcher="python")[0])
+    blocker = tmp_path / "blocker"
+    blocker.write_text("x")
+    ran = []
+    result = launcher.Engine(str(blocker), runner=lambda argv, on_line: ran.append(argv) or (0, ""))("run", {})
+    assert result["ok"] is False and str(blocker / "snapshot.json") in result["error"], result
+    assert not ran, "the engine is not started without its snapshot"
+
+
+@pytest.mark.slow
+def test_report_that_cannot_be_written_says_the_timeline_was(tmp_path, cuts, capsys):
+    out_dir = tmp_path / "out"
+    (out_dir / "report.json").mkdir(parents=True)   # a folder where the report should go
+    rc = main(fill_args(cuts[0], out_dir / "out.edl", "-q"))
+    err = capsys.readouterr().err
+    assert rc == 2
+    assert f"{out_dir / 'report.json'}: could not be written" in err, err
+    assert "the timelines were written" in err and "--no-report" in err, err
+    assert "SOURCE FILE:" in (out_dir / "out.edl").read_text()   # filled
+    assert not [p for p in out_dir.rglob("*") if ".part" in p.name]

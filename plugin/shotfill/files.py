@@ -125,7 +125,10 @@ def atomic_path(dst: str | os.PathLike[str]) -> Iterator[Path]:
     survive the rename and hide media from the other users of a shared folder.
     """
     dst = Path(dst)
-    make_dirs(dst.parent)
+    try:
+        make_dirs(dst.parent)
+    except WriteError as exc:
+        raise WriteError(f"{dst}: could not be written: {exc.message}", hint=exc.hint) from None
     if dst.is_dir():
         raise write_failed(dst, OSError(errno.EISDIR, "a folder has that name"))
     tmp = partial_name(dst)

@@ -271,7 +271,12 @@ def fill_many(items: list[BatchItem], settings: FillSettings, *, rate: Optional[
         results.append(FillResult(loaded=loaded, output=item.output, media_dir=media_dir_for(item, settings),
                                   outcomes=mine, warnings=warnings))
     if settings.report and results:
-        write_run_report(results, items[0].output.parent if not many else _common_parent(items))
+        try:
+            write_run_report(results, items[0].output.parent if not many else _common_parent(items))
+        except WriteError as exc:
+            written = ", ".join(str(r.output) for r in results[:3]) + (", ..." if len(results) > 3 else "")
+            raise WriteError(f"{exc.message}\nthe timelines were written ({written}); only the report is missing",
+                             hint=f"{exc.hint}; or pass --no-report") from None
     return results
 
 
