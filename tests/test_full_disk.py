@@ -322,3 +322,79 @@ def test_report_that_cannot_be_written_says_the_timeline_was(tmp_path, cuts, cap
     assert "the timelines were written" in err and "--no-report" in err, err
     assert "SOURCE FILE:" in (out_dir / "out.edl").read_text()   # filled
     assert not [p for p in out_dir.rglob("*") if ".part" in p.name]
+
+
+# ------------------------------------------------------------------ a paid download onto a full disk
+
+PAID = r'''
+import contextlib, errno, io, json, os, sys
+from pathlib import Path
+tests, disk, video, edl, result = sys.argv[1:6]
+sys.path.insert(0, tests)
+from fakes.openai import FakeOpenAI
+from shotfill.cli.app import main
+from shotfill.jobs.journal import Journal
+
+disk = Path(disk)
+KEY = "sk-full-disk-test-key"
+os.environ["OPENAI_API_KEY"] = KEY
+
+def fill_disk():
+    with open(disk / "filler", "wb", buffering=0) as fh:
+        for size in (1 << 20, 1 << 16, 4096, 512, 1):
+            try:
+                while True:
+                    fh.write(b"\0" * size)
+            except OSError as exc:
+                assert exc.errno == errno.ENOSPC
+
+def fill(cfg):
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        rc = main(["fill", edl, "-o", str(disk / "out.edl"), "--rate", "25", "--resolution", "320x180",
+                   "--config", cfg, "-q", "--no-report"])
+    return {"rc": rc, "stderr": err.getvalue()}
+
+res = {}
+with FakeOpenAI(Path(video).read_bytes(), key=KEY) as fake:
+    cfg = Path(result).with_name("shotfill.toml")
+    cfg.write_text('default_provider = "openai"\n[providers.openai]\nbase_url = "%s"\npoll_interval = 0.01\n'
+                   % fake.url)
+    done = []
+    fake.on_poll = lambda job_id: done or done.append(fill_disk())   # the job is paid: now the disk is full
+    res["first"] = fill(str(cfg))
+    res["partials"] = [p.name for p in disk.rglob("*") if ".part" in p.name]
+    os.remove(disk / "filler")
+    j = Journal(disk / ".shotfill" / "journal.sqlite")
+    res["records"] = [[r.state, r.job_id] for r in j.all()]
+    j.close()
+    fake.on_poll = None
+    res["second"] = fill(str(cfg))
+    res["creates"] = fake.count("POST /v1/videos")
+Path(result).write_text(json.dumps(res))
+'''
+
+
+@pytest.mark.slow
+def test_paid_download_onto_a_full_disk_is_kept_for_the_next_run(tmp_path, mountable, cuts, small_video):
+    """The service has the job (paid) when the disk fills: the download fails with the file named, the job
+    id stays in the journal, and the run after space is freed downloads it without a second submit."""
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    video = tmp_path / "result.mp4"
+    video.write_bytes(small_video)
+    (tmp_path / "paid.py").write_text(PAID)
+    result = tmp_path / "paid.json"
+    proc = subprocess.run(["unshare", "--mount", "sh", "-c", 'mount -t tmpfs -o size=3m none "$1" && '
+                           'exec "$2" "$3" "$4" "$1" "$5" "$6" "$7"', "sh", str(disk), sys.executable,
+                           str(tmp_path / "paid.py"), str(Path(__file__).parent), str(video), str(cuts[0]),
+                           str(result)], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    res = json.loads(result.read_text())
+    first = res["first"]
+    assert first["rc"] == 2 and "Traceback" not in first["stderr"], first["stderr"]
+    assert str(disk / ".shotfill" / "generated") in first["stderr"] and "the disk is full" in first["stderr"]
+    assert res["partials"] == []
+    assert [state for state, _ in res["records"]] == ["submitted"] and res["records"][0][1]
+    assert res["second"]["rc"] == 0, res["second"]["stderr"]
+    assert res["creates"] == 1, "the paid job was submitted again"
