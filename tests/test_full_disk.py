@@ -334,6 +334,10 @@ sys.path.insert(0, tests)
 from fakes.openai import FakeOpenAI
 from shotfill.cli.app import main
 from shotfill.jobs.journal import Journal
+import socketserver
+# The fake's own thread prints a traceback when the client drops a download half-way (as ShotFill does
+# on ENOSPC); that is the fake talking, not ShotFill, and would hide a real traceback of ours.
+socketserver.BaseServer.handle_error = lambda self, request, client_address: None
 
 disk = Path(disk)
 KEY = "sk-full-disk-test-key"

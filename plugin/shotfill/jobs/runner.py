@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as _dt
+import errno
 import hashlib
 import os
 import time
@@ -35,7 +36,7 @@ from shotfill import __version__
 from shotfill.jobs.cache import MediaCache
 from shotfill.config import Settings
 from shotfill.errors import MediaError, ShotFillError, UsageError, WriteError
-from shotfill.files import write_failed
+from shotfill.files import os_failure, write_failed
 from shotfill.jobs.executor import LocalExecutor
 from shotfill.jobs.journal import Journal
 from shotfill.media.conform import conform
@@ -212,9 +213,12 @@ class Runner:
         return out
 
     def _failed(self, out: Outcome, exc: ShotFillError | OSError) -> None:
-        if isinstance(exc, OSError):   # a write no helper wrapped (a scratch file): still the editor's message
-            exc = write_failed(Path(exc.filename or self.state_dir), exc)
-        if isinstance(exc, WriteError):
+        if isinstance(exc, OSError):   # no helper wrapped it (a scratch file): still the editor's message
+            disk = exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EROFS)
+            exc = write_failed(Path(exc.filename or self.state_dir), exc) if disk else os_failure(exc)
+            if disk:
+                self.write_errors.append(exc)
+        elif isinstance(exc, WriteError):
             self.write_errors.append(exc)
         out.status, out.error = "failed", str(exc)
         self.emit(out.spec.key, Stage.FAILED, str(exc))
