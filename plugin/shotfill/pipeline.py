@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import Optional, Sequence
 
 from shotfill.config import KEY_ENV, Settings
-from shotfill.errors import (ConfigError, Interrupted, MediaError, PlaceholderError, TimelineError, UsageError)
+from shotfill.errors import (ConfigError, Interrupted, MediaError, PlaceholderError, TimelineError, UsageError,
+                             WriteError)
 from shotfill.events import EventSink, no_events
 from shotfill.system.files import make_dirs
 from shotfill.jobs.journal import check_journal
@@ -258,6 +259,7 @@ def fill_many(items: list[BatchItem], settings: FillSettings, *, rate: Optional[
             specs.append(JobSpec(key=key, info=loaded.info, placeholder=ph, media_dir=media_dir))
     state_dir = settings.state_dir or (items[0].output.parent / ".shotfill")
     check_journal(state_dir / "journal.sqlite")
+    make_dirs(state_dir)   # before any media folder, so a state "folder" that is a file leaves nothing behind
     for spec in specs:
         make_dirs(spec.media_dir)
     runner = Runner(settings.run_settings(), state_dir, on_event)
@@ -266,6 +268,8 @@ def fill_many(items: list[BatchItem], settings: FillSettings, *, rate: Optional[
     except KeyboardInterrupt:
         raise Interrupted("interrupted: nothing half-written; jobs already submitted are in the journal",
                           hint=f"run the same command again to resume (state in {state_dir})") from None
+    if runner.write_errors:
+        raise unwritten(runner.write_errors, items, state_dir)
     # Phase 3: place and write each timeline.
     results = []
     for item, loaded, adapter in prepared:
@@ -276,8 +280,27 @@ def fill_many(items: list[BatchItem], settings: FillSettings, *, rate: Optional[
         results.append(FillResult(loaded=loaded, output=item.output, media_dir=media_dir_for(item, settings),
                                   outcomes=mine, warnings=warnings))
     if settings.report and results:
-        write_run_report(results, items[0].output.parent if not many else _common_parent(items))
+        try:
+            write_run_report(results, items[0].output.parent if not many else _common_parent(items))
+        except WriteError as exc:
+            written = ", ".join(str(r.output) for r in results[:3]) + (", ..." if len(results) > 3 else "")
+            raise WriteError(f"{exc.message}\nthe timelines were written ({written}); only the report is missing",
+                             hint=f"{exc.hint}; or pass --no-report") from None
     return results
+
+
+def unwritten(errors: list[WriteError], items: list[BatchItem], state_dir: Path) -> WriteError:
+    """A media or state file could not be written: no timeline is written, so the earlier outputs stay as they were.
+
+    A full disk fails every placeholder after it alike; writing the timelines
+    anyway would replace a good earlier output with one whose holes are empty.
+    """
+    first = errors[0]
+    outputs = ", ".join(str(i.output) for i in items[:3]) + (", ..." if len(items) > 3 else "")
+    more = f" (and {len(errors) - 1} more file(s) like it)" if len(errors) > 1 else ""
+    return WriteError(f"{first.message}{more}\nno timeline was written, so each stays as it was: {outputs}",
+                      hint=f"{first.hint}; media already generated is kept in {state_dir} and is not paid "
+                           "for again")
 
 
 def check_providers_ready(placeholders: Sequence[Placeholder], settings: FillSettings) -> None:

@@ -28,6 +28,7 @@ from shotfill.cli.progress import make_display
 from shotfill.cli.resolve import add_resolve_parser, run_resolve_command
 from shotfill.config import load_settings
 from shotfill.errors import ShotFillError, UsageError
+from shotfill.system.files import os_failure
 from shotfill.model import Codec, Placeholder
 from shotfill.pipeline import FillResult, FillSettings, dry_run, fill_many, load, plans
 from shotfill.plan.preview import PlanPreview
@@ -360,6 +361,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except ShotFillError as exc:
         _say(f"shotfill: error: {exc}")
         return exc.exit_code
+    except OSError as exc:   # a write no helper wrapped: the editor's message still, never a traceback
+        err = os_failure(exc)
+        print(f"shotfill: error: {err}", file=sys.stderr)
+        return err.exit_code
     except KeyboardInterrupt:
         _say("shotfill: interrupted: nothing half-written\n  -> run the same command again to resume")
         return 130

@@ -18,7 +18,10 @@ the journal consistent.  Every text written is scrubbed of known secrets
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import json
+import os
 import sqlite3
 import threading
 import time
@@ -26,7 +29,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, Optional
 
-from shotfill.errors import StateError
+from shotfill.errors import ShotFillError, StateError, WriteError
+from shotfill.system.files import disk_errno, folder_errno, make_dirs, os_error, write_failed
 from shotfill.system.secrets import scrub
 
 SCHEMA = """
@@ -72,9 +76,11 @@ class Journal:
     """Thread-safe; every method commits before it returns."""
 
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        make_dirs(path.parent)
         self.path = path
         self._lock = threading.Lock()
+        new = not path.exists()
+        sidecars = _absent_sidecars(path)
         try:
             self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None, timeout=30)
             self._db.execute("PRAGMA journal_mode=WAL")
@@ -85,6 +91,8 @@ class Journal:
         except sqlite3.Error as exc:
             if hasattr(self, "_db"):
                 self._db.close()
+            _remove_empty([path] if new else [])
+            _remove_empty(sidecars)
             raise _unusable(path, exc) from None
 
     def close(self) -> None:
@@ -115,10 +123,13 @@ class Journal:
         cols = ["request_hash", "provider", *fields]
         vals = [request_hash, provider, *fields.values()]
         updates = ", ".join(f"{c} = excluded.{c}" for c in ["provider", *fields])
-        with self._lock:
-            self._db.execute(
-                f"INSERT INTO jobs ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))}) "
-                f"ON CONFLICT(request_hash) DO UPDATE SET {updates}", vals)
+        try:
+            with self._lock:
+                self._db.execute(
+                    f"INSERT INTO jobs ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))}) "
+                    f"ON CONFLICT(request_hash) DO UPDATE SET {updates}", vals)
+        except sqlite3.Error as exc:
+            raise _not_recorded(self.path, exc, provider, fields) from None
 
     def submitting(self, request_hash: str, provider: str, model: Optional[str], cost: Optional[float]) -> None:
         self._upsert(request_hash, provider, model=model, state="submitting", cost=cost, job_id=None, error=None)
@@ -158,7 +169,39 @@ def _migrate(db: sqlite3.Connection) -> None:
             db.execute(f"ALTER TABLE jobs ADD COLUMN {name} {kind}")
 
 
-def _unusable(path: Path, exc: BaseException) -> StateError:
+def _write_problem(path: Path, exc: BaseException) -> int | None:
+    """The errno behind SQLite's failure to write ``path`` (full or read-only disk), else None.
+
+    SQLite says "database or disk is full", "attempt to write a readonly
+    database", or only "disk I/O error" / "unable to open database file" when
+    its WAL cannot grow; the folder itself tells which.
+    """
+    if not isinstance(exc, sqlite3.OperationalError):
+        return None   # a damaged file (DatabaseError), not the disk
+    return disk_errno(str(exc)) or folder_errno(path.parent)
+
+
+def _reason(code: int) -> str:
+    return os.strerror(code) + (": the disk is full" if code == errno.ENOSPC else "")
+
+
+def _not_recorded(path: Path, exc: sqlite3.Error, provider: str, fields: dict[str, Any]) -> ShotFillError:
+    code = _write_problem(path, exc)
+    job = f"{provider} job {fields['job_id']}" if fields.get("job_id") else f"a {provider} job"
+    hint = write_failed(path, os_error(code)).hint if code else "check the state folder (--state-dir) is writable"
+    return WriteError(f"{path}: the job journal could not record {job} ({_reason(code) if code else exc}); "
+                      "jobs recorded earlier are kept",
+                      hint=f"{hint}; a job that could not be recorded was not sent, or, if the service had "
+                           "already taken it, is looked for there before anything is sent again")
+
+
+def _unusable(path: Path, exc: BaseException) -> ShotFillError:
+    code = _write_problem(path, exc)
+    if code is not None:
+        # The disk, not the file: nothing to move aside.
+        return WriteError(f"{path}: the job journal cannot be written ({_reason(code)}); nothing was generated",
+                          hint=f"{write_failed(path, os_error(code)).hint}; or point --state-dir at another "
+                               "folder (jobs recorded in this journal are then not resumed)")
     # Never repaired or replaced here: the file may be the only record of jobs already paid for.
     return StateError(
         f"{path}: the job journal cannot be used ({exc})",
@@ -167,12 +210,29 @@ def _unusable(path: Path, exc: BaseException) -> StateError:
              "downloaded would be generated, and paid for, again")
 
 
+def _absent_sidecars(path: Path) -> list[Path]:
+    return [p for p in (path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")) if not p.exists()]
+
+
+def _remove_empty(paths: list[Path]) -> None:
+    """Remove the empty files a failed open made (a new journal, SQLite's sidecars), so none is left stray.
+
+    Only files that were not there before, once no connection is open: a journal or WAL with content
+    is never touched; the ``-shm`` index only mirrors the WAL (and is sparse, so never "empty").
+    """
+    for p in paths:
+        with contextlib.suppress(OSError):
+            if p.stat().st_size == 0 or p.name.endswith("-shm"):
+                p.unlink()
+
+
 def check_journal(path: Path) -> None:
     """Refuse a damaged journal before a run creates anything; a missing one is fine (it is made later)."""
     if not path.exists():
         return
     if not path.is_file():
         raise _unusable(path, OSError("not a file"))
+    sidecars = _absent_sidecars(path)
     try:
         db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=30)
         try:
@@ -180,4 +240,5 @@ def check_journal(path: Path) -> None:
         finally:
             db.close()
     except sqlite3.Error as exc:
+        _remove_empty(sidecars)
         raise _unusable(path, exc) from None

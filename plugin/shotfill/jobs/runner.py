@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as _dt
+import errno
 import hashlib
 import os
 import time
@@ -33,9 +34,10 @@ from typing import Any, Iterable, Optional
 
 from shotfill import __version__
 from shotfill.config import Settings
-from shotfill.errors import MediaError, ProviderError, ShotFillError, UsageError
+from shotfill.errors import MediaError, ProviderError, ShotFillError, UsageError, WriteError
 from shotfill.events import EventSink, Stage
 from shotfill.jobs.cache import MediaCache
+from shotfill.system.files import os_failure, write_failed
 from shotfill.jobs.executor import LocalExecutor
 from shotfill.jobs.journal import JobRecord, Journal
 from shotfill.media.conform import conform, length_check
@@ -100,6 +102,8 @@ class Runner:
         self.providers: dict[str, Provider] = {}
         #: request hash -> the one task making its media in this run
         self._making: dict[str, asyncio.Future[GeneratedMedia]] = {}
+        #: files that could not be written (a full or read-only disk): the caller writes no timeline then
+        self.write_errors: list[WriteError] = []
 
     def provider(self, name: str) -> Provider:
         if name not in self.providers:
@@ -145,9 +149,8 @@ class Runner:
             out.estimated_cost = plan.estimated_cost
         except UsageError:
             raise
-        except ShotFillError as exc:
-            out.status, out.error = "failed", str(exc)
-            self.emit(spec.key, Stage.FAILED, str(exc))
+        except (ShotFillError, OSError) as exc:
+            self._failed(out, exc)
         out.timings["plan"] = time.monotonic() - t0
         return out
 
@@ -214,14 +217,24 @@ class Runner:
             self.emit(spec.key, Stage.DONE, str(dst))
         except UsageError:
             raise
-        except ShotFillError as exc:
-            out.status, out.error = "failed", str(exc)
-            self.emit(spec.key, Stage.FAILED, str(exc))
+        except (ShotFillError, OSError) as exc:
+            self._failed(out, exc)
         except Exception as exc:  # one hole's bug must not lose the others' paid work
             out.status, out.error = "failed", f"internal error: {exc!r}"
             self.emit(spec.key, Stage.FAILED, out.error)
         out.timings["total"] = sum(out.timings.values())
         return out
+
+    def _failed(self, out: Outcome, exc: ShotFillError | OSError) -> None:
+        if isinstance(exc, OSError):   # no helper wrapped it (a scratch file): still the editor's message
+            disk = exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EROFS)
+            exc = write_failed(Path(exc.filename or self.state_dir), exc) if disk else os_failure(exc)
+            if disk:
+                self.write_errors.append(exc)
+        elif isinstance(exc, WriteError):
+            self.write_errors.append(exc)
+        out.status, out.error = "failed", str(exc)
+        self.emit(out.spec.key, Stage.FAILED, str(exc))
 
     async def _generated(self, executor: LocalExecutor, spec: JobSpec, req: GenerationRequest) -> GeneratedMedia:
         """The request's media, made once per run: look-alike holes (one request hash) share one job.

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Optional
 
 from shotfill.errors import FFmpegNotFound, MediaError
+from shotfill.system.files import make_dirs
 from shotfill.media.frames import extract_frame
 from shotfill.media.probe import probe
 from shotfill.model import GenerationRequest, MediaInfo, Neighbour, Placeholder
@@ -69,7 +70,7 @@ def neighbour_frame(nb: Optional[Neighbour], out_png: Path) -> Optional[Path]:
         return None
     try:
         info = probe(nb.media_path)
-        out_png.parent.mkdir(parents=True, exist_ok=True)
+        make_dirs(out_png.parent)
         return extract_frame(nb.media_path, frame_index_in_file(nb, info), out_png)
     except FFmpegNotFound:
         raise

@@ -12,6 +12,7 @@ import struct
 from pathlib import Path
 from typing import Callable, Optional
 
+from shotfill.system.files import make_dirs
 from shotfill.model import GenerationRequest
 from shotfill.providers.base import ServicePlan
 from shotfill.media.frames import fit_image
@@ -44,6 +45,6 @@ def _fit_frames(req: GenerationRequest, plan: ServicePlan, workdir: Path, name: 
         src = getattr(req, key)
         if not used or not src or not needs_fit(src):
             continue
-        workdir.mkdir(parents=True, exist_ok=True)
+        make_dirs(workdir)
         update[key] = str(fit_image(src, workdir / f"{name}_{req.request_hash[:16]}_{key}.png", w, h))
     return req.model_copy(update=update) if update else req

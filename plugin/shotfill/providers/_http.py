@@ -50,7 +50,7 @@ from pydantic import BaseModel, ValidationError
 from shotfill.system import secrets as known_secrets
 from shotfill.errors import (AuthError, ConfigError, DownloadError, ProviderError, RateLimited, Rejected,
                              ServiceError, SubmitUncertain)
-from shotfill.system.files import commit, partial_name
+from shotfill.system.files import commit, make_dirs, partial_name, write_failed
 
 Sleep = Callable[[float], Awaitable[None]]
 
@@ -209,7 +209,7 @@ class ServiceClient:
         assert self._client is not None
         extra_types = tuple(accept_types or ())
         accept = ", ".join([*extra_types, "video/*", "application/octet-stream"])
-        dest.parent.mkdir(parents=True, exist_ok=True)
+        make_dirs(dest.parent)
         current = self.url(url)
         for attempt in range(self.retry.attempts):
             tmp = partial_name(dest)
@@ -271,6 +271,8 @@ class ServiceClient:
                 err: ProviderError = r.error
             except (httpx.TransportError, httpx.StreamError) as exc:
                 err = DownloadError(f"{self.provider}: download interrupted ({type(exc).__name__})")
+            except OSError as exc:   # our disk, not the service: the job stays in the journal to fetch again
+                raise write_failed(dest, exc) from None
             finally:
                 if tmp.exists():
                     tmp.unlink()

@@ -30,6 +30,7 @@ import httpx
 from pydantic import BaseModel, ConfigDict
 
 from shotfill.config import KEY_ENV, ProviderSettings, Settings
+from shotfill.system.files import make_dirs
 from shotfill.errors import (AuthError, DownloadError, JobFailed, JobTimedOut, MediaError, ProviderError,
                              Rejected, SubmitUncertain)
 from shotfill.events import EventSink, Stage, no_events
@@ -371,7 +372,7 @@ class RemoteProvider(Provider):
         plan = self.plan(request)
         if plan.refused:
             raise Rejected(f"{self.name}: {plan.refused}")
-        workdir.mkdir(parents=True, exist_ok=True)
+        make_dirs(workdir)
         request = await self.prepare_request(request, plan, workdir)
         body = self.build_body(request, plan)
         async with self._http() as http:

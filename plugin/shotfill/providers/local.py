@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import AsyncIterator, Optional
 
 from shotfill.errors import ProviderError
+from shotfill.system.files import make_dirs
 from shotfill.jobs.journal import JobRecord
 from shotfill.media import synth
 from shotfill.model import Codec, ConformTarget, GeneratedMedia, GenerationRequest
@@ -66,7 +67,7 @@ class LocalProvider(Provider):
         return None   # nothing was sent anywhere: rendering again cannot pay twice
 
     def _render(self, request: GenerationRequest, workdir: Path) -> GeneratedMedia:
-        workdir.mkdir(parents=True, exist_ok=True)
+        make_dirs(workdir)
         target = ConformTarget(width=request.width, height=request.height, rate=request.rate,
                                frames=request.frames, timecode=request.timecode, codec=self.codec or Codec.PRORES)
         out = workdir / f"local_{request.request_hash[:16]}{target.codec.suffix}"

@@ -33,7 +33,7 @@ from urllib.parse import quote
 from shotfill import __version__
 from shotfill.errors import ShotFillError
 from shotfill.config import register_environment_secrets
-from shotfill.system.files import write_text
+from shotfill.system.files import make_dirs, write_text
 from shotfill.media.frames import extract_frame
 from shotfill.media.probe import probe
 from shotfill.media.thumbs import thumbnail
@@ -154,7 +154,7 @@ def _caption(side: str, name: Optional[str]) -> str:
 
 
 def _make_sheets(entries: Sequence[ReportEntry], thumbs_dir: Path) -> list[Sheet]:
-    thumbs_dir.mkdir(parents=True, exist_ok=True)
+    make_dirs(thumbs_dir)
     with tempfile.TemporaryDirectory(prefix="shotfill-report-") as tmp:
         workers = max(1, min(4, os.cpu_count() or 2, len(entries)))
         with ThreadPoolExecutor(max_workers=workers) as pool:
@@ -204,7 +204,7 @@ def write_report(
     page; it never stops the report.  Both files are written atomically.
     """
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    make_dirs(out_dir)
     entries = [_redact(e) for e in entries]
     thumbs_dir = out_dir / THUMBS_DIR
     sheets = _make_sheets(entries, thumbs_dir)

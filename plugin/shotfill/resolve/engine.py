@@ -275,7 +275,11 @@ def engine_main(command: str, snapshot_path: Path, out: Path, *, config: Optiona
         except Exception as exc:  # noqa: BLE001 - the launcher must get an answer, not a traceback
             report = Report(command="run" if command == "run" else "scan", ok=False,
                             error=f"internal error: {exc!r}")
-        write_report(report, out)
+        try:
+            write_report(report, out)
+        except ShotFillError as exc:   # a full or read-only disk: the launcher still hears why, on stdout
+            sink({"event": "error", "message": str(exc)})
+            return 2
         if not report.ok:
             sink({"event": "error", "message": report.error})
             return 2

@@ -21,7 +21,7 @@ import shutil
 from pathlib import Path
 from typing import Iterator
 
-from shotfill.errors import WriteError
+from shotfill.errors import FFmpegError, WriteError
 from shotfill.system.partials import partial_name as partial_name   # re-exported: part of this helper's interface
 
 _HINTS = {
@@ -35,21 +35,78 @@ _HINTS = {
 }
 
 
+#: What ffmpeg (and SQLite) print for the errors above: a child process reports them only as text.
+_MESSAGES = {
+    "no space left on device": errno.ENOSPC,
+    "disk is full": errno.ENOSPC,
+    "disk quota exceeded": errno.EDQUOT,
+    "read-only file system": errno.EROFS,
+    "readonly database": errno.EROFS,
+}
+
+#: Below this much free space a failed write is taken to be the full disk's doing.
+NEARLY_FULL = 1 << 20
+
+
+def _reason(exc: OSError) -> str:
+    return (exc.strerror or type(exc).__name__) + (": the disk is full" if exc.errno == errno.ENOSPC else "")
+
+
+def _hint(exc: OSError) -> str:
+    return _HINTS.get(exc.errno or 0, "check the folder is writable and has space, then run again")
+
+
 def write_failed(path: Path, exc: OSError) -> WriteError:
     """The editor's message for an OSError while writing ``path``."""
-    reason = exc.strerror or type(exc).__name__
-    return WriteError(f"{path}: could not be written ({reason}); any earlier file there is unchanged",
-                      hint=_HINTS.get(exc.errno or 0, "check the folder is writable and has space, then run again"))
+    return WriteError(f"{path}: could not be written ({_reason(exc)}); any earlier file there is unchanged",
+                      hint=_hint(exc))
+
+
+def os_failure(exc: OSError) -> WriteError:
+    """The editor's message for an OSError nothing more specific caught (the command line's last net)."""
+    where = f"{exc.filename}: " if exc.filename else ""
+    return WriteError(f"{where}{_reason(exc)}; files written before this are whole, none was left half-written",
+                      hint=_hint(exc))
+
+
+def disk_errno(text: str) -> int | None:
+    """The errno a tool's message reports for a full or read-only disk (ffmpeg says it only in words)."""
+    low = text.lower()
+    return next((code for words, code in _MESSAGES.items() if words in low), None)
+
+
+def folder_errno(folder: Path) -> int | None:
+    """Why nothing can be written in ``folder`` (full, read-only, not allowed), or None when it looks fine.
+
+    For writers that fail without saying why (OTIO's JSON writer returns
+    False, SQLite says "disk I/O error" when its WAL cannot grow).
+    """
+    try:
+        st = os.statvfs(folder)
+        read_only = st.f_flag & os.ST_RDONLY
+    except (OSError, AttributeError):   # no statvfs on Windows
+        return None
+    if read_only:
+        return errno.EROFS
+    if st.f_bavail * st.f_frsize < NEARLY_FULL:
+        return errno.ENOSPC
+    if not os.access(folder, os.W_OK):
+        return errno.EACCES
+    return None
+
+
+def os_error(code: int) -> OSError:
+    return OSError(code, os.strerror(code))
 
 
 def make_dirs(folder: Path) -> Path:
     """``mkdir -p`` with the editor's message when it cannot be done."""
     try:
         folder.mkdir(parents=True, exist_ok=True)
-    except FileExistsError as exc:
-        raise write_failed(folder, OSError(errno.ENOTDIR, "a file stands where this folder should be")) from exc
     except OSError as exc:
-        raise write_failed(folder, exc) from None
+        if isinstance(exc, FileExistsError):
+            exc = OSError(errno.ENOTDIR, "a file stands where this folder should be")
+        raise WriteError(f"{folder}: the folder could not be made ({_reason(exc)})", hint=_hint(exc)) from None
     return folder
 
 
@@ -63,7 +120,10 @@ def atomic_path(dst: str | os.PathLike[str]) -> Iterator[Path]:
     survive the rename and hide media from the other users of a shared folder.
     """
     dst = Path(dst)
-    make_dirs(dst.parent)
+    try:
+        make_dirs(dst.parent)
+    except WriteError as exc:
+        raise WriteError(f"{dst}: could not be written: {exc.message}", hint=exc.hint) from None
     if dst.is_dir():
         raise write_failed(dst, OSError(errno.EISDIR, "a folder has that name"))
     tmp = partial_name(dst)
@@ -75,6 +135,12 @@ def atomic_path(dst: str | os.PathLike[str]) -> Iterator[Path]:
         commit(tmp, dst)
     except OSError as exc:
         raise write_failed(dst, exc) from None
+    except FFmpegError as exc:
+        # ffmpeg exits 1 with "No space left on device" in its stderr: say it is the disk, not ffmpeg.
+        code = disk_errno(exc.stderr)
+        if code is None:
+            raise
+        raise write_failed(dst, os_error(code)) from None
     finally:
         with contextlib.suppress(OSError):
             if tmp.is_dir():

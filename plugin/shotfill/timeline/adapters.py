@@ -19,7 +19,7 @@ from typing import Any, Callable, TypeVar
 import opentimelineio as otio
 
 from shotfill.errors import ShotFillError, TimelineError
-from shotfill.system.files import atomic_path
+from shotfill.system.files import atomic_path, folder_errno, os_error, write_failed
 from shotfill.timeline.formats import EXPORT_HINT, FORMAT_ADAPTERS, FORMAT_LABELS
 
 T = TypeVar("T")
@@ -79,6 +79,9 @@ def write_file(timeline: otio.schema.Timeline, path: str | os.PathLike[str], *,
                                 hint="nothing was changed; check the format can hold this timeline "
                                      "and that the folder is writable") from None
         if ok is False or not tmp.is_file() or tmp.stat().st_size == 0:
+            code = folder_errno(target.parent)
+            if code is not None:   # the writer does not say why; the disk does
+                raise write_failed(target, os_error(code))
             raise TimelineError(f"{shown}: the {adapter_name or target.suffix} writer could not write the file "
                                 "whole (is the disk full?); any earlier file there is unchanged",
                                 hint="free some space on that disk, or write elsewhere, and run again")

@@ -239,10 +239,15 @@ class Engine(object):
     def __call__(self, command, snapshot):
         snap_path = os.path.join(self.workdir, "snapshot.json")
         out_path = os.path.join(self.workdir, command + ".json")
-        with io.open(snap_path, "w", encoding="utf-8") as fh:
-            fh.write(json.dumps(snapshot))
-        if os.path.exists(out_path):
-            os.remove(out_path)
+        try:
+            with io.open(snap_path, "w", encoding="utf-8") as fh:
+                fh.write(json.dumps(snapshot))
+            if os.path.exists(out_path):
+                os.remove(out_path)
+        except (IOError, OSError) as exc:   # a full temp disk: a message in the console, not a traceback
+            return {"ok": False, "error": "could not write {0} ({1}); free some space there (or set TMPDIR "
+                                          "to another folder) and run ShotFill again".format(
+                                              snap_path, exc.strerror or exc)}
         rc, tail = self.runner(engine_argv(command, snap_path, out_path), self.on_line)
         if not os.path.isfile(out_path):
             return {"ok": False, "error": "the ShotFill engine stopped (exit {0}): {1}".format(rc, tail.strip())}
@@ -533,7 +538,12 @@ def main(resolve=None, headless=None, runner=None, workdir=None, scope=None):
     if timeline is None:
         log("open a project and a timeline first")
         return 2
-    workdir = workdir or tempfile.mkdtemp(prefix="shotfill-resolve-")
+    try:
+        workdir = workdir or tempfile.mkdtemp(prefix="shotfill-resolve-")
+    except (IOError, OSError) as exc:
+        log("error: cannot make a work folder in {0} ({1}); free some space there (or set TMPDIR to another "
+            "folder) and run ShotFill again".format(tempfile.gettempdir(), exc.strerror or exc))
+        return 2
     engine = Engine(workdir, runner=runner)
     snapshot, index = gather(resolve, project, timeline)
     log("timeline '{0}': {1} video track(s); ShotFill {2}".format(
