@@ -47,6 +47,8 @@ class FillSettings:
     media_dir: Optional[Path] = None
     codec: Codec = Codec.PRORES
     relative_paths: bool = False
+    #: the timeline's own relative media references made absolute (``--absolute-media``), not rebased
+    absolute_media: bool = False
     concurrency: int = 4
     media_search: list[Path] = field(default_factory=list)
     allow_stray_markers: bool = False
@@ -271,7 +273,8 @@ def fill_many(items: list[BatchItem], settings: FillSettings, *, rate: Optional[
         mine = [o for o in outcomes if o.spec.info is loaded.info]
         placements = [Placement(o.placeholder, o.media, o.provenance or {}) for o in mine if o.ok and o.media]
         warnings = list(loaded.scan.warnings)
-        warnings += write_output(loaded, placements, item.output, adapter, relative_paths=settings.relative_paths)
+        warnings += write_output(loaded, placements, item.output, adapter, relative_paths=settings.relative_paths,
+                                 absolute_media=settings.absolute_media)
         results.append(FillResult(loaded=loaded, output=item.output, media_dir=media_dir_for(item, settings),
                                   outcomes=mine, warnings=warnings))
     if settings.report and results:

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 from fractions import Fraction
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Optional
+
+import opentimelineio as otio
 
 from shotfill.errors import TimelineError
 from shotfill.files import write_text
@@ -22,6 +24,7 @@ from shotfill.timeline.adapters import write_file
 from shotfill.timeline.edl.splice import splice_edl
 from shotfill.timeline.fcp7.splice import splice_fcp7
 from shotfill.timeline.fcpxml.splice import splice_fcpxml
+from shotfill.timeline.media_refs import Rebase
 from shotfill.timeline.place import place_clips
 from shotfill.timeline.xml.document import read_xml_source
 
@@ -33,15 +36,31 @@ OUTPUT_ADAPTERS = {".otio": "otio_json", ".otioz": "otioz", ".edl": "cmx_3600",
                    ".xml": "fcp_xml", ".fcpxml": "fcpx_xml"}
 
 
+def media_rebase(loaded: Loaded, output: Path, adapter: str, *, absolute_media: bool) -> Optional[Rebase]:
+    """How the editor's relative media references are moved for ``output`` (None: they stay)."""
+    if loaded.read.format == "otioz":
+        return None        # its references name files inside the bundle, which the OTIOZ reader does not extract
+    src = Path(loaded.info.path)
+    # OTIO's OTIOZ writer takes a relative reference as relative to the working folder: give it absolute ones.
+    return Rebase(src if src.is_dir() else src.parent, output.parent,
+                  absolute=absolute_media or adapter == "otioz")
+
+
 def write_output(loaded: Loaded, placements: list[Placement], output: Path, adapter: str,
-                 *, relative_paths: bool) -> list[str]:
-    """Write the filled timeline atomically; returns warnings about what the format loses."""
+                 *, relative_paths: bool, absolute_media: bool = False) -> list[str]:
+    """Write the filled timeline atomically; returns warnings about what the format loses.
+
+    The editor's relative media references are rebased to ``output``'s folder (made absolute with
+    ``absolute_media``), so they still name the same files from there.
+    """
     warnings: list[str] = []
     read = loaded.read
+    rebase = media_rebase(loaded, output, adapter, absolute_media=absolute_media)
     if adapter == "cmx_3600" and read.format == "edl" and read.source_text is not None:
         try:
             text = splice_edl(read.source_text, placements, rate=loaded.info.rate,
-                              drop_frame=loaded.info.drop_frame, source_name=Path(loaded.info.path).name)
+                              drop_frame=loaded.info.drop_frame, source_name=Path(loaded.info.path).name,
+                              rebase=rebase)
             write_text(output, text, encoding=read.encoding or "utf-8")
             return warnings
         except TimelineError as exc:
@@ -53,7 +72,7 @@ def write_output(loaded: Loaded, placements: list[Placement], output: Path, adap
             source, encoding = read_xml_source(Path(loaded.info.path))
             text = splice(source, placements, rate=loaded.info.rate, drop_frame=loaded.info.drop_frame,
                           source_name=Path(loaded.info.path).name,
-                          relative_to=output.parent if relative_paths else None)
+                          relative_to=output.parent if relative_paths else None, rebase=rebase)
             write_text(output, text, encoding=encoding)
             return warnings
         except TimelineError as exc:
@@ -64,7 +83,10 @@ def write_output(loaded: Loaded, placements: list[Placement], output: Path, adap
             f"{output.name}: OTIO's FCPXML writer cannot write a {rate_str(loaded.info.rate)} fps timeline "
             "readably (it leaves frameDuration empty), so it was not written; the generated media is kept",
             hint="write the output as .otio or .xml (FCP 7), or start from an FCPXML export")
-    filled = place_clips(read.timeline, placements, relative_to=output.parent if relative_paths else None)
+    filled = place_clips(read.timeline, placements, relative_to=output.parent if relative_paths else None,
+                         rebase=rebase, urls=read.format in ("fcp_xml", "fcpx_xml"))
+    if adapter in ("fcp_xml", "fcpx_xml"):
+        give_ranges(filled)
     if adapter in ("cmx_3600", "fcp_xml", "fcpx_xml"):
         # These writers copy names and URLs into the text as they are: a newline would inject an EDL
         # line, a C0 character would make the XML unreadable.
@@ -74,6 +96,19 @@ def write_output(loaded: Loaded, placements: list[Placement], output: Path, adap
         kwargs["rate"] = float(loaded.info.rate)
     write_file(filled, output, adapter_name=adapter, **kwargs)
     return warnings
+
+
+def give_ranges(timeline: otio.schema.Timeline) -> None:
+    """Give file references without an ``available_range`` the clip's own range.
+
+    OTIO's XML writers need one and fail on a reference without it (an EDL's ``* FROM CLIP:``
+    names a file but not its length); the clip's range is the part of the file known to exist.
+    """
+    for clip in timeline.find_clips():
+        ref = clip.media_reference
+        if isinstance(ref, otio.schema.ExternalReference) and ref.available_range is None \
+                and clip.source_range is not None:
+            ref.available_range = clip.source_range
 
 
 def fcpx_writer_can(rate: Fraction) -> bool:

@@ -19,7 +19,9 @@ comes out, ShotFill edits the text instead (see :mod:`shotfill.timeline.xml.docu
 * a filled hole on a connected lane becomes a connected ``<asset-clip>`` on
   that lane, anchored to the primary-storyline item under its first frame;
 * every time is an exact rational (``1001/24000s`` multiples), and every other
-  byte of the document is as it was.
+  byte of the document is as it was, but for the ``src`` of assets and
+  ``<media-rep>``s that are relative when the output goes to another folder
+  (rebased to it, see :mod:`shotfill.timeline.media_refs`).
 
 Lanes become tracks as OTIO's reader makes them (lanes sorted by name, a lane
 of audio only is an audio track).  Placeholders inside compound clips,
@@ -37,9 +39,10 @@ from typing import Optional
 
 from shotfill.errors import TimelineError
 from shotfill.model import Placement
+from shotfill.timeline.media_refs import Rebase
 from shotfill.timeline.names import line_safe
 from shotfill.rates import normalize_rate
-from shotfill.timeline.xml.document import Edit, El, Node, Raw, XmlDoc, file_url, provenance_line
+from shotfill.timeline.xml.document import Edit, El, Node, Raw, XmlDoc, esc, file_url, provenance_line
 
 _HINT = "the timeline is written with OpenTimelineIO's FCPXML writer instead"
 _COMPOSABLE = ("video", "audio", "ref-clip", "asset-clip")      # what OTIO's reader turns into items
@@ -201,11 +204,14 @@ def _new_id(used: set[str]) -> str:
 
 
 def splice_fcpxml(xml_text: str, placements: list[Placement], *, rate: Fraction, drop_frame: bool,
-                  source_name: str, relative_to: Optional[Path] = None) -> str:
+                  source_name: str, relative_to: Optional[Path] = None, rebase: Optional[Rebase] = None) -> str:
     """The document with every placement spliced in; TimelineError if one cannot be."""
-    if not placements:
+    if not placements and rebase is None:
         return xml_text
     doc = XmlDoc(xml_text, source_name)
+    moved = rebase_sources(doc, rebase)
+    if not placements:
+        return doc.apply(moved)
     sq = _Seq(doc, rate, source_name)
     comps = sq.composables()
     by_lane: dict[str, list[_Comp]] = {}
@@ -338,7 +344,21 @@ def splice_fcpxml(xml_text: str, placements: list[Placement], *, rate: Fraction,
             edits += [doc.insert_before(after, el) for el in els]
 
     edits.append(doc.append_children(sq.resources, assets))
-    return doc.apply(edits)
+    return doc.apply(edits + [e for e in moved if not any(old.start <= e[0] < old.end for _, old in replaces)])
+
+
+def rebase_sources(doc: XmlDoc, rebase: Optional[Rebase]) -> list[Edit]:
+    """Edits that rebase every relative media ``src`` (asset, media-rep) to the output's folder."""
+    edits: list[Edit] = []
+    if rebase is None:
+        return edits
+    for n in doc.root.iter():
+        if n.tag in ("asset", "media-rep") and n.attrs.get("src"):
+            new = rebase.url(n.attrs["src"])
+            span = doc.attr_span(n, "src")
+            if new is not None and span is not None:
+                edits.append((span[0], span[1], esc(new, True)))
+    return edits
 
 
 def _shifted(doc: XmlDoc, sq: _Seq, node: Node, attr: str, delta: Fraction) -> str:
