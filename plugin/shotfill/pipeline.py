@@ -33,7 +33,7 @@ from shotfill.scan import ScanResult, long_hole_text, scan_timeline, too_long
 from shotfill.summary import entry_from_outcome
 from shotfill.timeline.markers import merge_markers
 from shotfill.timeline.read import read_timeline
-from shotfill.timeline.write import OUTPUT_ADAPTERS, fcpx_writer_can, write_output
+from shotfill.timeline.write import OUTPUT_ADAPTERS, check_writable, write_output
 
 __all__ = ["BatchItem", "FillResult", "FillSettings", "Loaded", "check_output", "dry_run", "fill", "fill_many",
            "load", "prepare", "run_placeholders", "settle", "write_output"]
@@ -177,10 +177,7 @@ def prepare(timeline: Path, settings: FillSettings, *, rate: Optional[Fraction] 
     loaded = load(timeline, rate=rate, resolution=resolution, media_search=settings.media_search,
                   markers=settings.markers)
     name = timeline.name
-    if adapter == "fcpx_xml" and loaded.read.format != "fcpx_xml" and not fcpx_writer_can(loaded.info.rate):
-        raise UsageError(f"{settings.output.name}: OTIO's FCPXML writer cannot write a {rate_str(loaded.info.rate)} "
-                         f"fps timeline readably, and {name} is not FCPXML (only FCPXML input is written back "
-                         "by editing its own document)", hint="write the output as .otio or .xml (FCP 7)")
+    check_writable(loaded, settings.output, adapter)
     require_size(loaded)
     if loaded.scan.stray and not settings.allow_stray_markers:
         raise PlaceholderError(f"{name}: {len(loaded.scan.stray)} GEN: marker(s) cover no gap or placeholder clip:\n"

@@ -9,13 +9,15 @@ a warning naming what the format loses.  Every write is atomic.
 
 from __future__ import annotations
 
+import contextlib
+import io
 from fractions import Fraction
 from pathlib import Path
 from typing import Any, Callable, Optional
 
 import opentimelineio as otio
 
-from shotfill.errors import TimelineError
+from shotfill.errors import TimelineError, UsageError
 from shotfill.files import write_text
 from shotfill.model import Loaded, Placement
 from shotfill.timeline.names import make_text_safe
@@ -96,6 +98,52 @@ def write_output(loaded: Loaded, placements: list[Placement], output: Path, adap
         kwargs["rate"] = float(loaded.info.rate)
     write_file(filled, output, adapter_name=adapter, **kwargs)
     return warnings
+
+
+def check_writable(loaded: Loaded, output: Path, adapter: str) -> None:
+    """Refuse, before anything is generated or paid, an output that cannot hold the filled timeline.
+
+    The write is rehearsed on the placeholders with stand-in media: the splice, if it applies,
+    and otherwise OTIO's writer (in memory), so that what would fail after generation (a second
+    video track into an EDL, an NTSC FCPXML through OTIO's writer, a writer that needs what the
+    timeline lacks) fails now, with the same words, for ``fill`` and ``--dry-run`` alike.
+    """
+    read = loaded.read
+    placeholders = [ph for ph in loaded.scan.placeholders if not ph.problems]
+    stand_in = [Placement(ph, output.parent / f"{ph.id}.mov", {}) for ph in placeholders]
+    name = Path(loaded.info.path).name
+    why = ""
+    try:
+        if adapter == "cmx_3600" and read.format == "edl" and read.source_text is not None:
+            splice_edl(read.source_text, stand_in, rate=loaded.info.rate, drop_frame=loaded.info.drop_frame,
+                       source_name=name)
+            return
+        if adapter in ("fcp_xml", "fcpx_xml") and read.format == adapter:
+            source, _ = read_xml_source(Path(loaded.info.path))
+            splice: XmlSplice = splice_fcp7 if adapter == "fcp_xml" else splice_fcpxml
+            splice(source, stand_in, rate=loaded.info.rate, drop_frame=loaded.info.drop_frame, source_name=name)
+            return
+    except TimelineError as exc:
+        why = f" ({exc.message})"
+    if adapter not in ("cmx_3600", "fcp_xml", "fcpx_xml"):
+        return                       # OTIO JSON and OTIOZ hold any timeline
+    label = {"cmx_3600": "EDL", "fcp_xml": "FCP 7 XML", "fcpx_xml": "FCPXML"}[adapter]
+    hint = "write the output as .otio (or another format that holds it); nothing was generated"
+    if adapter == "fcpx_xml" and not fcpx_writer_can(loaded.info.rate):
+        raise UsageError(f"{output.name}: OTIO's FCPXML writer cannot write a {rate_str(loaded.info.rate)} fps "
+                         f"timeline readably, and {name} has to go through it{why}",
+                         hint="write the output as .otio or .xml (FCP 7); nothing was generated")
+    filled = place_clips(read.timeline, stand_in)
+    make_text_safe(filled)
+    give_ranges(filled)
+    kwargs: dict[str, Any] = {"rate": float(loaded.info.rate)} if adapter == "cmx_3600" else {}
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):
+            otio.adapters.write_to_string(filled, adapter, **kwargs)
+    except Exception as exc:  # adapters raise anything: it is the editor's message either way
+        msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise UsageError(f"{output.name}: OTIO's {label} writer cannot hold {name} filled{why}: {msg}",
+                         hint=hint) from None
 
 
 def give_ranges(timeline: otio.schema.Timeline) -> None:
