@@ -25,7 +25,7 @@ from shotfill.rates import rate_str
 from shotfill.timeline.adapters import write_file
 from shotfill.timeline.edl.splice import splice_edl
 from shotfill.timeline.fcp7.splice import splice_fcp7
-from shotfill.timeline.fcpxml.splice import splice_fcpxml
+from shotfill.timeline.fcpxml.splice import CompoundClipError, splice_fcpxml
 from shotfill.timeline.media_refs import Rebase
 from shotfill.timeline.place import place_clips
 from shotfill.timeline.xml.document import read_xml_source
@@ -77,6 +77,8 @@ def write_output(loaded: Loaded, placements: list[Placement], output: Path, adap
                           relative_to=output.parent if relative_paths else None, rebase=rebase)
             write_text(output, text, encoding=encoding)
             return warnings
+        except CompoundClipError:
+            raise
         except TimelineError as exc:
             label = "FCP 7 XML" if adapter == "fcp_xml" else "FCPXML"
             warnings.append(f"{exc.message}; written with OTIO's {label} writer instead")
@@ -123,6 +125,8 @@ def check_writable(loaded: Loaded, output: Path, adapter: str) -> None:
             splice: XmlSplice = splice_fcp7 if adapter == "fcp_xml" else splice_fcpxml
             splice(source, stand_in, rate=loaded.info.rate, drop_frame=loaded.info.drop_frame, source_name=name)
             return
+    except CompoundClipError as exc:
+        raise UsageError(f"{output.name}: {exc.message}", hint=exc.hint) from None
     except TimelineError as exc:
         why = f" ({exc.message})"
     if adapter not in ("cmx_3600", "fcp_xml", "fcpx_xml"):

@@ -45,7 +45,7 @@ from shotfill.rates import normalize_rate
 from shotfill.timeline.xml.document import Edit, El, Node, Raw, XmlDoc, esc, file_url, provenance_line
 
 _HINT = "the timeline is written with OpenTimelineIO's FCPXML writer instead"
-_COMPOSABLE = ("video", "audio", "ref-clip", "asset-clip")      # what OTIO's reader turns into items
+_COMPOSABLE = ("video", "audio", "ref-clip", "asset-clip", "title")   # what ShotFill's reader turns into items
 _TIMING = ("clip", "asset-clip", "ref-clip")                     # what times them
 _MARKERS = ("marker", "chapter-marker", "rating", "keyword", "analysis-marker")
 _VIDEO_ADJUST = ("object-tracker", "adjust-crop", "adjust-corners", "adjust-conform", "adjust-transform",
@@ -60,6 +60,11 @@ _AFTER_ANCHORS = set(_MARKERS) | {"audio-channel-source", "audio-role-source", "
 
 def _fail(msg: str) -> TimelineError:
     return TimelineError(msg, hint=_HINT)
+
+
+class CompoundClipError(TimelineError):
+    """A placeholder inside a compound clip: OTIO's writer, the usual way out, would lose the
+    compound's duration, format and uids, so the write is refused instead of falling back."""
 
 
 def seconds(value: Optional[str]) -> Fraction:
@@ -137,7 +142,7 @@ class _Seq:
         for el in self.seq.iter():
             if el.tag not in _COMPOSABLE or self._inactive_pick(el):
                 continue
-            timing = next((n for n in [el, *el.ancestors()] if n.tag in _TIMING), el)
+            timing = el if el.tag == "title" else next((n for n in [el, *el.ancestors()] if n.tag in _TIMING), el)
             parent = timing.parent
             assert parent is not None
             if parent.tag == "spine" and parent.attrs.get("lane"):
@@ -226,7 +231,11 @@ def splice_fcpxml(xml_text: str, placements: list[Placement], *, rate: Fraction,
         ph = pl.placeholder
         where = f"{source_name}: {ph.id} ({ph.track} at {ph.timecode})"
         if len(ph.item_path) != 2:
-            raise _fail(f"{where} is inside a compound clip, which is not edited in place")
+            raise CompoundClipError(
+                f"{where} is inside a compound clip, which ShotFill cannot edit in place, and OTIO's FCPXML "
+                "writer would lose the compound's duration, format and ids",
+                hint="break the compound clip apart in Final Cut Pro (Clip > Break Apart Clip Items) and export "
+                     "again, or write the output as .otio; nothing was generated")
         if ph.track_index >= len(video_lanes):
             raise _fail(f"{where}: the project has only {len(video_lanes)} video lane(s)")
         lane = video_lanes[ph.track_index]
