@@ -17,7 +17,7 @@ import pytest
 
 from mediautil import make_test_clip
 from shotfill.cli.app import main
-from shotfill.model import Placeholder, Placement, ShotOptions
+from shotfill.model import Placement
 from shotfill.pipeline import load, write_output
 from shotfill.timeline.media_refs import Rebase, is_relative
 from shotfill.timeline.read import read_timeline
@@ -270,3 +270,16 @@ def test_fill_cli_rebases_or_makes_absolute(project: Path, tmp_path: Path, flag:
     assert f"* FROM CLIP: {want}" in out.read_text()
     refs = _refs(out, tmp_path / "x")
     assert len(refs) == 3 and all(Path(r).is_file() for r in refs)
+
+
+def test_otioz_with_relative_paths_still_bundles_the_generated_file(project: Path, tmp_path: Path, movie: bytes):
+    loaded = load(project / "cut.otio", rate=R, resolution=(320, 180))
+    out = tmp_path / "o" / "filled.otioz"
+    out.parent.mkdir()
+    gen = out.parent / "filled_media" / "gen.mov"
+    gen.parent.mkdir()
+    gen.write_bytes(movie)
+    write_output(loaded, [_placement(loaded, gen)], out, "otioz", relative_paths=True)
+    refs = _refs(out, tmp_path / "x")
+    assert sorted(Path(r).name for r in refs) == ["gen.mov", "shot_a.mov", "shot_b.mov"]
+    assert all(Path(r).is_file() for r in refs)

@@ -87,7 +87,9 @@ def write_output(loaded: Loaded, placements: list[Placement], output: Path, adap
             f"{output.name}: OTIO's FCPXML writer cannot write a {rate_str(loaded.info.rate)} fps timeline "
             "readably (it leaves frameDuration empty), so it was not written; the generated media is kept",
             hint="write the output as .otio or .xml (FCP 7), or start from an FCPXML export")
-    filled = place_clips(read.timeline, placements, relative_to=output.parent if relative_paths else None,
+    # OTIOZ copies the media into the bundle and names it there: it needs to find it, so absolute paths.
+    relative_to = output.parent if relative_paths and adapter != "otioz" else None
+    filled = place_clips(read.timeline, placements, relative_to=relative_to,
                          rebase=rebase, urls=read.format in ("fcp_xml", "fcpx_xml"))
     if adapter in ("fcp_xml", "fcpx_xml"):
         give_ranges(filled)
