@@ -38,10 +38,11 @@ def test_filled_event_changes_and_everything_else_is_byte_identical(tmp_path):
     assert event == "002  GEN00001 V     C        01:00:02:00 01:00:03:12 01:00:02:00 01:00:03:12\r\n"
     assert f"* SOURCE FILE: {media.resolve()}\r\n" in lines_out
     assert "* FROM CLIP NAME: gen one.mov\r\n" in lines_out
+    assert f"* FROM CLIP: {media.resolve()}\r\n" in lines_out     # what OTIO's CMX reader links media from
     untouched = [line for line in lines_in if not line.startswith("002")]
     for line in untouched:
         assert line in lines_out, line
-    assert len(lines_out) == len(lines_in) + 2
+    assert len(lines_out) == len(lines_in) + 3
     # columns of the event line line up with the others
     assert event.index("01:00:02:00") == lines_in[3].index("00:00:11:00")
 
@@ -52,9 +53,9 @@ def test_filled_gap_becomes_a_new_event_in_place(tmp_path):
                      source_name="x.edl")
     lines = out.splitlines()
     i = lines.index("009  GEN00001 V     C        01:00:05:12 01:00:06:12 01:00:05:12 01:00:06:12")
-    assert lines[i + 3].startswith("008  SHOTC")
+    assert lines[i + 4].startswith("008  SHOTC")
     assert lines[i - 1] == "* FROM CLIP NAME: shot_b.mov"
-    assert out.replace("\r\n", "\n").count("\n") == EDL.count("\r\n") + 3
+    assert out.replace("\r\n", "\n").count("\n") == EDL.count("\r\n") + 4
     # the new lines use the file's own CRLF endings
     assert all(line.endswith("\r\n") for line in out.splitlines(keepends=True))
 

@@ -89,8 +89,10 @@ def test_otio_fill_places_exact_clips_and_keeps_everything_else(otio_cut: Path, 
     md = gen.metadata["shotfill"]
     assert md["provider"] == "local" and md["seed"] == 5 and md["prompt"] == "a fox in snow"
     assert len(md["request_hash"]) == 64
-    # everything that was not a placeholder is as it was
+    # everything that was not a placeholder is as it was, but for its media, rebased to the output's folder
     for i in (0, 2):
+        assert v1[i].media_reference.target_url == "../" + src.tracks[0][i].media_reference.target_url
+        v1[i].media_reference.target_url = src.tracks[0][i].media_reference.target_url
         assert v1[i].to_json_string() == src.tracks[0][i].to_json_string()
     assert [m.name for m in v1.markers] == ["ordinary track marker"]
     assert v2[0].to_json_string() == src.tracks[1][0].to_json_string()

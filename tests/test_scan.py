@@ -91,9 +91,37 @@ def test_nested_stack_gap_is_found_at_its_timeline_position():
     inner.append(it)
     tl = timeline(R24, [clip("a", 7, R24), inner])
     [ph] = scan(tl, R24).placeholders
-    # the inner gap starts at inner time 10, the stack shows inner 5.. at timeline 7
-    assert (ph.start, ph.duration, ph.track) == (7 + 10 - 5, 20, "V1>V1")
+    # the inner gap starts at inner time 10, the stack shows inner 5..25 at timeline 7: 15 of its 20 frames
+    assert (ph.start, ph.duration, ph.track) == (7 + 10 - 5, 15, "V1>V1")
     assert ph.item_path == (0, 1, 0, 1)
+    assert ph.problems and "only 15 of its 20 frames show through" in ph.problems[0] and "compound" in ph.problems[0]
+
+
+def _compound(gap_frames: int) -> otio.schema.Stack:
+    """A compound clip's content: x [0,10) | gap with a GEN marker [10, 10+gap_frames) | y [.., +10)."""
+    inner = otio.schema.Stack(name="compound")
+    it = otio.schema.Track(kind="Video")
+    it.append(clip("x", 10, R24))
+    it.append(gap(gap_frames, R24, marker("GEN: inside", 0, 1, R24)))
+    it.append(clip("y", 10, R24))
+    inner.append(it)
+    return inner
+
+
+def test_a_compound_shown_twice_gives_each_ref_clip_its_own_hole_at_its_sequence_time():
+    one, two = _compound(6), _compound(6)
+    one.source_range, two.source_range = tr(0, 26, R24), tr(8, 10, R24)   # all of it; inner 8..18 only
+    tl = timeline(R24, [clip("a", 7, R24), one, clip("b", 3, R24), two])
+    got = [(p.start, p.duration, bool(p.problems)) for p in scan(tl, R24).placeholders]
+    # the first shows the whole hole at 7+10; the second shows inner 10..16 of it at 36+(10-8)
+    assert got == [(17, 6, False), (38, 6, False)]
+
+
+def test_a_hole_a_compound_does_not_show_is_no_placeholder_and_no_stray():
+    c = _compound(900)
+    c.source_range = tr(0, 10, R24)                     # shows x only
+    res = scan(timeline(R24, [clip("a", 7, R24), c]), R24)
+    assert res.placeholders == [] and res.stray == []
 
 
 def test_transition_next_to_a_gap_does_not_shift_it():

@@ -44,6 +44,8 @@ from typing import Any, Iterator, Optional, Union
 
 import opentimelineio as otio
 
+from shotfill_otio.colours import colour_name, marker_colour
+
 __all__ = ["ResolveMarkerEDLError", "read_from_string", "write_to_string",
            "RESOLVE_TO_OTIO_COLOR", "OTIO_TO_RESOLVE_COLOR", "looks_like_marker_edl"]
 
@@ -236,7 +238,7 @@ def read_from_string(input_str: str, rate: Any = 24, start_timecode: Optional[st
         marker = otio.schema.Marker(
             name=fields.get("name", ""),
             marked_range=otio.opentime.TimeRange(_rt(ev["rec_in"] - start, r), _rt(duration, r)),
-            color=color, comment=fields["note"], metadata={METADATA_KEY: md})
+            color=marker_colour(color), comment=fields["note"], metadata={METADATA_KEY: md})
         timeline.tracks.markers.append(marker)
     return timeline
 
@@ -287,7 +289,7 @@ def write_to_string(input_otio: otio.schema.Timeline, rate: Any = None, start_ti
         tc_in, tc_out = _frames_to_tc(rec_in, r, drop_frame), _frames_to_tc(rec_in + 1, r, drop_frame)
         own = m.metadata.get(METADATA_KEY)
         raw = own.get("color") if own is not None and hasattr(own, "get") else None
-        color = str(raw) if raw else "ResolveColor" + OTIO_TO_RESOLVE_COLOR.get(str(m.color).upper(), "Blue")
+        color = str(raw) if raw else "ResolveColor" + OTIO_TO_RESOLVE_COLOR.get(colour_name(m.color), "Blue")
         d = m.marked_range.duration
         dur = max(1, round(Fraction(d.value) * r / Fraction(d.rate)) if d.rate else 1)
         note = " ".join((m.comment or "").splitlines())

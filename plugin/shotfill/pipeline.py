@@ -35,7 +35,7 @@ from shotfill.scan.placeholders import long_hole_text, scan_timeline, too_long
 from shotfill.report.summary import entry_from_outcome
 from shotfill.timeline.markers import merge_markers
 from shotfill.timeline.read import read_timeline
-from shotfill.timeline.write import OUTPUT_ADAPTERS, fcpx_writer_can, write_output
+from shotfill.timeline.write import OUTPUT_ADAPTERS, check_writable, write_output
 
 __all__ = ["BatchItem", "FillResult", "FillSettings", "Loaded", "check_output", "dry_run", "fill", "fill_many",
            "load", "prepare", "run_placeholders", "settle", "write_output"]
@@ -49,6 +49,8 @@ class FillSettings:
     media_dir: Optional[Path] = None
     codec: Codec = Codec.PRORES
     relative_paths: bool = False
+    #: the timeline's own relative media references made absolute (``--absolute-media``), not rebased
+    absolute_media: bool = False
     concurrency: int = 4
     media_search: list[Path] = field(default_factory=list)
     allow_stray_markers: bool = False
@@ -177,10 +179,7 @@ def prepare(timeline: Path, settings: FillSettings, *, rate: Optional[Fraction] 
     loaded = load(timeline, rate=rate, resolution=resolution, media_search=settings.media_search,
                   markers=settings.markers)
     name = timeline.name
-    if adapter == "fcpx_xml" and loaded.read.format != "fcpx_xml" and not fcpx_writer_can(loaded.info.rate):
-        raise UsageError(f"{settings.output.name}: OTIO's FCPXML writer cannot write a {rate_str(loaded.info.rate)} "
-                         f"fps timeline readably, and {name} is not FCPXML (only FCPXML input is written back "
-                         "by editing its own document)", hint="write the output as .otio or .xml (FCP 7)")
+    check_writable(loaded, settings.output, adapter)
     require_size(loaded)
     if loaded.scan.stray and not settings.allow_stray_markers:
         raise PlaceholderError(f"{name}: {len(loaded.scan.stray)} GEN: marker(s) cover no gap or placeholder clip:\n"
@@ -276,7 +275,8 @@ def fill_many(items: list[BatchItem], settings: FillSettings, *, rate: Optional[
         mine = [o for o in outcomes if o.spec.info is loaded.info]
         placements = [Placement(o.placeholder, o.media, o.provenance or {}) for o in mine if o.ok and o.media]
         warnings = list(loaded.scan.warnings)
-        warnings += write_output(loaded, placements, item.output, adapter, relative_paths=settings.relative_paths)
+        warnings += write_output(loaded, placements, item.output, adapter, relative_paths=settings.relative_paths,
+                                 absolute_media=settings.absolute_media)
         results.append(FillResult(loaded=loaded, output=item.output, media_dir=media_dir_for(item, settings),
                                   outcomes=mine, warnings=warnings))
     if settings.report and results:

@@ -117,6 +117,9 @@ def build_parser() -> argparse.ArgumentParser:
                     help="prores (ProRes 422 HQ .mov, default), prores_ks (slower encoder), dnxhr (DNxHR HQ .mov), h264 (.mp4)")
     fp.add_argument("--relative-paths", action="store_true",
                     help="write media paths relative to OUTPUT instead of absolute")
+    fp.add_argument("--absolute-media", action="store_true",
+                    help="write the timeline's own relative media references as absolute paths "
+                         "(default: rebased to OUTPUT's folder)")
     fp.add_argument("--concurrency", type=_count, default=4, help="generations at once (default 4)")
     fp.add_argument("--allow-long", action="store_true",
                     help="fill holes longer than 20 minutes (refused by default: usually a slip in the edit)")
@@ -239,7 +242,8 @@ def cmd_fill(args: argparse.Namespace) -> int:
     config = load_settings(args.config)
     settings = FillSettings(output=items[0].output, provider=args.provider, model=args.model, config=config,
                             media_dir=args.media_dir, codec=Codec(args.codec),
-                            relative_paths=args.relative_paths, concurrency=args.concurrency,
+                            relative_paths=args.relative_paths, absolute_media=args.absolute_media,
+                            concurrency=args.concurrency,
                             media_search=args.media_search, allow_stray_markers=args.allow_stray_markers,
                             markers=_markers_arg(args), state_dir=args.state_dir, max_cost=args.max_cost,
                             resubmit=args.resubmit, report=not args.no_report, allow_long=args.allow_long)

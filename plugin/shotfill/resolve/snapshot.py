@@ -33,6 +33,7 @@ import opentimelineio as otio
 from shotfill.errors import TimelineError
 from shotfill.model import Placeholder, TimelineInfo
 from shotfill.scan.notes import is_gen_marker
+from shotfill_otio.colours import NAMED_RGB, marker_colour
 from shotfill.rates import DROP_FRAME_RATES, normalize_rate, rational_time, timecode_to_frames
 from shotfill.resolve.protocol import DONE_PREFIX, NOTE_ERROR_MARK, SnapItem, SnapMarker, Snapshot
 
@@ -140,11 +141,10 @@ def _clip_for(item: SnapItem, dur: int, rate: Fraction) -> otio.schema.Clip:
 
 def _otio_marker(m: SnapMarker, start: int, rate: Fraction, md: dict[str, str | int]) -> otio.schema.Marker:
     color = (m.color or "").upper()
-    if color not in ("PINK", "RED", "ORANGE", "YELLOW", "GREEN", "CYAN", "BLUE", "PURPLE", "MAGENTA",
-                     "BLACK", "WHITE"):
+    if color not in NAMED_RGB:
         color = "RED"
     return otio.schema.Marker(
-        name=m.name, comment=clean_note(m.note), color=color,
+        name=m.name, comment=clean_note(m.note), color=marker_colour(color),
         marked_range=otio.opentime.TimeRange(rational_time(start, rate),
                                              rational_time(max(0, int(round(m.duration))), rate)),
         metadata={KEY: {**md, "frame": m.frame, "color": m.color, "custom_data": m.custom_data}})

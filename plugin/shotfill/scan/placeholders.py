@@ -60,6 +60,9 @@ class _Item:
     start: int
     end: int
     candidate: bool
+    #: the frames of it that show in the timeline: all of them, unless a nested stack (a compound
+    #: clip, a nested sequence) shows only part of its content
+    shown: tuple[int, int] = (0, 0)
 
 
 @dataclass
@@ -73,6 +76,14 @@ class _Lane:
     #: timeline frame where the track's own time 0 lands
     offset: int
     items: list[_Item] = field(default_factory=list)
+    #: the timeline frames this track can show (a nested stack's range in its parent); None: all
+    window: Optional[tuple[int, int]] = None
+    #: the nested stack's name, for messages
+    holder: str = ""
+
+
+def _shows(window: Optional[tuple[int, int]], start: int, end: int) -> bool:
+    return window is None or _overlaps(start, end, window[0], window[1])
 
 
 @dataclass
@@ -135,13 +146,15 @@ def _frames_of(t: otio.opentime.RationalTime, rate: Fraction) -> int:
 
 def _walk_lanes(stack: otio.schema.Stack, rate: Fraction, offset: Fraction, prefix: tuple[int, ...],
                 label_prefix: str, top_index: Optional[int], lanes: list[_Lane],
-                stacks: list[tuple[otio.schema.Stack, list[_Lane], Fraction]]) -> None:
+                stacks: list[tuple[otio.schema.Stack, list[_Lane], Fraction, Optional[tuple[int, int]]]],
+                window: Optional[tuple[int, int]] = None) -> None:
     """Collect the video tracks of ``stack`` (and of stacks nested in them).
 
-    ``offset`` is the timeline frame at which this stack's time 0 lands.
+    ``offset`` is the timeline frame at which this stack's time 0 lands; ``window`` the timeline
+    frames it shows (a compound clip shows only its ref-clip's part of its content).
     """
     own: list[_Lane] = []
-    stacks.append((stack, own, offset))
+    stacks.append((stack, own, offset, window))
     video_no = 0
     for ti, track in enumerate(stack):
         if not isinstance(track, otio.schema.Track) or track.kind != otio.schema.TrackKind.Video:
@@ -151,7 +164,8 @@ def _walk_lanes(stack: otio.schema.Stack, rate: Fraction, offset: Fraction, pref
         track_start = Fraction(_frames_of(track.source_range.start_time, rate)) if track.source_range else Fraction(0)
         lane = _Lane(track=track, label=label, name=track.name or "",
                      top_index=video_no - 1 if top_index is None else top_index,
-                     offset=int(offset - track_start))
+                     offset=int(offset - track_start), window=window,
+                     holder=stack.name or "")
         lanes.append(lane)
         own.append(lane)
         ranges = track.range_of_all_children()
@@ -162,10 +176,12 @@ def _walk_lanes(stack: otio.schema.Stack, rate: Fraction, offset: Fraction, pref
             start = offset + _frames_of(r.start_time, rate) - track_start
             dur = _frames_of(r.duration, rate)
             path = prefix + (ti, ci)
+            lo, hi = int(start), int(start) + dur
+            shown = (max(lo, window[0]), min(hi, window[1])) if window is not None else (lo, hi)
             if isinstance(child, otio.schema.Stack):
                 inner_start = child.trimmed_range().start_time
                 _walk_lanes(child, rate, start - _frames_of(inner_start, rate), path,
-                            f"{label}>", lane.top_index, lanes, stacks)
+                            f"{label}>", lane.top_index, lanes, stacks, window=shown)
                 candidate = False
             elif isinstance(child, otio.schema.Gap):
                 candidate = True
@@ -177,31 +193,40 @@ def _walk_lanes(stack: otio.schema.Stack, rate: Fraction, offset: Fraction, pref
                     has_tag(child.name) or any(_own_gen_marker(child, m) for m in child.markers)))
             else:
                 candidate = False
+            if window is not None and not _shows(window, lo, hi if hi > lo else lo + 1):
+                candidate = False           # content of a compound clip that its ref-clip does not show
             lane.items.append(_Item(obj=child, path=path, lane=lane, index=ci,
-                                    start=int(start), end=int(start) + dur, candidate=candidate))
+                                    start=lo, end=hi, candidate=candidate, shown=shown))
 
 
 def _item_space_start(item: otio.core.Item, rate: Fraction) -> int:
     return _frames_of(item.trimmed_range().start_time, rate)
 
 
-def _collect_markers(lanes: list[_Lane], stacks: list[tuple[otio.schema.Stack, list[_Lane], Fraction]],
+def _collect_markers(lanes: list[_Lane],
+                     stacks: list[tuple[otio.schema.Stack, list[_Lane], Fraction, Optional[tuple[int, int]]]],
                      rate: Fraction) -> Iterator[_GenMarker]:
-    for stack, own_lanes, offset in stacks:
+    for stack, own_lanes, offset, window in stacks:
         for m in stack.markers:
             if is_gen_marker(*marker_text(m)):
                 s = int(offset) + _frames_of(m.marked_range.start_time, rate)
+                if not _shows(window, s, s + max(1, _frames_of(m.marked_range.duration, rate))):
+                    continue        # a marker in a part of a nested stack that does not show
                 yield _GenMarker(m, "stack", stack, s, s + max(1, _frames_of(m.marked_range.duration, rate)),
                                  stack_lanes=own_lanes)
     for lane in lanes:
         for m in lane.track.markers:
             if is_gen_marker(*marker_text(m)):
                 s = lane.offset + _frames_of(m.marked_range.start_time, rate)
+                if not _shows(lane.window, s, s + max(1, _frames_of(m.marked_range.duration, rate))):
+                    continue
                 yield _GenMarker(m, "track", lane.track, s, s + max(1, _frames_of(m.marked_range.duration, rate)), lane=lane)
         for item in lane.items:
             for m in item.obj.markers:
                 if is_gen_marker(*marker_text(m)):
                     s = item.start + _frames_of(m.marked_range.start_time, rate) - _item_space_start(item.obj, rate)
+                    if lane.window is not None and item.shown[1] <= item.shown[0] < item.end:
+                        continue        # the item's own marker, on an item its nested stack does not show
                     yield _GenMarker(m, "item", item, s, s + max(1, _frames_of(m.marked_range.duration, rate)),
                                      lane=lane)
 
@@ -275,7 +300,7 @@ def scan_timeline(timeline: otio.schema.Timeline, info: TimelineInfo, *,
     """Find every placeholder; never changes ``timeline``."""
     rate = info.rate
     lanes: list[_Lane] = []
-    stacks: list[tuple[otio.schema.Stack, list[_Lane], Fraction]] = []
+    stacks: list[tuple[otio.schema.Stack, list[_Lane], Fraction, Optional[tuple[int, int]]]] = []
     _walk_lanes(timeline.tracks, rate, Fraction(0), (), "", None, lanes, stacks)
     search_dirs = [Path(info.path).resolve().parent] + [Path(d) for d in (media_search or [])]
 
@@ -342,11 +367,16 @@ def scan_timeline(timeline: otio.schema.Timeline, info: TimelineInfo, *,
             name, text, on = it.obj.name, note_text(it.obj.name, ""), "name"
         note = parse_note(text)
         problems = list(note.problems)
-        duration = it.end - it.start
+        start, duration = it.shown[0], it.shown[1] - it.shown[0]
+        if it.shown != (it.start, it.end):
+            problems.append(
+                f"only {max(0, duration)} of its {it.end - it.start} frames show through the compound clip or "
+                f"nested sequence '{it.lane.holder}' that holds it, and ShotFill fills whole holes only; "
+                "trim the hole inside it to what shows, or open it and fill it in its own timeline")
         if duration <= 0:
             problems.append("the placeholder is zero frames long; give the gap a length in the edit")
         label = it.lane.label
-        pid = _placeholder_id(label, tc(it.start))
+        pid = _placeholder_id(label, tc(start))
         for extra in gms[1:]:
             en, _ = marker_text(extra.marker)
             warnings.append(f"{src}: {pid}: extra GEN: marker '{en}' at {tc(extra.start)} ignored; "
@@ -356,8 +386,8 @@ def scan_timeline(timeline: otio.schema.Timeline, info: TimelineInfo, *,
         placeholders.append(Placeholder(
             id=pid, track=label, track_name=it.lane.name, track_index=it.lane.top_index,
             item_path=it.path, kind="gap" if isinstance(it.obj, otio.schema.Gap) else "clip",
-            start=it.start, duration=duration, rate=rate,
-            record_frame=info.start_frame + it.start, timecode=tc(it.start),
+            start=start, duration=duration, rate=rate,
+            record_frame=info.start_frame + start, timecode=tc(start),
             prompt=note.prompt, options=note.options, marker_name=name, marker_on=on,
             before=_neighbour(siblings[idx - 1] if idx > 0 else None, "before", search_dirs),
             after=_neighbour(siblings[idx + 1] if idx + 1 < len(siblings) else None, "after", search_dirs),

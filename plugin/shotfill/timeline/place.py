@@ -15,6 +15,7 @@ from typing import Any, Optional
 import opentimelineio as otio
 
 from shotfill.model import Placement
+from shotfill.timeline.media_refs import Rebase
 from shotfill.timeline.names import url_safe
 from shotfill.rates import rational_time
 
@@ -71,10 +72,17 @@ def _strip_read_notes(timeline: otio.schema.Timeline) -> None:
 
 
 def place_clips(timeline: otio.schema.Timeline, placements: list[Placement], *,
-                relative_to: Optional[Path] = None) -> otio.schema.Timeline:
-    """A deep copy of ``timeline`` with every placement's placeholder replaced."""
+                relative_to: Optional[Path] = None, rebase: Optional[Rebase] = None,
+                urls: bool = False) -> otio.schema.Timeline:
+    """A deep copy of ``timeline`` with every placement's placeholder replaced.
+
+    ``rebase`` moves the editor's relative media references to the output's folder
+    (``urls``: they are percent-encoded URLs, as the XML readers leave them).
+    """
     out = timeline.deepcopy()
     _strip_read_notes(out)
+    if rebase is not None:
+        rebase.timeline(out, urls=urls)
     for pl in placements:
         path = pl.placeholder.item_path
         parent: Any = item_at(out, path[:-1])

@@ -29,6 +29,7 @@ from shotfill.timeline.formats import EXPORT_HINT
 from shotfill.rates import DROP_FRAME_RATES
 from shotfill.model import ReadResult
 from shotfill.timeline.adapters import adapter_error, call_adapter, read_string
+from shotfill_otio.colours import marker_colour
 
 
 def read_edl(p: Path, shown: str, rate: Fraction | None) -> ReadResult:
@@ -188,7 +189,7 @@ def _normalise_edl(timeline: otio.schema.Timeline, prep: edl_text.PreparedEdl,
                     marked_range=otio.opentime.TimeRange(
                         otio.opentime.RationalTime(src_start + offset, rf),
                         otio.opentime.RationalTime(0, rf)),
-                    color=loc.color,
+                    color=marker_colour(loc.color),
                     metadata=md,
                 ))
     if in_source:

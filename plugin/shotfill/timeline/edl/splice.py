@@ -6,11 +6,15 @@ as the text it went in, with only the filled events touched:
 
 * a filled *event* (a ``BL`` or slug event) keeps its number, channel and
   record timecodes; its reel and source timecodes change to the generated
-  file's, and ``* FROM CLIP NAME:`` / ``* SOURCE FILE:`` lines name the file;
+  file's, and ``* FROM CLIP NAME:`` / ``* FROM CLIP:`` / ``* SOURCE FILE:``
+  lines name the file (``* FROM CLIP:`` is the comment OpenTimelineIO's CMX
+  reader links media from);
 * a filled *gap* becomes a new event, numbered after the highest number in the
   list, inserted where it plays;
 * every other line (title, FCM, comments, other events and their numbers) is
-  byte-identical.
+  byte-identical, but for the path in the editor's own ``* FROM CLIP:``,
+  ``* FROM FILE:`` and ``* SOURCE FILE:`` comments when it is relative and the
+  output goes to another folder (see :mod:`shotfill.timeline.media_refs`).
 """
 
 from __future__ import annotations
@@ -19,9 +23,11 @@ import re
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
+from typing import Optional
 
 from shotfill.errors import TimelineError
 from shotfill.model import Placement
+from shotfill.timeline.media_refs import Rebase
 from shotfill.timeline.names import line_safe
 from shotfill.rates import frames_to_timecode, timecode_to_frames
 
@@ -30,7 +36,10 @@ EVENT = re.compile(
     rf"^\s*(?P<num>\d+)\s+(?P<reel>\S+)\s+(?P<chan>\S+)\s+(?P<trans>\S+)(?:\s+(?P<dur>\d+))?"
     rf"\s+(?P<si>{_TC})\s+(?P<so>{_TC})\s+(?P<ri>{_TC})\s+(?P<ro>{_TC})\s*$"
 )
-_FILE_COMMENT = re.compile(r"^\*\s*(FROM CLIP NAME|SOURCE FILE)\s*:", re.I)
+_FILE_COMMENT = re.compile(r"^\*\s*(FROM CLIP NAME|FROM CLIP|FROM FILE|SOURCE FILE)\s*:", re.I)
+#: the editor's comments that hold a media path (not ``FROM CLIP NAME``, a name)
+_PATH_COMMENT = re.compile(r"^(?P<head>\*\s*(?:FROM CLIP(?!\s*NAME)|FROM FILE|SOURCE FILE)\s*:?\s*)(?P<path>\S.*?)\s*$",
+                           re.I)
 
 
 @dataclass
@@ -89,8 +98,20 @@ def _replace_fields(line: str, new: dict[str, str]) -> str:
     return "".join(out) + ending
 
 
+def _rebased(line: str, rebase: Optional[Rebase]) -> str:
+    """The line with its media path rebased, if it is a path comment with a relative path."""
+    if rebase is None:
+        return line
+    body = line.rstrip("\r\n")
+    m = _PATH_COMMENT.match(body)
+    new = rebase.path(m["path"]) if m else None
+    if m is None or new is None:
+        return line
+    return body[:m.start("path")] + line_safe(new) + body[m.end("path"):] + line[len(body):]
+
+
 def splice_edl(text: str, placements: list[Placement], *, rate: Fraction, drop_frame: bool,
-               source_name: str) -> str:
+               source_name: str, rebase: Optional[Rebase] = None) -> str:
     """The EDL text with every placement spliced in; raises TimelineError if one cannot be."""
     nl = _newline(text)
     lines = text.splitlines(keepends=True)
@@ -114,8 +135,9 @@ def splice_edl(text: str, placements: list[Placement], *, rate: Fraction, drop_f
                                 hint="write the output as .otio or .xml instead")
         rin, rout = ph.record_frame, ph.record_frame + ph.duration
         # A line break in a name or folder would start a line of its own: an event, to the editor.
+        path = line_safe(str(Path(pl.media_path).resolve()))
         file_lines = [f"* FROM CLIP NAME: {line_safe(Path(pl.media_path).name)}{nl}",
-                      f"* SOURCE FILE: {line_safe(str(Path(pl.media_path).resolve()))}{nl}"]
+                      f"* FROM CLIP: {path}{nl}", f"* SOURCE FILE: {path}{nl}"]
         if ph.kind == "clip":
             ev = next((e for e in video if e.rec_in == rin and e.rec_out == rout), None)
             if ev is None:
@@ -141,7 +163,7 @@ def splice_edl(text: str, placements: list[Placement], *, rate: Fraction, drop_f
     out: list[str] = []
     for i, line in enumerate(lines):
         out.extend(insert.get(i, []))
-        out.extend(replace.get(i, [line]))
+        out.extend(_rebased(ln, rebase) for ln in replace.get(i, [line]))
     out.extend(insert.get(len(lines), []))
     result = "".join(out)
     if added_nl and not insert.get(len(lines)) and result.endswith(nl):

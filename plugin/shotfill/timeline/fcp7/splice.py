@@ -16,7 +16,9 @@ text instead (see :mod:`shotfill.timeline.xml.document`):
 * a filled **gap** becomes a new ``clipitem`` inserted in its track where it
   plays; the ``clipindex`` of links to later items on that track go up by one
   so they still name the same items;
-* every other byte of the document is as it was.
+* every other byte of the document is as it was, but for ``<pathurl>``s
+  that are relative when the output goes to another folder (rebased to it,
+  see :mod:`shotfill.timeline.media_refs`).
 
 The sequence edited is the one the reader read: the first top-level
 ``<sequence>`` (root, then ``children`` of projects and bins).  Anything that
@@ -33,9 +35,10 @@ from typing import Optional
 
 from shotfill.errors import TimelineError
 from shotfill.model import Placement
+from shotfill.timeline.media_refs import Rebase
 from shotfill.timeline.names import line_safe
 from shotfill.rates import frames_to_timecode, normalize_rate
-from shotfill.timeline.xml.document import Edit, El, Node, Raw, XmlDoc, file_url, leaf, provenance_line
+from shotfill.timeline.xml.document import Edit, El, Node, Raw, XmlDoc, esc, file_url, leaf, provenance_line
 from shotfill.media.probe import probe
 
 _ITEM_TAGS = ("clipitem", "generatoritem", "transitionitem")
@@ -185,11 +188,14 @@ def _clipitem(pl: Placement, *, cid: str, fid: str, timebase: int, ntsc: bool, r
 
 
 def splice_fcp7(xml_text: str, placements: list[Placement], *, rate: Fraction, drop_frame: bool,
-                source_name: str, relative_to: Optional[Path] = None) -> str:
+                source_name: str, relative_to: Optional[Path] = None, rebase: Optional[Rebase] = None) -> str:
     """The document with every placement spliced in; TimelineError if one cannot be."""
-    if not placements:
+    if not placements and rebase is None:
         return xml_text
     doc = XmlDoc(xml_text, source_name)
+    moved = rebase_pathurls(doc, rebase)
+    if not placements:
+        return doc.apply(moved)
     ids = doc.ids()
     first = {k: v[0] for k, v in ids.items()}
 
@@ -241,7 +247,7 @@ def splice_fcp7(xml_text: str, placements: list[Placement], *, rate: Fraction, d
             shifts.setdefault(ph.track_index + 1, []).append(k + 1)
 
     link_edits = _relink(seq, shifts)
-    edits: list[Edit] = _hand_over(doc, ids, [it.real for _, it in replaces], source_name)
+    edits: list[Edit] = _hand_over(doc, ids, [it.real for _, it in replaces], source_name, moved)
 
     def new_clip(pl: Placement, cid: str, kept: list[Raw], enabled: Optional[str]) -> El:
         return _clipitem(pl, cid=cid, fid=_new_id("file", used), timebase=timebase, ntsc=ntsc, rate=rate,
@@ -250,18 +256,32 @@ def splice_fcp7(xml_text: str, placements: list[Placement], *, rate: Fraction, d
 
     for pl, it in replaces:
         old = it.real
-        inner = list(link_edits) + _marker_shift(old, -_int(old, "in", source_name))
+        inner = list(link_edits) + moved + _marker_shift(old, -_int(old, "in", source_name))
         kept = [Raw(doc.source(c, inner)) for c in old.children if c.tag in _KEEP]
         el = new_clip(pl, old.attrs.get("id") or _new_id("clipitem", used), kept, old.child_text("enabled"))
         edits.append((old.start, old.end, doc.render(el, doc.indent(old))))
     for pl, items, k in inserts:
         el = new_clip(pl, _new_id("clipitem", used), [], None)
         edits.append(doc.insert_before(items[k].node, el) if k < len(items) else doc.insert_after(items[-1].node, el))
-    edits += [e for e in link_edits if not any(it.real.start <= e[0] < it.real.end for _, it in replaces)]
+    edits += [e for e in link_edits + moved if not any(it.real.start <= e[0] < it.real.end for _, it in replaces)]
     return doc.apply(edits)
 
 
-def _hand_over(doc: XmlDoc, ids: dict[str, list[Node]], removed: list[Node], name: str) -> list[Edit]:
+def rebase_pathurls(doc: XmlDoc, rebase: Optional[Rebase]) -> list[Edit]:
+    """Edits that rebase every relative ``<pathurl>`` of the document to the output's folder."""
+    edits: list[Edit] = []
+    if rebase is None:
+        return edits
+    for n in doc.root.iter():
+        if n.tag == "pathurl" and not n.self_closing:
+            new = rebase.url(n.text, host="localhost")
+            if new is not None:
+                edits.append((n.open_end, n.close_start, esc(new, False)))
+    return edits
+
+
+def _hand_over(doc: XmlDoc, ids: dict[str, list[Node]], removed: list[Node], name: str,
+               moved: list[Edit]) -> list[Edit]:
     """Keep definitions that leave with a replaced slug (its <file>, say) for the items that refer to them.
 
     FCP 7 XML writes an element in full once and then as ``<file id="file-7"/>``; when the
@@ -279,7 +299,7 @@ def _hand_over(doc: XmlDoc, ids: dict[str, list[Node]], removed: list[Node], nam
             ref = rest[0]
             if ref.children or any(r.contains(ref) for r in removed):
                 raise _fail(f"{name}: <{n.tag} id=\"{n.attrs['id']}\"> inside a replaced slug is used elsewhere")
-            edits.append((ref.start, ref.end, doc.source(n)))
+            edits.append((ref.start, ref.end, doc.source(n, moved)))
     return edits
 
 

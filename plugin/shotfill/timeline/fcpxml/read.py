@@ -5,7 +5,8 @@ times items at their media's rate rather than the sequence's (so they drift),
 fills the start timecode with a Gap, and mishandles several things Final Cut
 Pro writes (markers of connected clips taken twice, a generator straight in
 a storyline, every alternative of an ``<audition>``, ``<media-rep>`` in
-FCPXML 1.9+, markers on gaps dropped).  :func:`read_fcpx` runs a subclass of
+FCPXML 1.9+, markers on gaps dropped, ``<title>`` elements dropped with their
+markers, so a title named or marked ``GEN:`` was a hole nobody saw).  :func:`read_fcpx` runs a subclass of
 its reader that fixes these, and reads the rate, start timecode, frame size
 and drop-frame flag from the ``<sequence>`` itself; if that subclass fails on
 a file, the stock reader is used, with a warning.
@@ -117,7 +118,10 @@ def _exact_fcpx_class():
 
         def _timing_clip(self, clip):
             # a generator (<video ref="effect">) straight in a storyline has no
-            # clip around it: it times itself (the stock reader crashes on it)
+            # clip around it: it times itself (the stock reader crashes on it);
+            # a title always times itself, even when connected to a clip
+            if clip.tag == "title":
+                return clip
             node = clip
             while node is not None and node.tag not in ("clip", "asset-clip", "ref-clip"):
                 node = self.child_parent_map.get(node)
@@ -211,7 +215,8 @@ def _exact_fcpx_class():
                         for m_el in element.findall("./marker"):
                             at = int(round((base + _fcpx_seconds(m_el.get("start"))) * r))
                             gap_markers.append((lane, at, self._marker(m_el, seq_format)))
-                if element.tag not in fx.COMPOSABLE_ELEMENTS:
+                # titles too: the stock reader drops them (a title is a generator, a placeholder when named GEN:)
+                if element.tag not in fx.COMPOSABLE_ELEMENTS and element.tag != "title":
                     continue
                 if self.inactive_audition_pick(element):
                     continue

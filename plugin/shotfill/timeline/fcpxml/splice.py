@@ -19,7 +19,9 @@ comes out, ShotFill edits the text instead (see :mod:`shotfill.timeline.xml.docu
 * a filled hole on a connected lane becomes a connected ``<asset-clip>`` on
   that lane, anchored to the primary-storyline item under its first frame;
 * every time is an exact rational (``1001/24000s`` multiples), and every other
-  byte of the document is as it was.
+  byte of the document is as it was, but for the ``src`` of assets and
+  ``<media-rep>``s that are relative when the output goes to another folder
+  (rebased to it, see :mod:`shotfill.timeline.media_refs`).
 
 Lanes become tracks as OTIO's reader makes them (lanes sorted by name, a lane
 of audio only is an audio track).  Placeholders inside compound clips,
@@ -37,12 +39,13 @@ from typing import Optional
 
 from shotfill.errors import TimelineError
 from shotfill.model import Placement
+from shotfill.timeline.media_refs import Rebase
 from shotfill.timeline.names import line_safe
 from shotfill.rates import normalize_rate
-from shotfill.timeline.xml.document import Edit, El, Node, Raw, XmlDoc, file_url, provenance_line
+from shotfill.timeline.xml.document import Edit, El, Node, Raw, XmlDoc, esc, file_url, provenance_line
 
 _HINT = "the timeline is written with OpenTimelineIO's FCPXML writer instead"
-_COMPOSABLE = ("video", "audio", "ref-clip", "asset-clip")      # what OTIO's reader turns into items
+_COMPOSABLE = ("video", "audio", "ref-clip", "asset-clip", "title")   # what ShotFill's reader turns into items
 _TIMING = ("clip", "asset-clip", "ref-clip")                     # what times them
 _MARKERS = ("marker", "chapter-marker", "rating", "keyword", "analysis-marker")
 _VIDEO_ADJUST = ("object-tracker", "adjust-crop", "adjust-corners", "adjust-conform", "adjust-transform",
@@ -57,6 +60,11 @@ _AFTER_ANCHORS = set(_MARKERS) | {"audio-channel-source", "audio-role-source", "
 
 def _fail(msg: str) -> TimelineError:
     return TimelineError(msg, hint=_HINT)
+
+
+class CompoundClipError(TimelineError):
+    """A placeholder inside a compound clip: OTIO's writer, the usual way out, would lose the
+    compound's duration, format and uids, so the write is refused instead of falling back."""
 
 
 def seconds(value: Optional[str]) -> Fraction:
@@ -136,7 +144,7 @@ class _Seq:
         for el in self.seq.iter():
             if el.tag not in _COMPOSABLE or self._inactive_pick(el):
                 continue
-            timing = next((n for n in [el, *el.ancestors()] if n.tag in _TIMING), el)
+            timing = el if el.tag == "title" else next((n for n in [el, *el.ancestors()] if n.tag in _TIMING), el)
             parent = timing.parent
             assert parent is not None
             if parent.tag == "spine" and parent.attrs.get("lane"):
@@ -204,11 +212,14 @@ def _new_id(used: set[str]) -> str:
 
 
 def splice_fcpxml(xml_text: str, placements: list[Placement], *, rate: Fraction, drop_frame: bool,
-                  source_name: str, relative_to: Optional[Path] = None) -> str:
+                  source_name: str, relative_to: Optional[Path] = None, rebase: Optional[Rebase] = None) -> str:
     """The document with every placement spliced in; TimelineError if one cannot be."""
-    if not placements:
+    if not placements and rebase is None:
         return xml_text
     doc = XmlDoc(xml_text, source_name)
+    moved = rebase_sources(doc, rebase)
+    if not placements:
+        return doc.apply(moved)
     sq = _Seq(doc, rate, source_name)
     comps = sq.composables()
     by_lane: dict[str, list[_Comp]] = {}
@@ -223,7 +234,11 @@ def splice_fcpxml(xml_text: str, placements: list[Placement], *, rate: Fraction,
         ph = pl.placeholder
         where = f"{source_name}: {ph.id} ({ph.track} at {ph.timecode})"
         if len(ph.item_path) != 2:
-            raise _fail(f"{where} is inside a compound clip, which is not edited in place")
+            raise CompoundClipError(
+                f"{where} is inside a compound clip, which ShotFill cannot edit in place, and OTIO's FCPXML "
+                "writer would lose the compound's duration, format and ids",
+                hint="break the compound clip apart in Final Cut Pro (Clip > Break Apart Clip Items) and export "
+                     "again, or write the output as .otio; nothing was generated")
         if ph.track_index >= len(video_lanes):
             raise _fail(f"{where}: the project has only {len(video_lanes)} video lane(s)")
         lane = video_lanes[ph.track_index]
@@ -341,7 +356,21 @@ def splice_fcpxml(xml_text: str, placements: list[Placement], *, rate: Fraction,
             edits += [doc.insert_before(after, el) for el in els]
 
     edits.append(doc.append_children(sq.resources, assets))
-    return doc.apply(edits)
+    return doc.apply(edits + [e for e in moved if not any(old.start <= e[0] < old.end for _, old in replaces)])
+
+
+def rebase_sources(doc: XmlDoc, rebase: Optional[Rebase]) -> list[Edit]:
+    """Edits that rebase every relative media ``src`` (asset, media-rep) to the output's folder."""
+    edits: list[Edit] = []
+    if rebase is None:
+        return edits
+    for n in doc.root.iter():
+        if n.tag in ("asset", "media-rep") and n.attrs.get("src"):
+            new = rebase.url(n.attrs["src"])
+            span = doc.attr_span(n, "src")
+            if new is not None and span is not None:
+                edits.append((span[0], span[1], esc(new, True)))
+    return edits
 
 
 def _shifted(doc: XmlDoc, sq: _Seq, node: Node, attr: str, delta: Fraction) -> str:

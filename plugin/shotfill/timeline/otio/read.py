@@ -18,6 +18,7 @@ from shotfill.system.bounded import read_bytes
 from shotfill.errors import TimelineError
 from shotfill.timeline.formats import EXPORT_HINT
 from shotfill.timeline.adapters import adapter_error, call_adapter, read_string
+from shotfill_otio.colours import colour_name
 
 #: Schemas written by newer OTIO versions that this one can read after a downgrade.
 _DOWNGRADES = {"Marker": 3}
@@ -86,8 +87,7 @@ def _downgrade(doc) -> int:
                 x["OTIO_SCHEMA"] = "Marker.2"
                 col = x.get("color")
                 if isinstance(col, dict):
-                    name = str(col.get("name") or "RED").upper()
-                    x["color"] = name
+                    x["color"] = colour_name(col) or "RED"   # an unnamed colour: the nearest named one
                 count += 1
             stack.extend(x.values())
         elif isinstance(x, list):

@@ -300,6 +300,11 @@ class El:
         return "".join(parts)
 
 
+def esc(s: str, attr: bool) -> str:
+    """Text (or, with ``attr``, an attribute value) escaped for the document as it is written."""
+    return _esc(s, attr)
+
+
 def leaf(tag: str, text: object) -> El:
     return El(tag, text=str(text))
 

@@ -1,0 +1,125 @@
+"""A DTD to check an FCPXML document with ``xmllint --dtdvalid``, generated for that document.
+
+Apple's FCPXML DTDs (FCPXMLv1_N.dtd, shipped inside Final Cut Pro and copied into some public
+repositories) carry no licence that lets them be copied here. So the check is generated:
+
+* the elements ShotFill writes into a document (``<resources>``, ``<asset>``, ``<media-rep>``,
+  ``<asset-clip>``, ``<note>``) get the content models and attribute lists of the published DTDs
+  (for ``<asset-clip>`` the union over versions 1.8 to 1.14 of its children, in their order;
+  FCPXML 1.9 moved an asset's file into ``<media-rep>``), so a child
+  out of order, an attribute the DTD does not have, a missing required attribute or a bad value
+  fails;
+* every other element the document holds is declared ``ANY`` with the attributes it has, so the
+  editor's own elements pass as they are;
+* ``id`` attributes are IDs and ``ref``/``format`` attributes IDREFs throughout, so a duplicate id
+  or a reference to no resource fails.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+_VIDEO_PARAMS = ("object-tracker? , adjust-crop? , adjust-corners? , adjust-conform? , adjust-transform? , "
+                 "adjust-blend? , adjust-stabilization? , adjust-rollingShutter? , adjust-360-transform? , "
+                 "adjust-reorient? , adjust-orientation? , adjust-cinematic? , adjust-colorConform? , adjust-stereo-3D?")
+_ANCHOR = ("audio | video | clip | title | caption | mc-clip | ref-clip | sync-clip | asset-clip | audition | spine"
+           " | live-drawing")
+_MARKER = "marker | chapter-marker | rating | keyword | analysis-marker"
+
+_ASSET_CLIP = (f"(note? , conform-rate? , timeMap? , {_VIDEO_PARAMS} , adjust-volume? , adjust-panner? , "
+               f"({_ANCHOR})* , ({_MARKER})* , audio-channel-source* , (filter-video | filter-video-mask)* , "
+               "filter-audio* , metadata?)")
+_CLIP_ATTRS = """
+    ref IDREF #REQUIRED
+    lane CDATA #IMPLIED
+    offset CDATA #IMPLIED
+    name CDATA #IMPLIED
+    start CDATA #IMPLIED
+    duration CDATA #REQUIRED
+    enabled (0 | 1) '1'
+    format IDREF #IMPLIED
+    tcStart CDATA #IMPLIED
+    tcFormat (DF | NDF) #IMPLIED
+    audioRole CDATA #IMPLIED
+    videoRole CDATA #IMPLIED
+    srcEnable (all | audio | video) 'all'
+    audioStart CDATA #IMPLIED
+    audioDuration CDATA #IMPLIED
+    modDate CDATA #IMPLIED"""
+_ASSET_ATTRS = """
+    id ID #REQUIRED
+    name CDATA #IMPLIED
+    uid CDATA #IMPLIED
+    start CDATA #IMPLIED
+    duration CDATA #IMPLIED
+    hasVideo CDATA #IMPLIED
+    format IDREF #IMPLIED
+    hasAudio CDATA #IMPLIED
+    videoSources CDATA #IMPLIED
+    audioSources CDATA #IMPLIED
+    audioChannels CDATA #IMPLIED
+    audioRate CDATA #IMPLIED
+    customLUTOverride CDATA #IMPLIED
+    colorSpaceOverride CDATA #IMPLIED
+    projectionOverride CDATA #IMPLIED
+    stereoscopicOverride CDATA #IMPLIED
+    auxVideoFlags CDATA #IMPLIED"""
+
+_IDREF = {"ref": ("video", "audio", "title", "ref-clip", "mc-clip"), "format": ("sequence", "clip", "spine")}
+
+
+def _version(root: ET.Element) -> tuple[int, int]:
+    major, _, minor = (root.get("version") or "1.8").partition(".")
+    return int(major), int(minor or 0)
+
+
+def dtd_for(doc: Path) -> str:
+    root = ET.parse(doc).getroot()
+    modern = _version(root) >= (1, 9)
+    strict = {
+        "resources": "(asset | effect | format | media | locator | projectRef)*",
+        "asset": "(media-rep+ , metadata?)" if modern else "(bookmark? , metadata?)",
+        "media-rep": "(bookmark?)",
+        "asset-clip": _ASSET_CLIP,
+        "note": "(#PCDATA)",
+    }
+    lists = {
+        "asset": _ASSET_ATTRS + ("" if modern else "\n    src CDATA #REQUIRED"),
+        "media-rep": """
+    kind (original-media | proxy-media) 'original-media'
+    sig CDATA #IMPLIED
+    src CDATA #REQUIRED
+    suggestedFilename CDATA #IMPLIED""",
+        "asset-clip": _CLIP_ATTRS,
+        "resources": "",
+        "note": "",
+    }
+    seen: dict[str, set[str]] = {}
+    for el in root.iter():
+        seen.setdefault(el.tag, set()).update(el.attrib)
+    out = []
+    for tag in sorted(seen):
+        if tag in strict:
+            out.append(f"<!ELEMENT {tag} {strict[tag]}>")
+            if lists[tag]:
+                out.append(f"<!ATTLIST {tag}{lists[tag]}>")
+            continue
+        out.append(f"<!ELEMENT {tag} ANY>")
+        attrs = []
+        for a in sorted(seen[tag]):
+            kind = "ID" if a == "id" else "IDREF" if tag in _IDREF.get(a, ()) else "CDATA"
+            attrs.append(f"    {a} {kind} #IMPLIED")
+        if attrs:
+            out.append(f"<!ATTLIST {tag}\n" + "\n".join(attrs) + ">")
+    return "\n".join(out) + "\n"
+
+
+def xmllint_valid(doc: Path, dtd_dir: Path) -> tuple[bool, str]:
+    """``xmllint --noout --dtdvalid`` on ``doc`` with its generated DTD: (valid, what xmllint said)."""
+    dtd = dtd_dir / ("".join(c if c.isalnum() else "_" for c in doc.stem) + ".dtd")   # a URI, to xmllint
+    dtd.write_text(dtd_for(doc), encoding="utf-8")
+    done = subprocess.run(["xmllint", "--noout", "--dtdvalid", str(dtd), str(doc)],
+                          capture_output=True, text=True, timeout=60)
+    return done.returncode == 0, done.stderr
