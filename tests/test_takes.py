@@ -138,7 +138,7 @@ def test_expand_and_merge_keep_one_outcome_per_placeholder():
     assert m.warnings[0] == "2 of 3 takes made" and "take 3 of 3 not made: over budget" in m.warnings[1]
     pl = takes.placement(m)
     assert [t.number for t in pl.takes] == [1, 2] and pl.active == 1
-    assert pl.takes[1].provenance == {"seed": 2, "take": 2, "takes": 3}
+    assert pl.takes[1].provenance == {"seed": 2, "take": 2, "take_count": 3}
 
 
 # --------------------------------------------------------------------------- real fills

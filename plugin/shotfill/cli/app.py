@@ -35,6 +35,7 @@ from shotfill.plan.preview import PlanPreview
 from shotfill.providers import describe_providers
 from shotfill.rates import frames_to_timecode, parse_rate, rate_str
 from shotfill.system.secrets import ScrubbedStream
+from shotfill.timeline.pick import parse_choices, pick
 from shotfill.report.summary import ReportEntry, entry_from_outcome
 
 EPILOG = """\
@@ -150,6 +151,11 @@ def build_parser() -> argparse.ArgumentParser:
     fp.add_argument("--state-dir", type=Path,
                     help="journal and cache folder (default: .shotfill beside the outputs)")
     fp.add_argument("--no-report", action="store_true", help="do not write report.json / report.html")
+
+    kp = sub.add_parser("pick", help="make another take active in a timeline ShotFill filled with takes")
+    kp.add_argument("timeline", type=Path, help="a timeline `shotfill fill` wrote (.otio .otioz .edl .xml .fcpxml)")
+    kp.add_argument("picks", nargs="+", metavar="ID=K", help="placeholder id and take number (1-based)")
+    kp.add_argument("-o", "--output", type=Path, required=True, help="the timeline to write, in the same format")
 
     pp = sub.add_parser("providers", help="list the providers, whether each is configured, and what it supports")
     pp.add_argument("--config", type=Path, help="a shotfill.toml to use instead of ./shotfill.toml")
@@ -349,6 +355,13 @@ def _print_dry_run(rows: list[PlanPreview], *, as_json: bool) -> int:
     return 0
 
 
+def cmd_pick(args: argparse.Namespace) -> int:
+    choices = parse_choices(args.picks)
+    pick(args.timeline, choices, args.output)
+    print(f"{args.timeline} -> {args.output}: " + ", ".join(f"{i} take {k}" for i, k in choices.items()))
+    return 0
+
+
 def cmd_providers(args: argparse.Namespace) -> int:
     rows = describe_providers(load_settings(args.config))
     if args.json:
@@ -378,7 +391,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         # SIGTERM/SIGHUP stop like Ctrl-C; every ffmpeg is killed on the way out.
         with stopping_like_ctrl_c():
             args = build_parser().parse_args(argv)
-            return {"scan": cmd_scan, "fill": cmd_fill, "providers": cmd_providers,
+            return {"scan": cmd_scan, "fill": cmd_fill, "providers": cmd_providers, "pick": cmd_pick,
                     "resolve": cmd_resolve}[args.command](args)
     except ShotFillError as exc:
         _say(f"shotfill: error: {exc}")

@@ -51,7 +51,7 @@ def _gather(spec: JobSpec, takes: list[Outcome]) -> Outcome:
     n = len(takes)
     for t in takes:
         if t.provenance is not None:
-            t.provenance = {**t.provenance, "take": t.spec.take, "takes": n}
+            t.provenance = {**t.provenance, "take": t.spec.take, "take_count": n}
     filled = [t for t in takes if t.ok]
     lead = filled[0] if filled else next((t for t in takes if t.status == "failed"), takes[0])
     out = Outcome(spec=replace(spec, takes=n), status=lead.status, media=lead.media, error=lead.error,
