@@ -212,3 +212,26 @@ def test_budget_counts_every_take_and_fills_as_many_as_it_can(openai_fake, tmp_p
     seeds = {json.loads(r.body).get("seed") for r in openai_fake.requests if r.method == "POST" and r.body
              and r.body.startswith(b"{")}
     assert len(seeds - {None}) in (0, 2)
+
+
+@pytest.mark.slow
+def test_an_otioz_bundle_holds_every_take_and_pick_keeps_them(tmp_path):
+    import zipfile
+    src = holes(tmp_path / "cut.otio", ["a fox | takes=2"])
+    out = tmp_path / "out" / "cut.otioz"
+    assert main(["fill", str(src), "-o", str(out), "--resolution", "320x180", "-q", "--no-report"]) == 0
+    with zipfile.ZipFile(out) as z:
+        media = sorted(n for n in z.namelist() if n.startswith("media/"))
+        content = json.loads(z.read("content.otio"))
+    assert len(media) == 2 and "_take2_" in media[1]
+    picked = tmp_path / "picked.otioz"
+    assert main(["pick", str(out), "V1_01000000=2", "-o", str(picked)]) == 0
+    with zipfile.ZipFile(picked) as z, zipfile.ZipFile(out) as before:
+        assert sorted(z.namelist()) == sorted(before.namelist())
+        assert all(z.read(n) == before.read(n) for n in media)
+        tl = otio.adapters.read_from_string(z.read("content.otio").decode(), "otio_json")
+    [clip] = [c for c in tl.find_clips() if "shotfill" in c.metadata]
+    assert clip.active_media_reference_key == "take2"
+    assert clip.media_reference.target_url == f"media/{Path(media[1]).name}"
+    assert clip.media_references()["take1"].target_url == f"media/{Path(media[0]).name}"
+    assert content   # the fill's own bundle was read whole

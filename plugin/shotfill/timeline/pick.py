@@ -28,6 +28,7 @@ from shotfill.timeline.edl.text import decode_edl_bytes
 from shotfill.timeline.fcp7.splice import TAKE_LINE, take_line
 from shotfill.timeline.fcpxml.splice import take_name
 from shotfill.timeline.names import line_safe
+from shotfill.timeline.otio.bundle import rewrite_bundle
 from shotfill.timeline.place import take_key
 from shotfill.timeline.read import detect_format, read_timeline
 from shotfill.timeline.xml.document import Edit, Node, XmlDoc, escape_text, read_xml_source
@@ -87,7 +88,10 @@ def pick(timeline: Path, choices: dict[str, int], output: Path) -> None:
     if output.resolve() == timeline.resolve():
         raise UsageError(f"{output}: refusing to overwrite the input timeline", hint="write the pick to a new file")
     name = timeline.name
-    if fmt in ("otio_json", "otioz"):
+    if fmt == "otioz":
+        rewrite_bundle(timeline, output, lambda tl: _pick_otio(tl, name, choices))
+        return
+    if fmt == "otio_json":
         tl = read_timeline(timeline).timeline
         _pick_otio(tl, name, choices)
         write_file(tl, output, adapter_name=fmt)

@@ -22,6 +22,7 @@ from shotfill.timeline.adapters import write_file
 from shotfill.timeline.edl.splice import splice_edl
 from shotfill.timeline.fcp7.splice import splice_fcp7
 from shotfill.timeline.fcpxml.splice import splice_fcpxml
+from shotfill.timeline.otio.bundle import write_bundle
 from shotfill.timeline.place import place_clips
 from shotfill.timeline.xml.document import read_xml_source
 
@@ -69,6 +70,9 @@ def write_output(loaded: Loaded, placements: list[Placement], output: Path, adap
         # These writers copy names and URLs into the text as they are: a newline would inject an EDL
         # line, a C0 character would make the XML unreadable.
         make_text_safe(filled)
+    if adapter == "otioz":
+        write_bundle(filled, output)   # OTIO's bundler would pack the active take only
+        return warnings
     kwargs: dict[str, Any] = {}
     if adapter == "cmx_3600":
         kwargs["rate"] = float(loaded.info.rate)
