@@ -208,10 +208,20 @@ def test_budget_counts_every_take_and_fills_as_many_as_it_can(openai_fake, tmp_p
     assert any(w.startswith("take 3 of 3 not made: over budget") for w in first["warnings"])
     [clip] = generated(out)
     assert sorted(clip.media_references()) == ["take1", "take2"]
-    # the seeds the service was sent differ per take
-    seeds = {json.loads(r.body).get("seed") for r in openai_fake.requests if r.method == "POST" and r.body
-             and r.body.startswith(b"{")}
-    assert len(seeds - {None}) in (0, 2)
+    # each take is its own paid job: its own journal row, under its own request hash
+    import sqlite3
+    with sqlite3.connect(tmp_path / "out" / ".shotfill" / "journal.sqlite") as db:
+        rows = db.execute("SELECT request_hash, job_id FROM jobs").fetchall()
+    md = clip.metadata["shotfill"]["takes"]
+    assert sorted(h for h, _ in rows) == sorted(t["request_hash"] for t in md)
+    assert len({j for _, j in rows}) == 2 and {t["job_id"] for t in md} == {j for _, j in rows}
+    # a second run pays for nothing again, and fills the third take once the budget allows
+    seen = openai_fake.count("POST /v1/videos")
+    assert main([*base, "--max-cost", "0.4", "--json", "-q"]) == 0
+    capsys.readouterr()
+    assert openai_fake.count("POST /v1/videos") == seen + 1
+    [clip] = generated(out)
+    assert sorted(clip.media_references()) == ["take1", "take2", "take3"]
 
 
 @pytest.mark.slow

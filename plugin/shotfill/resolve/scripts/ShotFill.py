@@ -469,7 +469,8 @@ def _cost_text(scan, provider):
         elif plan.get("estimated_cost") is None:
             unknown += 1
         else:
-            total += float(plan["estimated_cost"])
+            # every take is paid for (total_cost); engines before takes gave estimated_cost alone
+            total += float(plan.get("total_cost") if plan.get("total_cost") is not None else plan["estimated_cost"])
     text = "Estimated cost with {0}: {1:.2f}".format(provider, total)
     if unknown:
         text += " (+{0} unpriced)".format(unknown)
