@@ -31,6 +31,8 @@ from timelines import gap, marker, timeline
 
 
 def with_takes(pl: Placement, n: int, folder: Path) -> Placement:
+    if n == 1:   # one take: a placement as a fill without takes= makes it
+        return replace(pl, media_path=folder / "take 1.mov")
     takes = tuple(Take(k, folder / f"take {k}.mov", {**pl.provenance, "seed": 10 + k, "take": k})
                   for k in range(1, n + 1))
     return replace(pl, media_path=takes[0].media_path, provenance=takes[0].provenance,
