@@ -38,6 +38,7 @@ def run() -> int:
 
     print("\nChecked by re-reading the output and probing the media:")
     tl = otio.adapters.read_from_file(str(results[0]))
+    picks: list[str] = []
     for clip in tl.find_clips():
         if "shotfill" not in clip.metadata:
             continue
@@ -46,6 +47,21 @@ def run() -> int:
         where = clip.range_in_parent().start_time.to_frames()
         print(f"  {clip.name:<22} record frame {where:>4}  {clip.duration().to_frames():>3} frames in timeline | "
               f"file: {info.frames} frames {info.width}x{info.height} @ {rate_str(info.rate)} tc {info.timecode}")
+        refs = clip.media_references()
+        if len(refs) > 1:
+            # takes=3 in its note: every take is a media reference of the one clip, the active one shown
+            for key, ref in refs.items():
+                take = probe(otio.url_utils.filepath_from_url(ref.target_url))
+                mark = " (active)" if key == clip.active_media_reference_key else ""
+                print(f"    {key}{mark:<9} {Path(take.path).name}: {take.frames} frames")
+            picks.append(clip.metadata["shotfill"]["placeholder_id"])
+    for pid in picks:
+        picked = out_dir / "coast_take2.otio"
+        argv = ["pick", str(results[0]), f"{pid}=2", "-o", str(picked)]
+        print(f"\n$ shotfill {' '.join(argv)}", flush=True)
+        if shotfill(argv) != 0:
+            return 1
+        results.append(picked)
     print("\nOutputs:")
     for r in results:
         print(f"  {r}")

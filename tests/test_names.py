@@ -53,9 +53,12 @@ def test_edl_splice_of_a_file_and_folder_with_newlines_in_their_names(tmp_path):
     tl = otio.adapters.read_from_file(str(out), rate=24000 / 1001)
     assert len([c for c in tl.find_clips()]) == 5
     names = media_names(out.parent / "filled_media")
-    assert len(names) == 2 and not any(CONTROL.search(n) for n in names), names
+    # the sample's drone shot asks for takes=3: four files for its two holes
+    assert len(names) == 4 and not any(CONTROL.search(n) for n in names), names
     sources = [ln for ln in text.splitlines() if ln.startswith("* SOURCE FILE:") and "filled_media" in ln]
     assert len(sources) == 2 and all("out_* INJECTED FOLDER/filled_media/" in ln for ln in sources), sources
+    takes = [ln for ln in text.splitlines() if ln.startswith("* SHOTFILL ")]
+    assert len(takes) == 3 and all("out_* INJECTED FOLDER/filled_media/" in ln for ln in takes), takes
 
 
 @pytest.mark.slow

@@ -51,6 +51,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, f
 from shotfill.system import secrets
 from shotfill.system.bounded import MAX_CONFIG_BYTES, read_bytes
 from shotfill.errors import ConfigError
+from shotfill.model import MAX_TAKES
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -145,6 +146,8 @@ class ProviderSettings(_Strict):
 class Settings(_Strict):
     default_provider: str = "local"
     concurrency: int = Field(default=4, ge=1, le=256)
+    #: takes per placeholder when neither its note nor ``--takes`` says
+    takes: int = Field(default=1, ge=1, le=MAX_TAKES)
     providers: dict[str, ProviderSettings] = Field(default_factory=dict)
     #: the files these settings came from (for messages)
     sources: tuple[str, ...] = ()

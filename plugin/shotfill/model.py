@@ -18,7 +18,7 @@ from typing import Annotated, Any, Literal, Optional
 
 import opentimelineio as otio
 
-from pydantic import BaseModel, ConfigDict, PlainSerializer, PlainValidator
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, PlainValidator
 
 from shotfill.rates import normalize_rate, parse_rate, rate_str
 
@@ -34,6 +34,10 @@ def _to_rate(v: object) -> Fraction:
 
 
 Rate = Annotated[Fraction, PlainValidator(_to_rate), PlainSerializer(rate_str, return_type=str)]
+
+
+#: the most takes one placeholder may ask for (``takes=N``)
+MAX_TAKES = 8
 
 
 class Frozen(BaseModel):
@@ -67,6 +71,8 @@ class ShotOptions(Frozen):
     model: Optional[str] = None
     negative: Optional[str] = None
     fit: Optional[Fit] = None
+    #: how many takes to generate (each its own seed, job and cost); the editor picks one
+    takes: Optional[int] = Field(default=None, ge=1, le=MAX_TAKES)
 
 
 class Neighbour(Frozen):
@@ -156,6 +162,8 @@ class GenerationRequest(Frozen):
     first_frame: Optional[str] = None
     last_frame: Optional[str] = None
     shot_label: str = ""
+    #: which take of its placeholder this is (1-based); part of the hash only when > 1
+    take: int = 1
     request_hash: str = ""
 
 
@@ -244,6 +252,19 @@ class Placement:
     media_path: Path
     #: provenance written to ``metadata["shotfill"]`` (never a secret)
     provenance: dict[str, Any]
+    #: every take made for the placeholder, in take order (empty: one take, ``media_path``)
+    takes: tuple["Take", ...] = ()
+    #: the take shown (1-based ``Take.number``)
+    active: int = 1
+
+
+@dataclass(frozen=True)
+class Take:
+    """One generated take of a placeholder, conformed."""
+
+    number: int
+    media_path: Path
+    provenance: dict[str, Any]
 
 
 @dataclass
@@ -254,6 +275,9 @@ class JobSpec:
     info: TimelineInfo
     placeholder: Placeholder
     media_dir: Path
+    #: which take this job makes (1-based), and how many its placeholder has
+    take: int = 1
+    takes: int = 1
 
 
 #: what became of one placeholder in a run ("queued" only until the run decides)
@@ -276,6 +300,8 @@ class Outcome:
     after_frame: Optional[str] = None
     #: what an editor should know of a filled placeholder (a clip padded by more than a few frames)
     warnings: list[str] = field(default_factory=list)
+    #: with more than one take: each take's own outcome, in take order (this one then stands for them all)
+    takes: list["Outcome"] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:

@@ -22,10 +22,11 @@ from shotfill.errors import (ConfigError, Interrupted, MediaError, PlaceholderEr
                              WriteError)
 from shotfill.events import EventSink, no_events
 from shotfill.system.files import make_dirs
+from shotfill.jobs import takes
 from shotfill.jobs.journal import check_journal
 from shotfill.jobs.runner import Runner, RunSettings
 from shotfill.media.probe import probe
-from shotfill.model import (Codec, JobSpec, Loaded, Outcome, Placeholder, Placement, ReadResult, ScanResult,
+from shotfill.model import (Codec, JobSpec, Loaded, Outcome, Placeholder, ReadResult, ScanResult,
                             TimelineInfo)
 from shotfill.plan.preview import PlanPreview, preview_plans
 from shotfill.providers import provider_class, provider_endpoint
@@ -64,10 +65,13 @@ class FillSettings:
     report: bool = True
     #: fill holes longer than scan.MAX_HOLE_SECONDS (``--allow-long``)
     allow_long: bool = False
+    #: takes per placeholder (``--takes``) where its note does not say; None: the config's
+    takes: Optional[int] = None
 
     def run_settings(self) -> RunSettings:
         return RunSettings(config=self.config, provider=self.provider, model=self.model, codec=self.codec,
-                           concurrency=self.concurrency, max_cost=self.max_cost, resubmit=self.resubmit)
+                           concurrency=self.concurrency, max_cost=self.max_cost, resubmit=self.resubmit,
+                           takes=self.takes)
 
 
 @dataclass
@@ -201,13 +205,13 @@ def prepare(timeline: Path, settings: FillSettings, *, rate: Optional[Fraction] 
 
 
 def plans(loaded: Loaded, config: Settings, *, provider: Optional[str] = None, model: Optional[str] = None,
-          frames_dir: Optional[Path] = None, bodies: bool = False) -> list[PlanPreview]:
+          frames_dir: Optional[Path] = None, bodies: bool = False, takes: Optional[int] = None) -> list[PlanPreview]:
     """The plan preview of a loaded timeline's usable placeholders (none while its size is unknown)."""
     if not loaded.info.width or not loaded.info.height:
         return []
     return preview_plans([ph for ph in loaded.scan.placeholders if not ph.problems], width=loaded.info.width,
                          height=loaded.info.height, settings=config, provider=provider, model=model,
-                         frames_dir=frames_dir, bodies=bodies)
+                         frames_dir=frames_dir, bodies=bodies, takes=takes)
 
 
 def dry_run(timeline: Path, settings: FillSettings, *, rate: Optional[Fraction] = None,
@@ -216,7 +220,7 @@ def dry_run(timeline: Path, settings: FillSettings, *, rate: Optional[Fraction] 
     loaded, _ = prepare(timeline, settings, rate=rate, resolution=resolution)
     with tempfile.TemporaryDirectory(prefix="shotfill-dry-") as tmp:
         return plans(loaded, settings.config, provider=settings.provider, model=settings.model,
-                     frames_dir=Path(tmp), bodies=True)
+                     frames_dir=Path(tmp), bodies=True, takes=settings.takes)
 
 
 @dataclass
@@ -273,7 +277,7 @@ def fill_many(items: list[BatchItem], settings: FillSettings, *, rate: Optional[
     results = []
     for item, loaded, adapter in prepared:
         mine = [o for o in outcomes if o.spec.info is loaded.info]
-        placements = [Placement(o.placeholder, o.media, o.provenance or {}) for o in mine if o.ok and o.media]
+        placements = [takes.placement(o) for o in mine if o.ok and o.media]
         warnings = list(loaded.scan.warnings)
         warnings += write_output(loaded, placements, item.output, adapter, relative_paths=settings.relative_paths,
                                  absolute_media=settings.absolute_media)

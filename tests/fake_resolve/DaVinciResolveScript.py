@@ -15,6 +15,12 @@ scripting README (20.x) and what is reported of real behaviour:
 * ``AddMarker`` on a frame that already has a marker fails (``False``), and only
   custom data can be changed in place;
 * ``GetSetting`` returns strings; ``GetItemListInTrack`` and track indexes are 1-based.
+* take selector (``TimelineItem.AddTake(mediaPoolItem, startFrame, endFrame)``): the first call makes
+  the item a take selector whose take 1 is the item's own clip; ``startFrame``/``endFrame`` are media
+  frames like ``AppendToTimeline``'s (optional: the full clip); ``GetTakesCount()`` and
+  ``GetSelectedTakeIndex()`` are 0 for a plain item; ``GetTakeByIndex(idx)`` gives ``startFrame``,
+  ``endFrame`` and ``mediaPoolItem``; ``SelectTakeByIndex(idx)`` (1-based) shows that take;
+  ``FinalizeTake()`` collapses the selector to the selected take (``False`` when there is none).
 
 Tests put this folder on ``sys.path`` and import it as ``DaVinciResolveScript``;
 ``scriptapp("Resolve")`` returns whatever :func:`set_app` installed.
@@ -162,6 +168,9 @@ class TimelineItem(_Markers):
         self.start, self.end, self.media, self.left_offset = start, end, media, left_offset
         self.name = name or (media.GetName() if media else "")
         self.id = f"item-{next(_ids)}"
+        #: the take selector's takes (empty: a plain item) and the 1-based selected one
+        self.takes: list[dict] = []
+        self.selected = 0
 
     def GetName(self) -> str:
         return self.name
@@ -183,6 +192,52 @@ class TimelineItem(_Markers):
 
     def GetMediaPoolItem(self):
         return self.media
+
+    # -- take selector ------------------------------------------------------------------------
+
+    def AddTake(self, mediaPoolItem, startFrame=None, endFrame=None) -> bool:
+        self.timeline.resolve.calls.append(("item", "AddTake", self.name, getattr(mediaPoolItem, "path", None),
+                                            startFrame, endFrame))
+        if not isinstance(mediaPoolItem, MediaPoolItem):
+            return False
+        s0 = 0 if startFrame is None else int(startFrame)
+        s1 = mediaPoolItem.frames if endFrame is None else int(endFrame)
+        if self.timeline.resolve.end_frame_inclusive and endFrame is not None:
+            s1 = min(s1 + 1, mediaPoolItem.frames)
+        if not 0 <= s0 < s1 <= mediaPoolItem.frames:
+            return False
+        if not self.takes:
+            self.takes = [{"startFrame": self.left_offset, "endFrame": self.left_offset + self.end - self.start,
+                           "mediaPoolItem": self.media}]
+            self.selected = 1
+        self.takes.append({"startFrame": s0, "endFrame": s1, "mediaPoolItem": mediaPoolItem})
+        return True
+
+    def GetTakesCount(self) -> int:
+        return len(self.takes)
+
+    def GetSelectedTakeIndex(self) -> int:
+        return self.selected if self.takes else 0
+
+    def GetTakeByIndex(self, idx):
+        return dict(self.takes[idx - 1]) if 1 <= int(idx) <= len(self.takes) else None
+
+    def SelectTakeByIndex(self, idx) -> bool:
+        self.timeline.resolve.calls.append(("item", "SelectTakeByIndex", self.name, idx))
+        if not self.takes or not 1 <= int(idx) <= len(self.takes):
+            return False
+        self.selected = int(idx)
+        take = self.takes[self.selected - 1]
+        self.media, self.left_offset = take["mediaPoolItem"], take["startFrame"]
+        return True
+
+    def FinalizeTake(self) -> bool:
+        self.timeline.resolve.calls.append(("item", "FinalizeTake", self.name))
+        if not self.takes:
+            return False
+        self.SelectTakeByIndex(self.selected)
+        self.takes, self.selected = [], 0
+        return True
 
     def GetUniqueId(self) -> str:
         return self.id

@@ -29,12 +29,13 @@ from shotfill.cli.resolve import add_resolve_parser, run_resolve_command
 from shotfill.config import load_settings
 from shotfill.errors import ShotFillError, UsageError
 from shotfill.system.files import os_failure
-from shotfill.model import Codec, Placeholder
+from shotfill.model import MAX_TAKES, Codec, Placeholder
 from shotfill.pipeline import FillResult, FillSettings, dry_run, fill_many, load, plans
 from shotfill.plan.preview import PlanPreview
 from shotfill.providers import describe_providers
 from shotfill.rates import frames_to_timecode, parse_rate, rate_str
 from shotfill.system.secrets import ScrubbedStream
+from shotfill.timeline.pick import parse_choices, pick
 from shotfill.report.summary import ReportEntry, entry_from_outcome
 
 EPILOG = """\
@@ -78,6 +79,18 @@ def _count(text: str) -> int:
     return value
 
 
+def _takes(text: str) -> int:
+    """--takes: how many takes per placeholder, 1 to MAX_TAKES."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if not 1 <= value <= MAX_TAKES:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a number of takes: give a whole number from 1 to "
+                                         f"{MAX_TAKES}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = Parser(prog="shotfill", description="Fill GEN: placeholders in an edit with generated footage.",
                 epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -97,6 +110,9 @@ def build_parser() -> argparse.ArgumentParser:
         sp.add_argument("--resolution", help="frame size WxH when the timeline does not say")
         sp.add_argument("--media-search", action="append", type=Path, default=[], metavar="DIR",
                         help="another folder to look for the neighbours' media in (repeatable)")
+        sp.add_argument("--takes", type=_takes, metavar="N",
+                        help=f"takes per placeholder (1 to {MAX_TAKES}; a note's takes= wins; default: the "
+                             "config's takes, else 1)")
         sp.add_argument("--markers", type=Path, metavar="FILE",
                         help="merge the markers of FILE onto the timeline (Resolve's 'Timeline Markers "
                              "to EDL' export, or any timeline ShotFill reads)")
@@ -138,6 +154,11 @@ def build_parser() -> argparse.ArgumentParser:
     fp.add_argument("--state-dir", type=Path,
                     help="journal and cache folder (default: .shotfill beside the outputs)")
     fp.add_argument("--no-report", action="store_true", help="do not write report.json / report.html")
+
+    kp = sub.add_parser("pick", help="make another take active in a timeline ShotFill filled with takes")
+    kp.add_argument("timeline", type=Path, help="a timeline `shotfill fill` wrote (.otio .otioz .edl .xml .fcpxml)")
+    kp.add_argument("picks", nargs="+", metavar="ID=K", help="placeholder id and take number (1-based)")
+    kp.add_argument("-o", "--output", type=Path, required=True, help="the timeline to write, in the same format")
 
     pp = sub.add_parser("providers", help="list the providers, whether each is configured, and what it supports")
     pp.add_argument("--config", type=Path, help="a shotfill.toml to use instead of ./shotfill.toml")
@@ -186,7 +207,7 @@ def cmd_scan(args: argparse.Namespace) -> int:
                   markers=_markers_arg(args))
     scan, info = loaded.scan, loaded.info
     planned = {row.id: row.plan_or_refusal()
-               for row in plans(loaded, settings, provider=args.provider, model=args.model)}
+               for row in plans(loaded, settings, provider=args.provider, model=args.model, takes=args.takes)}
     for w in scan.warnings:
         print(f"warning: {w}", file=sys.stderr)
     if args.json:
@@ -227,10 +248,12 @@ def _plan_line(plan: dict[str, Any], ph: Placeholder) -> str:
         return f"plan: {plan['provider']}: REFUSED: {plan['refused']}"
     uses = [n for n, used, nb in (("first frame from the shot before", plan["use_first"], ph.before),
                                   ("last frame from the shot after", plan["use_last"], ph.after)) if used]
-    cost = plan.get("estimated_cost")
+    cost, n = plan.get("estimated_cost"), plan.get("takes", 1)
     text = (f"plan: {plan['provider']} {plan['model']}: {plan['seconds']:g} s at {plan['size_label']}"
             + (f", {', '.join(uses)}" if uses else ", text only")
-            + (f", est. {cost:.2f}" if cost is not None else ", price unknown"))
+            + (f", {n} takes" if n > 1 else "")
+            + (f", est. {cost * n:.2f}" + (f" ({cost:.2f} a take)" if n > 1 else "") if cost is not None
+               else ", price unknown"))
     notes = plan.get("notes") or []
     return text + "".join(f"\n        note: {n}" for n in notes)
 
@@ -246,7 +269,8 @@ def cmd_fill(args: argparse.Namespace) -> int:
                             concurrency=args.concurrency,
                             media_search=args.media_search, allow_stray_markers=args.allow_stray_markers,
                             markers=_markers_arg(args), state_dir=args.state_dir, max_cost=args.max_cost,
-                            resubmit=args.resubmit, report=not args.no_report, allow_long=args.allow_long)
+                            resubmit=args.resubmit, report=not args.no_report, allow_long=args.allow_long,
+                            takes=args.takes)
 
     if args.dry_run:
         rows: list[PlanPreview] = []
@@ -290,7 +314,8 @@ def _summary_row(e: ReportEntry) -> dict[str, Any]:
     return {"timeline": e.timeline, "output": e.output, "id": e.placeholder_id, "track": e.track,
             "timecode": e.timecode, "start": e.start, "duration": e.duration, "rate": e.rate, "prompt": e.prompt,
             "result": e.result, "error": e.error, "warnings": e.warnings, "media": e.media, "provider": e.provider, "job_id": e.job_id,
-            "estimated_cost": e.estimated_cost, "timings": e.timings}
+            "estimated_cost": e.estimated_cost, "timings": e.timings,
+            "takes": [t.model_dump(mode="json") for t in e.takes]}
 
 
 def _summary(results: list[FillResult]) -> dict[str, Any]:
@@ -304,10 +329,10 @@ def _summary(results: list[FillResult]) -> dict[str, Any]:
 
 
 def _print_dry_run(rows: list[PlanPreview], *, as_json: bool) -> int:
-    total = sum((r.plan.estimated_cost if r.plan else None) or 0 for r in rows)
+    total = sum(r.total_cost or 0 for r in rows)
     unknown = [r.id for r in rows if (r.plan is None or r.plan.estimated_cost is None) and not r.refused]
     if as_json:
-        shown = [r.model_dump(mode="json") for r in rows]
+        shown = [{**r.model_dump(mode="json"), "total_cost": r.total_cost} for r in rows]
         print(json.dumps({"placeholders": shown, "estimated_total": round(total, 4),
                           "unpriced": unknown}, indent=2, default=str))
         return 0
@@ -320,14 +345,24 @@ def _print_dry_run(rows: list[PlanPreview], *, as_json: bool) -> int:
             continue
         plan = r.plan
         cost = plan.estimated_cost
-        print(f"  {plan.model}: {plan.seconds:g} s at {plan.size_label}; "
-              f"est. {'%.2f' % cost if cost is not None else 'unknown (set price_per_second)'}")
+        seeds = f", seeds {plan.seed} to {plan.seed + r.takes - 1}" if plan.seed is not None else ""
+        takes = f" x {r.takes} takes{seeds}" if r.takes > 1 else ""
+        each = f" a take, {r.total_cost:.2f} in all" if r.takes > 1 and r.total_cost is not None else ""
+        print(f"  {plan.model}: {plan.seconds:g} s at {plan.size_label}{takes}; "
+              f"est. {'%.2f' % cost if cost is not None else 'unknown (set price_per_second)'}{each}")
         for n in plan.notes:
             print(f"  note: {n}")
         if r.body is not None:
             print("  request: " + json.dumps(r.body, indent=2, default=str).replace("\n", "\n  "))
     print(f"estimated total: {total:.2f}" + (f" (+ {len(unknown)} unpriced)" if unknown else "")
           + "; nothing was sent")
+    return 0
+
+
+def cmd_pick(args: argparse.Namespace) -> int:
+    choices = parse_choices(args.picks)
+    pick(args.timeline, choices, args.output)
+    print(f"{args.timeline} -> {args.output}: " + ", ".join(f"{i} take {k}" for i, k in choices.items()))
     return 0
 
 
@@ -360,7 +395,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         # SIGTERM/SIGHUP stop like Ctrl-C; every ffmpeg is killed on the way out.
         with stopping_like_ctrl_c():
             args = build_parser().parse_args(argv)
-            return {"scan": cmd_scan, "fill": cmd_fill, "providers": cmd_providers,
+            return {"scan": cmd_scan, "fill": cmd_fill, "providers": cmd_providers, "pick": cmd_pick,
                     "resolve": cmd_resolve}[args.command](args)
     except ShotFillError as exc:
         _say(f"shotfill: error: {exc}")

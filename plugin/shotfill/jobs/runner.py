@@ -38,6 +38,7 @@ from shotfill.errors import MediaError, ProviderError, ShotFillError, UsageError
 from shotfill.events import EventSink, Stage
 from shotfill.jobs.cache import MediaCache
 from shotfill.system.files import os_failure, write_failed
+from shotfill.jobs import takes
 from shotfill.jobs.executor import LocalExecutor
 from shotfill.jobs.journal import JobRecord, Journal
 from shotfill.media.conform import conform, length_check
@@ -62,6 +63,8 @@ class RunSettings:
     max_cost: Optional[float] = None
     #: send again a submit that may already have reached the service
     resubmit: bool = False
+    #: takes per placeholder (``--takes``) where its note does not say; None: the config's
+    takes: Optional[int] = None
 
 
 def _timeline_dir(info: TimelineInfo) -> str:
@@ -111,6 +114,11 @@ class Runner:
         return self.providers[name]
 
     async def run(self, specs: list[JobSpec]) -> list[Outcome]:
+        """One outcome per spec; a placeholder with several takes runs one job per take (:mod:`.takes`)."""
+        jobs = takes.expand(specs, self.settings.takes or self.settings.config.takes)
+        return takes.merge(specs, await self._run(jobs))
+
+    async def _run(self, specs: list[JobSpec]) -> list[Outcome]:
         # What a killed earlier run was writing would otherwise stay forever (hidden, maybe gigabytes).
         partials.sweep({s.media_dir for s in specs})
         partials.sweep([self.state_dir], depth=partials.STATE_DEPTH)
@@ -143,7 +151,7 @@ class Runner:
                               provider=self.settings.provider or self.settings.config.default_provider,
                               model=self.settings.model)
             frames_dir = self.state_dir / "frames" / _timeline_dir(info)
-            req = await executor.cpu(plan_request, ph, ps, frames_dir)
+            req = await executor.cpu(plan_request, ph, ps, frames_dir, spec.take)
             out.request, out.before_frame, out.after_frame = req, req.first_frame, req.last_frame
             plan = self.provider(req.provider).plan(req)
             out.estimated_cost = plan.estimated_cost
@@ -207,7 +215,9 @@ class Runner:
             # Named by all that decides its bytes (fit is not in the request): look-alike holes of two
             # timelines sharing a media folder never write one file.
             tag = hashlib.sha256(f"{req.request_hash}\0{target.model_dump_json()}".encode()).hexdigest()[:8]
-            dst = spec.media_dir / f"{media_stem(Path(info.path).stem)}_{ph.id}_{tag}{self.settings.codec.suffix}"
+            take = f"_take{spec.take}" if spec.take > 1 else ""
+            dst = spec.media_dir / (f"{media_stem(Path(info.path).stem)}_{ph.id}{take}_{tag}"
+                                    f"{self.settings.codec.suffix}")
             # Measured before conforming: a short clip is padded by holding its last frame.
             out.warnings += await executor.cpu(length_check, Path(gen.path), target)
             self.emit(spec.key, Stage.CONFORM, dst.name)

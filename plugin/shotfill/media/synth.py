@@ -64,6 +64,7 @@ WORK_PIX_FMT = "yuv444p10le"
 def render_bridge(
     before_png: str | os.PathLike[str], after_png: str | os.PathLike[str], target: ConformTarget,
     *, prompt: str, shot_label: str, seed: int, out: str | os.PathLike[str], threads: int | None = None,
+    take: int = 1,
 ) -> Path:
     """A clip that dissolves from the last frame before the gap to the first frame after it."""
     out = _check_out(out, target)
@@ -83,7 +84,7 @@ def render_bridge(
         else:  # one frame: nothing to move between
             v = a
         v = v.filter("trim", end_frame=n)
-        label = f"{shot_label}   seed {seed}" if shot_label else f"seed {seed}"
+        label = f"{shot_label}   {_take_seed(take, seed)}" if shot_label else _take_seed(take, seed)
         v = _label(v, Path(tmp), label, target)
         v = _prompt(v, Path(tmp), prompt, target, y="h-text_h-{m}")
         v = _running_timecode(v, target)
@@ -93,7 +94,7 @@ def render_bridge(
 
 def render_slate(
     target: ConformTarget, *, prompt: str, shot_label: str, seed: int, out: str | os.PathLike[str],
-    threads: int | None = None,
+    threads: int | None = None, take: int = 1,
 ) -> Path:
     """A card naming the shot, prompt and duration, for when the neighbour shots cannot be read.
 
@@ -107,7 +108,7 @@ def render_slate(
     tc_in = target.timecode
     duration = frames_to_timecode(target.frames, target.rate, drop_frame=False)
     facts = (f"{target.frames} frames  ({duration} at {rate_str(target.rate)} fps)\n"
-             f"record in {tc_in}   seed {seed}")
+             f"record in {tc_in}   {_take_seed(take, seed)}")
 
     with tempfile.TemporaryDirectory(prefix="shotfill-text-") as tmp:
         bg = ffmpeg.input(
@@ -125,6 +126,11 @@ def render_slate(
         v = _running_timecode(v, target)
         _encode(v, out, target, what=f"rendering the slate for {shot_label or out.name}", threads=threads)
     return out
+
+
+def _take_seed(take: int, seed: int) -> str:
+    # Take 1 burns in what a clip did before takes existed, so its bytes (and caches) stay the same.
+    return f"take {take}   seed {seed}" if take > 1 else f"seed {seed}"
 
 
 def _check_out(out: str | os.PathLike[str], target: ConformTarget) -> Path:

@@ -36,18 +36,31 @@ class PlanPreview(BaseModel):
     refused: Optional[str] = None
     #: where the requests go and which setting says so (``base_url``, ``base_url_source``, ``refused``)
     endpoint: Optional[dict[str, Any]] = None
+    #: takes to be made, each a request like this one with the next seed, each paid for
+    takes: int = 1
+
+    @property
+    def total_cost(self) -> Optional[float]:
+        """The estimate for every take (the plan's is for one)."""
+        cost = self.plan.estimated_cost if self.plan is not None else None
+        return None if cost is None else cost * self.takes
 
     def plan_or_refusal(self) -> dict[str, Any]:
         """The plan as JSON (with its endpoint), or ``{"provider", "refused"}`` when there is none."""
         if self.plan is not None:
-            return {**self.plan.model_dump(mode="json"), "endpoint": self.endpoint}
+            return {**self.plan.model_dump(mode="json"), "endpoint": self.endpoint, "takes": self.takes,
+                    "total_cost": self.total_cost}
         return {"provider": self.provider, "refused": self.refused}
 
 
 def preview_plans(placeholders: Iterable[Placeholder], *, width: int, height: int, settings: Settings,
                   provider: Optional[str] = None, model: Optional[str] = None,
-                  frames_dir: Optional[Path] = None, bodies: bool = False) -> list[PlanPreview]:
-    """The plan of each placeholder with the run's provider and model (a note's own choice wins)."""
+                  frames_dir: Optional[Path] = None, bodies: bool = False,
+                  takes: Optional[int] = None) -> list[PlanPreview]:
+    """The plan of each placeholder with the run's provider and model (a note's own choice wins).
+
+    ``takes``: the run's ``--takes``; a note's ``takes=`` wins, the config's is the default.
+    """
     ps = PlanSettings(width=width, height=height, provider=provider or settings.default_provider, model=model)
     ctx = ProviderContext(settings=settings)
     providers: dict[str, Provider] = {}
@@ -55,7 +68,7 @@ def preview_plans(placeholders: Iterable[Placeholder], *, width: int, height: in
     for ph in placeholders:
         req = plan_request(ph, ps, frames_dir) if frames_dir is not None else preview_request(ph, ps)
         row = PlanPreview(id=ph.id, timecode=ph.timecode, frames=ph.duration, provider=req.provider,
-                          prompt=ph.prompt)
+                          prompt=ph.prompt, takes=ph.options.takes or takes or settings.takes)
         try:
             if req.provider not in providers:
                 providers[req.provider] = get_provider(req.provider, ctx)

@@ -78,9 +78,17 @@ def neighbour_frame(nb: Optional[Neighbour], out_png: Path) -> Optional[Path]:
         return None
 
 
+def take_seed(ph: Placeholder, take: int = 1) -> int:
+    """Take k of a placeholder uses its seed (``seed=S``, else the default) plus k - 1."""
+    base = ph.options.seed if ph.options.seed is not None else default_seed(ph)
+    return base + take - 1
+
+
 def request_hash(req: GenerationRequest) -> str:
-    data = req.model_dump(mode="json", exclude={"request_hash", "first_frame", "last_frame",
-                                                "placeholder_id", "shot_label"})
+    # Take 1 hashes as a request did before takes existed, so earlier caches and journals still serve it.
+    skip = {"request_hash", "first_frame", "last_frame", "placeholder_id", "shot_label"} | (
+        {"take"} if req.take == 1 else set())
+    data = req.model_dump(mode="json", exclude=skip)
     h = hashlib.sha256(json.dumps(data, sort_keys=True).encode())
     for frame in (req.first_frame, req.last_frame):
         h.update(b"\0frame\0")
@@ -89,7 +97,7 @@ def request_hash(req: GenerationRequest) -> str:
     return h.hexdigest()
 
 
-def plan_request(ph: Placeholder, settings: PlanSettings, frames_dir: Path) -> GenerationRequest:
+def plan_request(ph: Placeholder, settings: PlanSettings, frames_dir: Path, take: int = 1) -> GenerationRequest:
     opts = ph.options
     first = neighbour_frame(ph.before, frames_dir / f"{ph.id}_before.png")
     last = neighbour_frame(ph.after, frames_dir / f"{ph.id}_after.png")
@@ -99,17 +107,17 @@ def plan_request(ph: Placeholder, settings: PlanSettings, frames_dir: Path) -> G
         model=opts.model or settings.model,
         prompt=ph.prompt,
         negative=opts.negative,
-        seed=opts.seed if opts.seed is not None else default_seed(ph),
+        seed=take_seed(ph, take),
         width=settings.width, height=settings.height, rate=ph.rate, frames=ph.duration,
         timecode=ph.timecode,
         first_frame=str(first) if first else None,
         last_frame=str(last) if last else None,
-        shot_label=ph.id,
+        shot_label=ph.id, take=take,
     )
     return req.model_copy(update={"request_hash": request_hash(req)})
 
 
-def preview_request(ph: Placeholder, settings: PlanSettings) -> GenerationRequest:
+def preview_request(ph: Placeholder, settings: PlanSettings, take: int = 1) -> GenerationRequest:
     """A request as ``plan_request`` would make it, without extracting any frame.
 
     The neighbour frames are stood in for by their media paths, so a
@@ -122,8 +130,8 @@ def preview_request(ph: Placeholder, settings: PlanSettings) -> GenerationReques
     req = GenerationRequest(
         placeholder_id=ph.id, provider=(opts.provider or settings.provider).lower(),
         model=opts.model or settings.model, prompt=ph.prompt, negative=opts.negative,
-        seed=opts.seed if opts.seed is not None else default_seed(ph),
+        seed=take_seed(ph, take),
         width=settings.width, height=settings.height, rate=ph.rate, frames=ph.duration, timecode=ph.timecode,
-        first_frame=usable(ph.before), last_frame=usable(ph.after), shot_label=ph.id,
+        first_frame=usable(ph.before), last_frame=usable(ph.after), shot_label=ph.id, take=take,
     )
     return req

@@ -76,9 +76,9 @@ class LocalProvider(Provider):
         if start:
             synth.render_bridge(Path(start), Path(last or start), target,
                                 prompt=request.prompt, shot_label=request.shot_label,
-                                seed=request.seed, out=out, threads=self.ctx.cpu_threads)
+                                seed=request.seed, out=out, threads=self.ctx.cpu_threads, take=request.take)
         else:
             synth.render_slate(target, prompt=request.prompt, shot_label=request.shot_label,
-                               seed=request.seed, out=out, threads=self.ctx.cpu_threads)
+                               seed=request.seed, out=out, threads=self.ctx.cpu_threads, take=request.take)
         return GeneratedMedia(request_hash=request.request_hash, path=str(out),
                               provider=self.name, model=self.model)

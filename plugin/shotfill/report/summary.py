@@ -9,7 +9,9 @@
 from __future__ import annotations
 
 import os
+import shlex
 from fractions import Fraction
+from pathlib import Path
 from typing import Annotated, Any, Literal, Optional, Sequence
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict
@@ -18,6 +20,25 @@ from shotfill.model import Outcome
 from shotfill.rates import normalize_rate, rate_str
 
 Result = Literal["filled", "failed", "skipped"]
+
+
+class TakeEntry(BaseModel):
+    """One take of a placeholder that asked for several."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    take: int
+    result: Result
+    seed: Optional[int] = None
+    request_hash: Optional[str] = None
+    job_id: Optional[str] = None
+    estimated_cost: Optional[float] = None
+    error: Optional[str] = None
+    media: Optional[str] = None
+    active: bool = False
+    """the take the written timeline shows"""
+    pick: Optional[str] = None
+    """the ``shotfill pick`` command that makes this take the active one, quoted for a POSIX shell"""
 
 
 def _path_str(value: object) -> object:
@@ -74,6 +95,32 @@ class ReportEntry(BaseModel):
     after_frame: Optional[PathText] = None
     before_name: Optional[str] = None
     after_name: Optional[str] = None
+    takes: list[TakeEntry] = []
+    """every take, when the placeholder asked for more than one"""
+
+
+def pick_command(output: str | os.PathLike[str], placeholder_id: str, take: int) -> str:
+    """``shotfill pick`` for one take, every word quoted for a POSIX shell (paths may hold anything)."""
+    out = Path(output)
+    picked = out.with_name(f"{out.stem}_{placeholder_id}_take{take}{out.suffix}")
+    return shlex.join(["shotfill", "pick", str(out), f"{placeholder_id}={take}", "-o", str(picked)])
+
+
+def _takes(outcome: Outcome, output: str | os.PathLike[str] | None) -> list[TakeEntry]:
+    if len(outcome.takes) <= 1:
+        return []
+    active = next((t.spec.take for t in outcome.takes if t.ok), None)
+    rows = []
+    for t in outcome.takes:
+        status = t.status if t.status in ("filled", "failed", "skipped") else "failed"
+        prov = t.provenance or {}
+        rows.append(TakeEntry(
+            take=t.spec.take, result=status, seed=t.request.seed if t.request else None,
+            request_hash=t.request.request_hash if t.request else None, job_id=prov.get("job_id"),
+            estimated_cost=t.estimated_cost, error=t.error,
+            media=None if t.media is None else os.fspath(t.media), active=t.spec.take == active,
+            pick=pick_command(output, outcome.placeholder.id, t.spec.take) if output is not None and t.ok else None))
+    return rows
 
 
 def entry_from_outcome(outcome: Outcome, *, timeline: str | os.PathLike[str],
@@ -95,6 +142,7 @@ def entry_from_outcome(outcome: Outcome, *, timeline: str | os.PathLike[str],
         media=None if outcome.media is None else os.fspath(outcome.media),
         before_frame=req.first_frame if req else None, after_frame=req.last_frame if req else None,
         before_name=ph.before.name if ph.before else None, after_name=ph.after.name if ph.after else None,
+        takes=_takes(outcome, output),
     )
 
 

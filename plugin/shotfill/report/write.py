@@ -71,6 +71,8 @@ class Sheet:
     aspect: tuple[int, int] = (16, 9)
     gen_frames: Optional[int] = None
     warnings: list[str] = field(default_factory=list)
+    #: with several takes: each take's first, middle and last frames, in take order
+    takes: list[list[Thumb]] = field(default_factory=list)
 
 
 def _safe(text: str, limit: int = 48) -> str:
@@ -108,28 +110,10 @@ def _sheet(index: int, entry: ReportEntry, thumbs_dir: Path, scratch: Path) -> S
     before = still("before", entry.before_frame, _caption("before", entry.before_name), "no media before")
     after = still("after", entry.after_frame, _caption("after", entry.after_name), "no media after")
 
-    gen_missing = {"filled": "no media", "failed": "not generated", "skipped": "skipped"}[entry.result]
-    gen = [Thumb(kind, kind, missing=gen_missing) for kind in ("first", "middle", "last")]
-    if entry.media:
-        media = Path(entry.media)
-        try:
-            info = probe(media)
-            sheet.gen_frames = info.frames
-            sheet.aspect = _display_aspect(info.width, info.height, info.sample_aspect_ratio)
-            last = info.frames - 1
-            for t, n in zip(gen, (0, info.frames // 2, last)):
-                t.frame, t.caption = n, f"{t.kind} · frame {n}"
-                png = scratch / f"{stem}_{t.kind}.png"
-                try:
-                    extract_frame(media, n, png)
-                    dst = thumbs_dir / f"{stem}_{t.kind}.jpg"
-                    thumbnail(png, dst, width=THUMB_WIDTH)
-                    t.path = f"{THUMBS_DIR}/{dst.name}"
-                except ShotFillError as exc:
-                    t.missing, t.why = "no thumbnail", str(exc)
-        except ShotFillError as exc:
-            for t in gen:
-                t.missing, t.why = "media unreadable", str(exc)
+    gen = _generated_thumbs(sheet, entry.media, entry.result, stem, thumbs_dir, scratch)
+    # Every take side by side; the active one again, so the row and its takes read alike.
+    sheet.takes = [_generated_thumbs(sheet, t.media, t.result, f"{stem}-t{t.take}", thumbs_dir, scratch)
+                   for t in entry.takes]
     if sheet.gen_frames is None:
         size = next((s for s in (_probe_size(Path(p)) for p in (entry.before_frame, entry.after_frame)
                                  if p and Path(p).is_file()) if s), None)
@@ -137,6 +121,36 @@ def _sheet(index: int, entry: ReportEntry, thumbs_dir: Path, scratch: Path) -> S
             sheet.aspect = size
     sheet.thumbs = [before, *gen, after]
     return sheet
+
+
+def _generated_thumbs(sheet: Sheet, media_path: Optional[str], result: str, stem: str, thumbs_dir: Path,
+                      scratch: Path) -> list[Thumb]:
+    """The first, middle and last frames of a generated clip (labelled boxes where there are none)."""
+    gen_missing = {"filled": "no media", "failed": "not generated", "skipped": "skipped"}[result]
+    gen = [Thumb(kind, kind, missing=gen_missing) for kind in ("first", "middle", "last")]
+    if not media_path:
+        return gen
+    media = Path(media_path)
+    try:
+        info = probe(media)
+        if sheet.gen_frames is None:
+            sheet.gen_frames = info.frames
+            sheet.aspect = _display_aspect(info.width, info.height, info.sample_aspect_ratio)
+        last = info.frames - 1
+        for t, n in zip(gen, (0, info.frames // 2, last)):
+            t.frame, t.caption = n, f"{t.kind} · frame {n}"
+            png = scratch / f"{stem}_{t.kind}.png"
+            try:
+                extract_frame(media, n, png)
+                dst = thumbs_dir / f"{stem}_{t.kind}.jpg"
+                thumbnail(png, dst, width=THUMB_WIDTH)
+                t.path = f"{THUMBS_DIR}/{dst.name}"
+            except ShotFillError as exc:
+                t.missing, t.why = "no thumbnail", str(exc)
+    except ShotFillError as exc:
+        for t in gen:
+            t.missing, t.why = "media unreadable", str(exc)
+    return gen
 
 
 def _display_aspect(width: int, height: int, sar: Optional[str]) -> tuple[int, int]:
@@ -184,6 +198,9 @@ def _redact(entry: ReportEntry) -> ReportEntry:
             update[name] = clean
         elif isinstance(value, list) and (items := [scrub(v) if isinstance(v, str) else v for v in value]) != value:
             update[name] = items
+        if name == "takes" and value:
+            update[name] = [t.model_copy(update={k: scrub(v) for k in ("error", "pick")
+                                                 if isinstance(v := getattr(t, k), str)}) for t in value]
     return entry.model_copy(update=update) if update else entry
 
 
@@ -215,6 +232,8 @@ def write_report(
     for e, sheet in zip(entries, sheets):
         row = e.model_dump(mode="json")
         row["thumbnails"] = {t.kind: {"path": t.path, "frame": t.frame} for t in sheet.thumbs}
+        for take, thumbs in zip(row["takes"], sheet.takes):
+            take["thumbnails"] = {t.kind: {"path": t.path, "frame": t.frame} for t in thumbs}
         rows.append(row)
     data = {"title": title, "generated_at": generated_at, "shotfill_version": __version__,
             "totals": sums, "placeholders": rows}
@@ -223,7 +242,8 @@ def write_report(
     _write_report_text(json_path, json.dumps(data, indent=2, ensure_ascii=False) + "\n")
     _write_report_text(html_path, render_html(entries, sheets, title=title, generated_at=generated_at,
                                               sums=sums))
-    _remove_stale_thumbs(thumbs_dir, {Path(t.path).name for s in sheets for t in s.thumbs if t.path})
+    _remove_stale_thumbs(thumbs_dir, {Path(t.path).name for s in sheets for t in [*s.thumbs, *sum(s.takes, [])]
+                                      if t.path})
     return json_path, html_path
 
 
@@ -280,6 +300,16 @@ dt { color: #7c8087; } dd { margin: 0; overflow-wrap: anywhere; }
 .error { margin: 8px 0 0; padding: 6px 8px; background: #2d1a18; border: 1px solid #5a2a25; border-radius: 3px;
   color: #ffb4ab; font: 12px/1.4 ui-monospace, "SF Mono", Menlo, Consolas, "DejaVu Sans Mono", monospace;
   white-space: pre-wrap; overflow-wrap: anywhere; max-height: 12em; overflow: auto; }
+.takes { display: flex; flex-wrap: wrap; gap: 10px; padding: 0 12px 12px; }
+.take { padding: 6px; border-radius: 4px; background: #232427; border: 1px solid #34363b; }
+.take.active { border-color: #3f9a4d; }
+.take .gen figure { width: 120px; }
+.take-head { margin: 0 0 4px; color: #c3c6ca; font-size: 12px; }
+.take-head b { color: #eceef0; }
+.take.active .take-head b { color: #a6e3ae; }
+code.pick { display: block; margin-top: 6px; max-width: 380px; padding: 4px 6px; background: #121315;
+  border: 1px solid #34363b; border-radius: 3px; color: #d5d6d8; font: 11px/1.4 ui-monospace, "SF Mono", Menlo,
+  Consolas, "DejaVu Sans Mono", monospace; white-space: pre-wrap; overflow-wrap: anywhere; user-select: all; }
 .empty { color: #8b8f96; padding: 24px; text-align: center; }
 footer { color: #5f636a; font-size: 11px; padding: 0 24px 24px; }
 """
@@ -353,6 +383,7 @@ def _row(index: int, e: ReportEntry, sheet: Sheet) -> str:
     err = f'<pre class="error">{_e(e.error)}</pre>' if e.error else ""
     err += "".join(f'<pre class="error">warning: {_e(w)}</pre>' for w in e.warnings)
     ar = f"{sheet.aspect[0]} / {sheet.aspect[1]}"
+    takes = _takes_html(e, sheet)
     return f"""
 <article class="shot {e.result}" id="{_e(f'ph{index}-' + e.placeholder_id)}" style="--ar: {_e(ar)}">
   <div class="shot-head">
@@ -374,8 +405,26 @@ def _row(index: int, e: ReportEntry, sheet: Sheet) -> str:
       <dl>{dl}</dl>
       {err}
     </div>
-  </div>
+  </div>{takes}
 </article>"""
+
+
+def _takes_html(e: ReportEntry, sheet: Sheet) -> str:
+    """Every take side by side, three frames each, with the command that makes it the active one."""
+    if not e.takes:
+        return ""
+    blocks = []
+    for take, thumbs in zip(e.takes, sheet.takes):
+        figs = "".join(_figure(t, f"{e.placeholder_id} take {take.take}, {t.caption}") for t in thumbs)
+        state = "active" if take.active else take.result if take.result != "filled" else ""
+        head = (f"<b>take {take.take}</b>" + (f" · seed {take.seed}" if take.seed is not None else "")
+                + (f" · {_e(state)}" if state else "") + f" · est. {_e(_cost(take.estimated_cost))}")
+        cmd = (f'<code class="pick" title="copy to make this take the active one">{_e(take.pick)}</code>'
+               if take.pick else (f'<pre class="error">{_e(take.error)}</pre>' if take.error else ""))
+        blocks.append(f'<div class="take{" active" if take.active else ""}"><p class="take-head">{head}</p>'
+                      f'<div class="gen">{figs}</div>{cmd}</div>')
+    return f'\n  <div class="takes">{"".join(blocks)}</div>'
+
 
 
 def render_html(entries: Sequence[ReportEntry], sheets: Sequence[Sheet], *, title: str, generated_at: str,

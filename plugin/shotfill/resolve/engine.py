@@ -235,6 +235,7 @@ def run_command(snapshot: Snapshot, *, settings: Settings, emit: Emit) -> Report
                 results[ph.id] = _result(
                     built, ph, "filled", media_path=str(Path(e.media).resolve()), request_hash=e.request_hash,
                     provider=e.provider, model=e.model,
+                    takes=[str(Path(t.media).resolve()) for t in e.takes if t.result == "filled" and t.media],
                     marker=_marker_update(built, ph, ok=True, request_hash=e.request_hash or "",
                                           error=None, media=e.media))
             else:

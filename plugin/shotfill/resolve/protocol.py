@@ -243,6 +243,9 @@ class PlaceholderResult(BaseModel):
     #: scan only: the plan per provider name (seconds, size, estimated cost or refusal)
     plans: dict[str, Any] = {}
     marker: Optional[MarkerUpdate] = None
+    #: with several takes: every filled take's media, in take order, ``media_path`` (the one placed) first;
+    #: the launcher gives the placed item the others through ``TimelineItem.AddTake`` (Resolve's Take Selector)
+    takes: list[str] = []
 
 
 class Report(BaseModel):

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 from pydantic import ValidationError
 
-from shotfill.model import Fit, ShotOptions
+from shotfill.model import MAX_TAKES, Fit, ShotOptions
 from shotfill.providers import provider_names
 
 TAG = re.compile(r"^\s*gen\s*:\s*", re.IGNORECASE)
@@ -91,7 +91,8 @@ def parse_note(text: str) -> Note:
         except ValidationError:
             allowed = (
                 "one of " + ", ".join(f.value for f in Fit) if key == "fit"
-                else "a whole number" if key == "seed" else "a non-empty value"
+                else "a whole number" if key == "seed"
+                else f"a whole number from 1 to {MAX_TAKES}" if key == "takes" else "a non-empty value"
             )
             problems.append(f"option {key}={value!r} is not valid: it must be {allowed}")
     if not prompt:

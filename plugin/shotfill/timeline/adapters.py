@@ -47,8 +47,13 @@ def read_file(path: str | os.PathLike[str], adapter_name: str, **kw: Any) -> Any
         return otio.adapters.read_from_file(str(path), adapter_name=adapter_name, **kw)
 
 
+def write_string(timeline: otio.schema.Timeline, adapter_name: str) -> str:
+    with contextlib.redirect_stdout(io.StringIO()):
+        return str(otio.adapters.write_to_string(timeline, adapter_name=adapter_name))
+
+
 def write_file(timeline: otio.schema.Timeline, path: str | os.PathLike[str], *,
-               adapter_name: str | None = None, **kw: Any) -> Path:
+               adapter_name: str | None = None, finish: Callable[[Path], None] | None = None, **kw: Any) -> Path:
     """Write ``timeline`` with an OTIO adapter, replacing ``path`` only when the write is whole.
 
     The adapter writes a temporary sibling with the same suffix (so it is
@@ -56,7 +61,8 @@ def write_file(timeline: otio.schema.Timeline, path: str | os.PathLike[str], *,
     reports a failed write (a full disk) only by returning False, so the
     result and the file's size are checked before the rename; on any failure
     ``path`` is left exactly as it was and :class:`TimelineError` (or, for the
-    disk itself, :class:`~shotfill.errors.WriteError`) says so.
+    disk itself, :class:`~shotfill.errors.WriteError`) says so.  ``finish``
+    completes the written file (before the rename) where the adapter cannot.
     """
     target = Path(path)
     shown = str(path)
@@ -85,6 +91,8 @@ def write_file(timeline: otio.schema.Timeline, path: str | os.PathLike[str], *,
             raise TimelineError(f"{shown}: the {adapter_name or target.suffix} writer could not write the file "
                                 "whole (is the disk full?); any earlier file there is unchanged",
                                 hint="free some space on that disk, or write elsewhere, and run again")
+        if finish is not None:
+            finish(tmp)
     return target
 
 

@@ -35,6 +35,11 @@ def media_url(path: Path, *, relative_to: Optional[Path]) -> str:
     return url_safe(otio.url_utils.url_from_filepath(str(path.resolve())))
 
 
+def take_key(number: int) -> str:
+    """The media reference key of take ``number`` (1-based)."""
+    return f"take{number}"
+
+
 def build_clip(old: otio.core.Item, pl: Placement, *, relative_to: Optional[Path]) -> otio.schema.Clip:
     ph = pl.placeholder
     rate = ph.rate
@@ -43,6 +48,15 @@ def build_clip(old: otio.core.Item, pl: Placement, *, relative_to: Optional[Path
         target_url=media_url(pl.media_path, relative_to=relative_to), available_range=rng,
     )
     clip = otio.schema.Clip(name=f"GEN {ph.id}", media_reference=ref, source_range=rng)
+    takes = []
+    if len(pl.takes) > 1:
+        # Every take is a media reference of the one clip (OTIO's multiple media references); the
+        # active key is the take shown, and `shotfill pick` only moves that key.
+        refs = {take_key(t.number): otio.schema.ExternalReference(
+            target_url=media_url(t.media_path, relative_to=relative_to), available_range=rng) for t in pl.takes}
+        clip.set_media_references(refs, take_key(pl.active))
+        takes = [{**t.provenance, "take": t.number, "key": take_key(t.number),
+                  "target_url": refs[take_key(t.number)].target_url} for t in pl.takes]
     # Markers that were on the placeholder move with it, from its time space to the clip's.
     old_start = old.trimmed_range().start_time
     for m in old.markers:
@@ -53,6 +67,8 @@ def build_clip(old: otio.core.Item, pl: Placement, *, relative_to: Optional[Path
         clip.markers.append(nm)
     md = dict(pl.provenance)
     md["placeholder_id"] = ph.id   # also keeps FCP 7 XML from collapsing look-alike clips
+    if takes:
+        md["takes"], md["active_take"] = takes, pl.active
     clip.metadata["shotfill"] = md
     return clip
 

@@ -27,6 +27,7 @@ from shotfill.timeline.edl.splice import splice_edl
 from shotfill.timeline.fcp7.splice import splice_fcp7
 from shotfill.timeline.fcpxml.splice import CompoundClipError, splice_fcpxml
 from shotfill.timeline.media_refs import Rebase
+from shotfill.timeline.otio.bundle import write_bundle
 from shotfill.timeline.place import place_clips
 from shotfill.timeline.xml.document import read_xml_source
 
@@ -97,6 +98,9 @@ def write_output(loaded: Loaded, placements: list[Placement], output: Path, adap
         # These writers copy names and URLs into the text as they are: a newline would inject an EDL
         # line, a C0 character would make the XML unreadable.
         make_text_safe(filled)
+    if adapter == "otioz":
+        write_bundle(filled, output)   # OTIO's bundler would pack the active take only
+        return warnings
     kwargs: dict[str, Any] = {}
     if adapter == "cmx_3600":
         kwargs["rate"] = float(loaded.info.rate)

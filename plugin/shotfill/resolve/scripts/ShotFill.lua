@@ -459,7 +459,24 @@ local function add_track_above(timeline, below, track_map)
   return position
 end
 
-local function place(timeline, pool, clip, r, track_map)
+-- The other takes on the placed item, for Resolve's Take Selector; the placed one stays selected.
+local function add_takes(item, r, clips)
+  local paths = r.takes or {}
+  if #paths < 2 then return end
+  local added = 0
+  for i = 2, #paths do
+    local clip = clips[norm(paths[i])]
+    -- The same media frames as the placed take: every take is conformed to the hole's length.
+    if clip and call(item, "AddTake", clip, 0, r.duration) then
+      added = added + 1
+    else
+      log("warning: could not add " .. paths[i] .. " as a take of " .. r.id)
+    end
+  end
+  if added > 0 then call(item, "SelectTakeByIndex", 1) end
+end
+
+local function place(timeline, pool, clip, r, track_map, clips)
   local rec, dur = r.record_frame, r.duration
   local track = track_map[r.track_index] or r.track_index
   if call(timeline, "GetIsTrackLocked", "video", track) then
@@ -488,6 +505,7 @@ local function place(timeline, pool, clip, r, track_map)
   if start ~= rec or (finish and finish ~= rec + dur) then
     log("warning: " .. r.id .. " landed at " .. tostring(start) .. "-" .. tostring(finish))
   end
+  add_takes(item, r, clips or {})
   return target, nil
 end
 
@@ -530,6 +548,8 @@ local function apply_results(project, timeline, report, index)
     if r.status == "filled" then
       filled[#filled + 1] = r
       paths[#paths + 1] = r.media_path
+      -- Every take goes into the ShotFill bin; the first is placed, the others become its takes.
+      for i = 2, #(r.takes or {}) do paths[#paths + 1] = r.takes[i] end
     end
   end
   table.sort(filled, function(a, b)
@@ -544,7 +564,7 @@ local function apply_results(project, timeline, report, index)
     if not clip then
       err = "Resolve could not import " .. r.media_path
     else
-      target, err = place(timeline, pool, clip, r, track_map)
+      target, err = place(timeline, pool, clip, r, track_map, clips)
     end
     if err then
       failed[#failed + 1] = { r, err }

@@ -327,7 +327,7 @@ def add_track_above(timeline, below, track_map):
     return position
 
 
-def place(timeline, pool, clip, result, track_map):
+def place(timeline, pool, clip, result, track_map, clips_by_path=None):
     """Append one clip at its record frame; returns (track it went on, None) or (None, error)."""
     rec, dur = int(result["record_frame"]), int(result["duration"])
     track = track_map.get(result["track_index"], result["track_index"])
@@ -355,7 +355,26 @@ def place(timeline, pool, clip, result, track_map):
     end = call(item, "GetEnd")
     if int(start) != rec or (end is not None and int(end) != rec + dur):
         log("warning: {0} landed at {1}-{2}, not {3}-{4}".format(result["id"], start, end, rec, rec + dur))
+    add_takes(item, result, clips_by_path or {})
     return target, None
+
+
+def add_takes(item, result, clips):
+    """The other takes on the placed item, for Resolve's Take Selector; the placed one stays selected."""
+    paths = result.get("takes") or []
+    if len(paths) < 2:
+        return
+    dur = int(result["duration"])
+    added = 0
+    for path in paths[1:]:
+        clip = clips.get(_norm(path))
+        # The same media frames as the placed take: every take is conformed to the hole's length.
+        if clip is not None and call(item, "AddTake", clip, 0, dur):
+            added += 1
+        else:
+            log("warning: could not add {0} as a take of {1}".format(os.path.basename(path), result["id"]))
+    if added:
+        call(item, "SelectTakeByIndex", 1)
 
 
 def _frame(value):
@@ -403,13 +422,15 @@ def apply_results(project, timeline, report, index):
         if m:
             owners[r["id"]] = timeline if m["owner"] == "timeline" else index.get((m.get("track"), m.get("item")))
     filled = [r for r in results if r["status"] == "filled"]
-    clips = import_media(pool, [r["media_path"] for r in filled]) if filled else {}
+    # Every take goes into the ShotFill bin; the first is placed, the others become its takes.
+    clips = import_media(pool, [p for r in filled for p in [r["media_path"]] + (r.get("takes") or [])[1:]]) \
+        if filled else {}
     track_map = {}
     done, failed = [], []
     for r in sorted(filled, key=lambda r: (r["record_frame"], r["track_index"])):
         clip = clips.get(_norm(r["media_path"]))
         target, error = (None, "Resolve could not import " + r["media_path"]) if clip is None else \
-            place(timeline, pool, clip, r, track_map)
+            place(timeline, pool, clip, r, track_map, clips)
         if error:
             failed.append((r, error))
             update_marker(owners.get(r["id"]), failed_update(r.get("marker"), error))
@@ -448,7 +469,8 @@ def _cost_text(scan, provider):
         elif plan.get("estimated_cost") is None:
             unknown += 1
         else:
-            total += float(plan["estimated_cost"])
+            # every take is paid for (total_cost); engines before takes gave estimated_cost alone
+            total += float(plan.get("total_cost") if plan.get("total_cost") is not None else plan["estimated_cost"])
     text = "Estimated cost with {0}: {1:.2f}".format(provider, total)
     if unknown:
         text += " (+{0} unpriced)".format(unknown)

@@ -40,6 +40,13 @@ _FILE_COMMENT = re.compile(r"^\*\s*(FROM CLIP NAME|FROM CLIP|FROM FILE|SOURCE FI
 #: the editor's comments that hold a media path (not ``FROM CLIP NAME``, a name)
 _PATH_COMMENT = re.compile(r"^(?P<head>\*\s*(?:FROM CLIP(?!\s*NAME)|FROM FILE|SOURCE FILE)\s*:?\s*)(?P<path>\S.*?)\s*$",
                            re.I)
+#: a take of a filled event, listed so that ``shotfill pick`` can swap it in (CMX 3600 has no takes)
+TAKE_COMMENT = re.compile(r"^\* SHOTFILL (?P<id>\S+) TAKE (?P<take>\d+)(?P<active> \(ACTIVE\))?: (?P<path>.*)$")
+
+
+def take_comment(placeholder_id: str, take: int, path: Path, active: bool) -> str:
+    return (f"* SHOTFILL {placeholder_id} TAKE {take}{' (ACTIVE)' if active else ''}: "
+            f"{line_safe(str(Path(path).resolve()))}")
 
 
 @dataclass
@@ -138,6 +145,7 @@ def splice_edl(text: str, placements: list[Placement], *, rate: Fraction, drop_f
         path = line_safe(str(Path(pl.media_path).resolve()))
         file_lines = [f"* FROM CLIP NAME: {line_safe(Path(pl.media_path).name)}{nl}",
                       f"* FROM CLIP: {path}{nl}", f"* SOURCE FILE: {path}{nl}"]
+        file_lines += [take_comment(ph.id, t.number, t.media_path, t.number == pl.active) + nl for t in pl.takes]
         if ph.kind == "clip":
             ev = next((e for e in video if e.rec_in == rin and e.rec_out == rout), None)
             if ev is None:
@@ -146,7 +154,8 @@ def splice_edl(text: str, placements: list[Placement], *, rate: Fraction, drop_f
                 raise TimelineError(f"{source_name}: no event at {tc(rin)} to replace for {ph.id}",
                                     hint="write the output as .otio instead")
             new_line = _replace_fields(lines[ev.line_index], {"reel": _reel_for(n), "si": tc(rin), "so": tc(rout)})
-            kept = [ln for ln in lines[ev.line_index + 1: ev.end_index] if not _FILE_COMMENT.match(ln.strip())]
+            kept = [ln for ln in lines[ev.line_index + 1: ev.end_index] if not _FILE_COMMENT.match(ln.strip())
+                    and not TAKE_COMMENT.match(ln.rstrip("\r\n"))]
             # The file comments go right after the event line, before the event's own notes.
             replace[ev.line_index] = [new_line] + file_lines
             for i in range(ev.line_index + 1, ev.end_index):

@@ -28,10 +28,11 @@ placeholder; the caller then writes with OTIO's writer instead.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import Optional
+from typing import Optional, Sequence
 
 from shotfill.errors import TimelineError
 from shotfill.model import Placement
@@ -151,8 +152,17 @@ def _frame_size(pl: Placement, seq: Node) -> Optional[tuple[int, int]]:
     return None
 
 
+#: a take listed in a clip's log note, so that ``shotfill pick`` can swap it in (FCP 7 XML has no takes)
+TAKE_LINE = re.compile(r"^take (?P<take>\d+)(?P<active> \(active\))?: (?P<url>\S+)$")
+
+
+def take_line(take: int, url: str, active: bool) -> str:
+    return f"take {take}{' (active)' if active else ''}: {url}"
+
+
 def _clipitem(pl: Placement, *, cid: str, fid: str, timebase: int, ntsc: bool, rate: Fraction, drop: bool,
-              size: Optional[tuple[int, int]], url: str, kept: list[Raw], enabled: Optional[str]) -> El:
+              size: Optional[tuple[int, int]], url: str, kept: list[Raw], enabled: Optional[str],
+              take_urls: Sequence[tuple[int, str]] = ()) -> El:
     ph = pl.placeholder
     d = ph.duration
 
@@ -183,7 +193,9 @@ def _clipitem(pl: Placement, *, cid: str, fid: str, timebase: int, ntsc: bool, r
     # Premiere shows logginginfo as Description / Log Note; FCP 7 and Resolve ignore what they do not use.
     children.append(El("logginginfo", children=[
         leaf("description", str(pl.provenance.get("prompt") or ph.prompt)), leaf("scene", ""),
-        leaf("shottake", ""), leaf("lognote", provenance_line(ph.id, pl.provenance))]))
+        leaf("shottake", f"take {pl.active}" if take_urls else ""),
+        leaf("lognote", "\n".join([provenance_line(ph.id, pl.provenance)]
+                                  + [take_line(n, u, n == pl.active) for n, u in take_urls]))]))
     return El("clipitem", [("id", cid)], children)
 
 
@@ -252,7 +264,9 @@ def splice_fcp7(xml_text: str, placements: list[Placement], *, rate: Fraction, d
     def new_clip(pl: Placement, cid: str, kept: list[Raw], enabled: Optional[str]) -> El:
         return _clipitem(pl, cid=cid, fid=_new_id("file", used), timebase=timebase, ntsc=ntsc, rate=rate,
                          drop=drop_frame, size=_frame_size(pl, seq), kept=kept, enabled=enabled,
-                         url=file_url(Path(pl.media_path), relative_to=relative_to, host="localhost"))
+                         url=file_url(Path(pl.media_path), relative_to=relative_to, host="localhost"),
+                         take_urls=[(t.number, file_url(Path(t.media_path), relative_to=relative_to,
+                                                        host="localhost")) for t in pl.takes])
 
     for pl, it in replaces:
         old = it.real

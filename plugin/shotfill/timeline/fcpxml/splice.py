@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from itertools import takewhile
 from pathlib import Path
-from typing import Optional
+from typing import Callable, Optional
 
 from shotfill.errors import TimelineError
 from shotfill.model import Placement
@@ -294,11 +294,12 @@ def splice_fcpxml(xml_text: str, placements: list[Placement], *, rate: Fraction,
     assets: list[El] = []
     tc_format = sq.seq.attrs.get("tcFormat")
 
-    def new_asset(pl: Placement) -> str:
+    def new_asset(pl: Placement, media: Optional[Path] = None) -> str:
         ph = pl.placeholder
+        media = Path(media or pl.media_path)
         aid = _new_id(used)
-        url = file_url(Path(pl.media_path), relative_to=relative_to)
-        attrs = [("id", aid), ("name", line_safe(Path(pl.media_path).stem))]
+        url = file_url(media, relative_to=relative_to)
+        attrs = [("id", aid), ("name", line_safe(media.stem))]
         if sq.version < (1, 9):
             attrs.append(("src", url))
         attrs += [("start", sq.t(ph.record_frame * sq.fd)), ("duration", sq.t(ph.duration * sq.fd)),
@@ -334,7 +335,8 @@ def splice_fcpxml(xml_text: str, placements: list[Placement], *, rate: Fraction,
             attrs.append(("enabled", "0"))
         if tc_format:
             attrs.append(("tcFormat", tc_format))
-        edits.append((old.start, old.end, doc.render(El("asset-clip", attrs, kids), doc.indent(old))))
+        clip = _auditioned(El("asset-clip", attrs, kids), pl, new_asset)
+        edits.append((old.start, old.end, doc.render(clip, doc.indent(old))))
 
     by_anchor: dict[int, tuple[Node, list[El]]] = {}
     for pl, anchor, lane in connects:
@@ -346,7 +348,8 @@ def splice_fcpxml(xml_text: str, placements: list[Placement], *, rate: Fraction,
                  ("start", sq.t(ph.record_frame * sq.fd)), ("duration", sq.t(ph.duration * sq.fd))]
         if tc_format:
             attrs.append(("tcFormat", tc_format))
-        el = El("asset-clip", attrs, [El("note", text=provenance_line(ph.id, pl.provenance))])
+        el = _auditioned(El("asset-clip", attrs, [El("note", text=provenance_line(ph.id, pl.provenance))]), pl,
+                         new_asset)
         by_anchor.setdefault(id(anchor), (anchor, []))[1].append(el)
     for anchor, els in by_anchor.values():
         after = next((c for c in anchor.children if c.tag in _AFTER_ANCHORS), None)
@@ -371,6 +374,34 @@ def rebase_sources(doc: XmlDoc, rebase: Optional[Rebase]) -> list[Edit]:
             if new is not None and span is not None:
                 edits.append((span[0], span[1], esc(new, True)))
     return edits
+
+
+def take_name(placeholder_id: str, take: int) -> str:
+    """The name of a take's clip in an audition: how ``shotfill pick`` finds it."""
+    return f"GEN {placeholder_id} take {take}"
+
+
+def _auditioned(clip: El, pl: Placement, new_asset: Callable[[Placement, Path], str]) -> El:
+    """With several takes, an ``<audition>`` where the clip was: the active take first, then the others.
+
+    FCP plays an audition's first child and offers the rest as alternates.  The
+    audition takes the clip's place in its storyline (``lane``, ``offset``); the
+    editor's markers, note and connected clips stay on the active one.
+    """
+    if len(pl.takes) <= 1:
+        return clip
+    ph = pl.placeholder
+    placed = [(k, v) for k, v in clip.attrs if k not in ("lane", "offset")]
+    first = El("asset-clip", [(k, take_name(ph.id, pl.active) if k == "name" else v) for k, v in placed],
+               clip.children)
+    others = []
+    for t in pl.takes:
+        if t.number == pl.active:
+            continue
+        attrs = [(k, take_name(ph.id, t.number) if k == "name" else new_asset(pl, t.media_path) if k == "ref"
+                  else v) for k, v in placed]
+        others.append(El("asset-clip", attrs, [El("note", text=provenance_line(ph.id, t.provenance))]))
+    return El("audition", [(k, v) for k, v in clip.attrs if k in ("lane", "offset")], [first, *others])
 
 
 def _shifted(doc: XmlDoc, sq: _Seq, node: Node, attr: str, delta: Fraction) -> str:

@@ -305,6 +305,11 @@ def esc(s: str, attr: bool) -> str:
     return _esc(s, attr)
 
 
+def escape_text(s: str) -> str:
+    """``s`` as element text in any document encoding."""
+    return _esc(s, False)
+
+
 def leaf(tag: str, text: object) -> El:
     return El(tag, text=str(text))
 
@@ -327,7 +332,7 @@ def file_url(path: Path, *, relative_to: Optional[Path], host: str = "") -> str:
     return f"file://{host}" + urllib.parse.quote(p, safe="/", errors="surrogateescape")
 
 
-_PROVENANCE_KEYS = ("provider", "model", "job_id", "seed", "negative", "request_hash", "generated_at")
+_PROVENANCE_KEYS = ("provider", "model", "job_id", "seed", "take", "negative", "request_hash", "generated_at")
 
 
 def provenance_line(placeholder_id: str, provenance: dict[str, Any]) -> str:
