@@ -48,7 +48,7 @@ import ffmpeg
 from shotfill.files import atomic_path
 from shotfill.errors import ConformError, UsageError
 from shotfill.media import tools
-from shotfill.media.conform import CODECS, encode_kwargs, fit_filters, problems
+from shotfill.media.conform import CODECS, encode_kwargs, fit_filters, problems, tag_bt709
 from shotfill.media.probe import probe
 from shotfill.model import ConformTarget
 from shotfill.rates import frames_to_timecode, rate_str
@@ -217,7 +217,7 @@ def _wrap(text: str, cols: int, max_lines: int) -> str:
 
 def _encode(v: Any, out: Path, target: ConformTarget, *, what: str, threads: int | None = None) -> None:
     spec = CODECS[target.codec]
-    v = v.filter("setsar", sar="1").filter("format", pix_fmts=spec.pix_fmt)
+    v = tag_bt709(v.filter("setsar", sar="1").filter("format", pix_fmts=spec.pix_fmt))
     with atomic_path(out) as tmp:
         argv = tools.compile_argv(ffmpeg.output(v, tools.file_url(tmp), **encode_kwargs(target, threads=threads)))
         tools.run(argv, what=what)
