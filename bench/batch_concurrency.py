@@ -1,6 +1,6 @@
 """Provider jobs run concurrently: 32 placeholders, 8 at a time, 2 s per job.
 
-    python bench/batch_concurrency.py [PLACEHOLDERS] [CONCURRENCY] [LATENCY_S]
+    python bench/batch_concurrency.py [PLACEHOLDERS] [CONCURRENCY] [LATENCY_S] [--ffmpeg pinned|system|PATH]
 
 Starts a local OpenAI-style Videos API whose jobs finish a fixed time after
 they are submitted (the test fake, made time-based), fills a timeline of
@@ -25,6 +25,11 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT / "bench"))
+
+import _builds  # noqa: E402
+
+sys.argv[1:] = _builds.choose(sys.argv[1:])
 
 import opentimelineio as otio  # noqa: E402
 
@@ -136,6 +141,7 @@ def main() -> int:
             print(f"fill failed with exit {code}")
             return code
     waves = math.ceil(n / conc)
+    print(_builds.describe())
     ideal = waves * latency + last_wave_conforms
     print(f"{n} placeholders, concurrency {conc}, {latency:g} s per job, {submits} submits")
     print(f"  last wave's {min(conc, n)} conforms (640x360, {GAP} frames, ProRes HQ, {slots} at a time): "

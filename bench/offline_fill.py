@@ -1,6 +1,6 @@
 """Offline fill at 1080p against a bare ProRes 422 HQ encode of as many frames, same ffmpeg.
 
-    python bench/offline_fill.py [RUNS]
+    python bench/offline_fill.py [RUNS] [--ffmpeg pinned|system|PATH]
 
 A timeline of five 1080p H.264 clips (24000/1001) with four 120-frame holes between them, each
 tagged ``GEN:``, is filled with ``python -m shotfill fill ... --provider local --no-report`` in a
@@ -27,7 +27,11 @@ from fractions import Fraction
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT / "plugin"), str(ROOT / "otio_adapters")]
+sys.path[:0] = [str(ROOT / "plugin"), str(ROOT / "otio_adapters"), str(ROOT / "bench")]
+
+import _builds  # noqa: E402
+
+sys.argv[1:] = _builds.choose(sys.argv[1:])
 
 import opentimelineio as otio  # noqa: E402
 
@@ -146,9 +150,7 @@ def neighbour_seconds(src: Path, frames: list[int], work: Path, runs: int) -> fl
 
 def main() -> int:
     runs = int(sys.argv[1]) if len(sys.argv) > 1 else RUNS
-    ffmpeg_bin = tools.ffmpeg_path()
-    print(f"ffmpeg      {ffmpeg_bin}\n            {tools.version_line(ffmpeg_bin)}")
-    print(f"load        {open('/proc/loadavg').read().split()[0]} (1-min load average at start)")
+    print(_builds.describe())
     sources = make_sources()
     with tempfile.TemporaryDirectory(prefix="shotfill-bench-") as d:
         work = Path(d)
