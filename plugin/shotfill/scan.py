@@ -167,12 +167,16 @@ def _walk_lanes(stack: otio.schema.Stack, rate: Fraction, offset: Fraction, pref
         base: Fraction | int = offset - track_start
         if base.denominator == 1:
             base = int(base)
+        rf = float(rate)
         for ci, child in enumerate(track):
             if isinstance(child, otio.schema.Transition):
                 continue
             r = ranges[child]
-            start = base + _frames_of(r.start_time, rate)
-            dur = _frames_of(r.duration, rate)
+            # to_frames' whole-frame shortcut, inlined: this loop runs once per item of the timeline
+            st, du = r.start_time, r.duration
+            sv, dv = st.value, du.value
+            start = base + (int(sv) if st.rate == rf and sv.is_integer() else _frames_of(st, rate))
+            dur = int(dv) if du.rate == rf and dv.is_integer() else _frames_of(du, rate)
             path = prefix + (ti, ci)
             if isinstance(child, otio.schema.Stack):
                 inner_start = child.trimmed_range().start_time
@@ -185,8 +189,11 @@ def _walk_lanes(stack: otio.schema.Stack, rate: Fraction, offset: Fraction, pref
                 # A generator (slug, black) is a placeholder under any GEN: note; a clip
                 # with missing media only under its own, because in an EDL every clip
                 # has "missing" media and a timeline marker over a real shot is not a hole.
-                candidate = _is_generator(child) or (_is_placeholder_media(child) and (
-                    has_tag(child.name) or any(_own_gen_marker(child, m) for m in child.markers or ())))
+                if isinstance(child.media_reference, otio.schema.ExternalReference):
+                    candidate = False       # a real file (most clips): neither a generator nor missing
+                else:
+                    candidate = _is_generator(child) or (_is_placeholder_media(child) and (
+                        has_tag(child.name) or any(_own_gen_marker(child, m) for m in child.markers or ())))
             else:
                 candidate = False
             lane.items.append(_Item(obj=child, path=path, lane=lane, index=ci,
