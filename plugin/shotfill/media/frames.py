@@ -1,20 +1,23 @@
-"""Grab one exact frame of a clip as a PNG (the neighbour frames a bridge starts and ends on).
+"""Grab exact frames of clips as PNGs (the neighbour frames a bridge starts and ends on).
 
-Near the start of a file the frame is chosen by decode index with
-``select=eq(n,N)``, the count :func:`shotfill.media.probe.probe` reports, so
-"last frame" means ``frames - 1`` with no timestamp arithmetic at all; ffmpeg
-stops right after it.  Deeper in (a neighbour's in-point inside a long camera
-original) decoding from the start would take seconds to minutes, so a
-constant-rate stream is opened with an accurate seek to half a frame before
-frame N: the first frame ffmpeg keeps is then N, with half a frame of
-tolerance for timestamp rounding.  A variable-rate stream always uses
-``select``, where index and time disagree.
+A constant-rate stream is opened with an accurate seek to half a frame
+before frame N (``-ss`` before ``-i``): ffmpeg decodes from the keyframe
+before it and hands on nothing earlier, so the cost is that one GOP's decode,
+wherever N lies in the file; the first frame kept is N, with half a frame of
+tolerance for timestamp rounding.  Where index and time may disagree (a
+variable-rate stream, or an edit list whose samples the container miscounts)
+the frame is chosen by decode index with ``select=eq(n,N)``, the count
+:func:`shotfill.media.probe.probe` reports, which costs a decode from the start.
+
+:func:`extract_frames` takes several frames (of one file or several) in one
+ffmpeg process, one input each: a placeholder's two neighbours cost one start.
 """
 
 from __future__ import annotations
 
-import json
+import contextlib
 import os
+from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
@@ -23,11 +26,19 @@ import ffmpeg
 from shotfill.system.files import atomic_path
 from shotfill.errors import MediaError
 from shotfill.media import tools
-from shotfill.media.probe import probe
+from shotfill.media.probe import probe_for_seek
 from shotfill.model import MediaInfo
 
-#: Decode-and-count below this index (about 10 s of picture); seek beyond it.
-SEEK_AFTER = 240
+
+@dataclass(frozen=True)
+class FrameGrab:
+    """Frame ``index`` of the file ``info`` describes, to be written to ``out_png``."""
+
+    info: MediaInfo
+    index: int
+    out_png: Path
+    #: the video's first timestamp after the file's start, or None to choose by decode index
+    start_offset: Fraction | None
 
 
 def extract_frame(
@@ -39,7 +50,14 @@ def extract_frame(
     moved to the first or last frame (a timeline may point one frame past a
     clip's media).
     """
-    info = probe(path)
+    extract_frames([grab(path, frame_index, out_png, clamp=clamp)])
+    return Path(out_png)
+
+
+def grab(path: str | os.PathLike[str], frame_index: int, out_png: str | os.PathLike[str], *,
+         clamp: bool = False, probed: tuple[MediaInfo, Fraction | None] | None = None) -> FrameGrab:
+    """Check ``frame_index`` against the file (one ffprobe unless ``probed`` is given) and describe the grab."""
+    info, offset = probed or probe_for_seek(path)
     last = info.frames - 1
     if last < 0:
         raise MediaError(f"{path} has no frames to take a picture from")
@@ -50,39 +68,32 @@ def extract_frame(
                 hint="check the clip's source in/out points against its media",
             )
         frame_index = min(max(frame_index, 0), last)
-
-    out = Path(out_png)
-    seek = _seek_seconds(path, frame_index, info) if frame_index >= SEEK_AFTER else None
-    if seek is None:
-        v = ffmpeg.input(tools.file_url(path))["v:0"].filter("select", expr=f"eq(n,{frame_index})")
-    else:
-        v = ffmpeg.input(tools.file_url(path), ss=f"{float(seek):.6f}")["v:0"]
-    with atomic_path(out) as tmp:
-        argv = tools.compile_argv(ffmpeg.output(
-            v, tools.file_url(tmp),
-            **{"frames:v": 1, "update": 1, "format": "image2", "c:v": "png"},
-        ))
-        tools.run(argv, what=f"taking frame {frame_index} of {path}")
-        if not tmp.is_file() or tmp.stat().st_size == 0:
-            raise MediaError(f"ffmpeg wrote no picture for frame {frame_index} of {path}")
-    return out
+    return FrameGrab(info, frame_index, Path(out_png), offset)
 
 
-def _seek_seconds(path: str | os.PathLike[str], frame_index: int, info: MediaInfo) -> Fraction | None:
-    """``-ss`` value landing on ``frame_index`` of a constant-rate stream, else None."""
-    argv = [tools.ffprobe_path(), "-v", "error", "-print_format", "json", "-select_streams", "V:0",
-            "-show_entries", "stream=start_time,r_frame_rate,avg_frame_rate:format=start_time",
-            tools.file_url(path)]
-    data = json.loads(tools.run(argv, what=f"ffprobe reading {path}").stdout or "{}")
-    try:
-        stream = data["streams"][0]
-        if stream["r_frame_rate"] != stream["avg_frame_rate"]:
-            return None
-        # -ss counts from the file's start; the video may start later than the audio.
-        offset = Fraction(stream["start_time"]) - Fraction(data["format"]["start_time"])
-    except (KeyError, IndexError, ValueError):
-        return None
-    return max(Fraction(0), offset + (frame_index - Fraction(1, 2)) / info.rate)
+def extract_frames(grabs: list[FrameGrab]) -> list[Path]:
+    """Write every grab's PNG with one ffmpeg run; each lands atomically or not at all."""
+    if not grabs:
+        return []
+    outputs = []
+    for g in grabs:
+        url = tools.file_url(g.info.path)
+        if g.start_offset is None:
+            v = ffmpeg.input(url)["v:0"].filter("select", expr=f"eq(n,{g.index})")
+        else:
+            seek = max(Fraction(0), g.start_offset + (g.index - Fraction(1, 2)) / g.info.rate)
+            v = ffmpeg.input(url, ss=f"{float(seek):.6f}")["v:0"]
+        outputs.append(v)
+    what = ", ".join(f"frame {g.index} of {g.info.path}" for g in grabs)
+    with contextlib.ExitStack() as stack:
+        tmps = [stack.enter_context(atomic_path(g.out_png)) for g in grabs]
+        outs = [ffmpeg.output(v, tools.file_url(tmp), **{"frames:v": 1, "update": 1, "format": "image2", "c:v": "png"})
+                for v, tmp in zip(outputs, tmps)]
+        tools.run(tools.compile_argv(ffmpeg.merge_outputs(*outs)), what=f"taking {what}")
+        for g, tmp in zip(grabs, tmps):
+            if not tmp.is_file() or tmp.stat().st_size == 0:
+                raise MediaError(f"ffmpeg wrote no picture for frame {g.index} of {g.info.path}")
+    return [g.out_png for g in grabs]
 
 
 def fit_image(src_png: str | os.PathLike[str], dst_png: str | os.PathLike[str], width: int, height: int) -> Path:

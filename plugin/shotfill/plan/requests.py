@@ -17,8 +17,8 @@ from typing import Optional
 
 from shotfill.errors import FFmpegNotFound, MediaError
 from shotfill.system.files import make_dirs
-from shotfill.media.frames import extract_frame
-from shotfill.media.probe import probe
+from shotfill.media.frames import FrameGrab, extract_frames, grab
+from shotfill.media.probe import probe_for_seek
 from shotfill.model import GenerationRequest, MediaInfo, Neighbour, Placeholder
 from shotfill.rates import timecode_to_frames
 
@@ -66,12 +66,50 @@ def frame_index_in_file(nb: Neighbour, info: MediaInfo) -> int:
 
 def neighbour_frame(nb: Optional[Neighbour], out_png: Path) -> Optional[Path]:
     """Extract the neighbour's frame next to the hole, or None when it cannot be read."""
+    return neighbour_frames([(nb, out_png)])[0]
+
+
+def neighbour_frames(wanted: list[tuple[Optional[Neighbour], Path]]) -> list[Optional[Path]]:
+    """:func:`neighbour_frame` for several neighbours: one ffprobe per file, one ffmpeg for all frames.
+
+    A neighbour whose media cannot be read gives None without costing the others their frames.
+    """
+    probed: dict[str, tuple[MediaInfo, Optional[Fraction]]] = {}
+    grabs: list[Optional[FrameGrab]] = []
+    for nb, out_png in wanted:
+        grabs.append(_neighbour_grab(nb, out_png, probed))
+    ready = [g for g in grabs if g is not None]
+    try:
+        extract_frames(ready)
+    except FFmpegNotFound:
+        raise
+    except MediaError:
+        if len(ready) == 1:
+            return [None] * len(grabs)
+        # One unreadable file fails the shared run: take the frames one by one.
+        return [_alone(g) if g is not None else None for g in grabs]
+    return [g.out_png if g is not None else None for g in grabs]
+
+
+def _neighbour_grab(nb: Optional[Neighbour], out_png: Path,
+                    probed: dict[str, tuple[MediaInfo, Optional[Fraction]]]) -> Optional[FrameGrab]:
     if nb is None or nb.kind != "clip" or not nb.media_path or nb.source_frame is None:
         return None
     try:
-        info = probe(nb.media_path)
+        if nb.media_path not in probed:
+            probed[nb.media_path] = probe_for_seek(nb.media_path)
+        info = probed[nb.media_path][0]
         make_dirs(out_png.parent)
-        return extract_frame(nb.media_path, frame_index_in_file(nb, info), out_png)
+        return grab(nb.media_path, frame_index_in_file(nb, info), out_png, probed=probed[nb.media_path])
+    except FFmpegNotFound:
+        raise
+    except MediaError:
+        return None
+
+
+def _alone(g: FrameGrab) -> Optional[Path]:
+    try:
+        return extract_frames([g])[0]
     except FFmpegNotFound:
         raise
     except MediaError:
@@ -99,8 +137,8 @@ def request_hash(req: GenerationRequest) -> str:
 
 def plan_request(ph: Placeholder, settings: PlanSettings, frames_dir: Path, take: int = 1) -> GenerationRequest:
     opts = ph.options
-    first = neighbour_frame(ph.before, frames_dir / f"{ph.id}_before.png")
-    last = neighbour_frame(ph.after, frames_dir / f"{ph.id}_after.png")
+    first, last = neighbour_frames([(ph.before, frames_dir / f"{ph.id}_before.png"),
+                                    (ph.after, frames_dir / f"{ph.id}_after.png")])
     req = GenerationRequest(
         placeholder_id=ph.id,
         provider=(opts.provider or settings.provider).lower(),

@@ -63,6 +63,8 @@ class _Item:
     #: the frames of it that show in the timeline: all of them, unless a nested stack (a compound
     #: clip, a nested sequence) shows only part of its content
     shown: tuple[int, int] = (0, 0)
+    #: where it is in ``lane.items`` (a list.index would compare items field by field)
+    pos: int = 0
 
 
 @dataclass
@@ -169,18 +171,26 @@ def _walk_lanes(stack: otio.schema.Stack, rate: Fraction, offset: Fraction, pref
         lanes.append(lane)
         own.append(lane)
         ranges = track.range_of_all_children()
+        # Whole-frame offsets (nearly always) keep the arithmetic in ints: 200,000 items add up.
+        base: Fraction | int = offset - track_start
+        if base.denominator == 1:
+            base = int(base)
+        rf = float(rate)
         for ci, child in enumerate(track):
             if isinstance(child, otio.schema.Transition):
                 continue
             r = ranges[child]
-            start = offset + _frames_of(r.start_time, rate) - track_start
-            dur = _frames_of(r.duration, rate)
+            # to_frames' whole-frame shortcut, inlined: this loop runs once per item of the timeline
+            st, du = r.start_time, r.duration
+            sv, dv = st.value, du.value
+            start = base + (int(sv) if st.rate == rf and sv.is_integer() else _frames_of(st, rate))
+            dur = int(dv) if du.rate == rf and dv.is_integer() else _frames_of(du, rate)
             path = prefix + (ti, ci)
             lo, hi = int(start), int(start) + dur
             shown = (max(lo, window[0]), min(hi, window[1])) if window is not None else (lo, hi)
             if isinstance(child, otio.schema.Stack):
                 inner_start = child.trimmed_range().start_time
-                _walk_lanes(child, rate, start - _frames_of(inner_start, rate), path,
+                _walk_lanes(child, rate, Fraction(start - _frames_of(inner_start, rate)), path,
                             f"{label}>", lane.top_index, lanes, stacks, window=shown)
                 candidate = False
             elif isinstance(child, otio.schema.Gap):
@@ -189,14 +199,18 @@ def _walk_lanes(stack: otio.schema.Stack, rate: Fraction, offset: Fraction, pref
                 # A generator (slug, black) is a placeholder under any GEN: note; a clip
                 # with missing media only under its own, because in an EDL every clip
                 # has "missing" media and a timeline marker over a real shot is not a hole.
-                candidate = _is_generator(child) or (_is_placeholder_media(child) and (
-                    has_tag(child.name) or any(_own_gen_marker(child, m) for m in child.markers)))
+                if isinstance(child.media_reference, otio.schema.ExternalReference):
+                    candidate = False       # a real file (most clips): neither a generator nor missing
+                else:
+                    candidate = _is_generator(child) or (_is_placeholder_media(child) and (
+                        has_tag(child.name) or any(_own_gen_marker(child, m) for m in child.markers or ())))
             else:
                 candidate = False
             if window is not None and not _shows(window, lo, hi if hi > lo else lo + 1):
                 candidate = False           # content of a compound clip that its ref-clip does not show
             lane.items.append(_Item(obj=child, path=path, lane=lane, index=ci,
-                                    start=lo, end=hi, candidate=candidate, shown=shown))
+                                    start=lo, end=hi, candidate=candidate, shown=shown,
+                                    pos=len(lane.items)))
 
 
 def _item_space_start(item: otio.core.Item, rate: Fraction) -> int:
@@ -222,7 +236,10 @@ def _collect_markers(lanes: list[_Lane],
                     continue
                 yield _GenMarker(m, "track", lane.track, s, s + max(1, _frames_of(m.marked_range.duration, rate)), lane=lane)
         for item in lane.items:
-            for m in item.obj.markers:
+            markers = item.obj.markers
+            if not markers:   # nearly every item: iterating an empty OTIO list still costs ~10 us
+                continue
+            for m in markers:
                 if is_gen_marker(*marker_text(m)):
                     s = item.start + _frames_of(m.marked_range.start_time, rate) - _item_space_start(item.obj, rate)
                     if lane.window is not None and item.shown[1] <= item.shown[0] < item.end:
@@ -325,7 +342,7 @@ def scan_timeline(timeline: otio.schema.Timeline, info: TimelineInfo, *,
             if item.candidate and _overlaps(gm.start, gm.end, item.start, item.end):
                 found = [item]
             else:
-                idx = item.lane.items.index(item)
+                idx = item.pos
                 for nb in item.lane.items[max(0, idx - 1): idx] + item.lane.items[idx + 1: idx + 2]:
                     if nb.candidate and isinstance(nb.obj, otio.schema.Gap) and _overlaps(gm.start, gm.end, nb.start, nb.end):
                         found.append(nb)
@@ -382,7 +399,7 @@ def scan_timeline(timeline: otio.schema.Timeline, info: TimelineInfo, *,
             warnings.append(f"{src}: {pid}: extra GEN: marker '{en}' at {tc(extra.start)} ignored; "
                             "the first one on the placeholder is used")
         siblings = it.lane.items
-        idx = siblings.index(it)
+        idx = it.pos
         placeholders.append(Placeholder(
             id=pid, track=label, track_name=it.lane.name, track_index=it.lane.top_index,
             item_path=it.path, kind="gap" if isinstance(it.obj, otio.schema.Gap) else "clip",

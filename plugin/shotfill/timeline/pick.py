@@ -26,7 +26,6 @@ from shotfill.timeline.adapters import write_file
 from shotfill.timeline.edl.splice import EVENT, TAKE_COMMENT
 from shotfill.timeline.edl.text import decode_edl_bytes
 from shotfill.timeline.fcp7.splice import TAKE_LINE, take_line
-from shotfill.timeline.fcpxml.splice import take_name
 from shotfill.timeline.names import line_safe
 from shotfill.timeline.otio.bundle import rewrite_bundle
 from shotfill.timeline.place import take_key

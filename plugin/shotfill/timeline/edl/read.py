@@ -32,8 +32,12 @@ from shotfill.timeline.adapters import adapter_error, call_adapter, read_string
 from shotfill_otio.colours import marker_colour
 
 
-def read_edl(p: Path, shown: str, rate: Fraction | None) -> ReadResult:
-    """The EDL at ``p`` read at ``rate`` (required: :class:`UsageError` without it)."""
+def read_edl(p: Path, shown: str, rate: Fraction | None, *, by_order: bool = True) -> ReadResult:
+    """The EDL at ``p`` read at ``rate`` (required: :class:`UsageError` without it).
+
+    ``by_order=False`` always matches clips to events by tags (slower; the
+    tests compare the two ways on the corpus).
+    """
     if rate is None:
         raise UsageError(
             f"{shown}: an EDL does not say its frame rate",
@@ -54,25 +58,15 @@ def read_edl(p: Path, shown: str, rate: Fraction | None) -> ReadResult:
             raise TimelineError(f"{shown}: has no EDL events and no EDL header: it is empty or "
                                 "not an EDL", hint=EXPORT_HINT)
         warnings.append(f"{shown}: the EDL has no events")
+    base_warnings = len(warnings)
 
-    def run(ignore: bool) -> object:   # checked to be a Timeline below
-        return read_string(prep.reader_text, "cmx_3600", rate=float(rate), ignore_timecode_mismatch=ignore)
-
+    timeline, order = _read_text(prep, rate, shown, warnings, by_order=by_order)
+    if by_order and order is None:
+        # The reader's clips do not line up with the events: read again with a tag on each.
+        warnings = warnings[:base_warnings]
+        timeline, order = _read_text(prep, rate, shown, warnings, by_order=False)
     try:
-        with contextlib.redirect_stdout(io.StringIO()):
-            obj = run(prep.needs_ignore_mismatch)
-    except Exception as first:  # noqa: BLE001 - the reader raises many kinds
-        if prep.needs_ignore_mismatch:
-            raise adapter_error(shown, "edl", first) from None
-        obj = call_adapter(shown, "edl", "cmx_3600", lambda: run(True))
-        warnings.append(
-            f"{shown}: the EDL reader could not place every event ({first}); it was read "
-            "again allowing that, so record times after that point may be off")
-    if not isinstance(obj, otio.schema.Timeline):
-        raise TimelineError(f"{shown}: the EDL reader returned no timeline", hint=EXPORT_HINT)
-    timeline = obj
-    try:
-        _normalise_edl(timeline, prep, rate, shown, warnings)
+        _normalise_edl(timeline, prep, rate, shown, warnings, order)
     except TimelineError:
         raise
     except Exception as exc:  # noqa: BLE001
@@ -88,6 +82,55 @@ def read_edl(p: Path, shown: str, rate: Fraction | None) -> ReadResult:
         start_frame=start, width=None, height=None, warnings=warnings,
         source_text=text, encoding=encoding, adapter="cmx_3600",
     )
+
+
+def _read_text(prep: edl_text.PreparedEdl, rate: Fraction, shown: str, warnings: list[str], *,
+               by_order: bool) -> tuple[otio.schema.Timeline, dict[str, list[int]] | None]:
+    """The stock reader's timeline, and (``by_order``) each track's event indexes in clip order.
+
+    The order is None when the clips do not line up with the events; the
+    timeline then has to be read again from the tagged text.
+    """
+    text = prep.reader_text if by_order else prep.tagged_reader_text
+
+    def run(ignore: bool) -> object:   # checked to be a Timeline below
+        return read_string(text, "cmx_3600", rate=float(rate), ignore_timecode_mismatch=ignore)
+
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):
+            obj = run(prep.needs_ignore_mismatch)
+    except Exception as first:  # noqa: BLE001 - the reader raises many kinds
+        if prep.needs_ignore_mismatch:
+            raise adapter_error(shown, "edl", first) from None
+        obj = call_adapter(shown, "edl", "cmx_3600", lambda: run(True))
+        warnings.append(
+            f"{shown}: the EDL reader could not place every event ({first}); it was read "
+            "again allowing that, so record times after that point may be off")
+    if not isinstance(obj, otio.schema.Timeline):
+        raise TimelineError(f"{shown}: the EDL reader returned no timeline", hint=EXPORT_HINT)
+    return obj, (_events_by_track(obj, prep) if by_order else None)
+
+
+def _events_by_track(timeline: otio.schema.Timeline, prep: edl_text.PreparedEdl) -> dict[str, list[int]] | None:
+    """Event indexes per reader track, in the order the reader appended their clips; None if they disagree.
+
+    The reader adds each event's clip to every track its channel names
+    (``edl_text.CHANNEL_MAP``), appending, in file order.
+    """
+    order: dict[str, list[int]] = {}
+    for ev in prep.events:
+        for name in edl_text.CHANNEL_MAP.get(ev.reader_channel, [ev.reader_channel]):
+            order.setdefault(name, []).append(ev.index)
+    names = set()
+    for track in timeline.tracks:
+        name = track.name
+        if name in names:
+            return None
+        names.add(name)
+        clips = sum(1 for item in track if isinstance(item, otio.schema.Clip))
+        if clips != len(order.get(name, ())):
+            return None
+    return order if names == set(order) else None
 
 
 def _pop_event_tag(clip: otio.schema.Clip) -> int | None:
@@ -121,7 +164,8 @@ def _pop_event_tag(clip: otio.schema.Clip) -> int | None:
 
 
 def _normalise_edl(timeline: otio.schema.Timeline, prep: edl_text.PreparedEdl,
-                   rate: Fraction, shown: str, warnings: list[str]) -> None:
+                   rate: Fraction, shown: str, warnings: list[str],
+                   order: dict[str, list[int]] | None = None) -> None:
     """Real start time, leading gaps, LOC markers in clip time, event metadata."""
     rf = float(rate)
     tracks = list(timeline.tracks)
@@ -148,11 +192,12 @@ def _normalise_edl(timeline: otio.schema.Timeline, prep: edl_text.PreparedEdl,
     placed: dict[int, list[tuple[otio.schema.Clip, int]]] = {}
     for track in tracks:
         pos = 0
+        by_order = iter(order[track.name]) if order is not None else None
         for item in track:
             if isinstance(item, otio.schema.Transition):
                 continue
             if isinstance(item, otio.schema.Clip):
-                tag = _pop_event_tag(item)
+                tag = next(by_order) if by_order is not None else _pop_event_tag(item)
                 if tag is not None:
                     placed.setdefault(tag, []).append((item, t0 + pos))
             pos += int(round(item.duration().rescaled_to(rf).value))

@@ -12,8 +12,10 @@ same event number, then comment lines), and hands back:
   moved to match it, an event that overlaps an earlier one moved to an extra
   track, a transition that opens a track turned into a cut), ``* LOC:`` lines
   taken out (they are put back as markers by :mod:`shotfill.timeline.edl.read`, in
-  the right time space) and a ``* SHOTFILL-EVENT n`` tag after each event so
-  that the clips the reader makes can be matched to their events;
+  the right time space).  The reader's clips are matched to their events by
+  order, track by track; ``tagged_reader_text`` is the same text with a
+  ``* SHOTFILL-EVENT n`` tag after each event, for when that order cannot be
+  trusted (the tags double the reader's time: each is a comment it stores);
 * ``events``: what each event says (line number, record and source frames,
   its ``LOC`` lines);
 * ``warnings``: what was compensated, one line per kind, for the editor.
@@ -111,9 +113,14 @@ class Event:
     locators: list[Locator] = field(default_factory=list)
 
 
+class _Tag(str):
+    """An event tag line: in ``tagged_reader_text`` only."""
+
+
 @dataclass
 class PreparedEdl:
     reader_text: str
+    tagged_reader_text: str
     events: list[Event]
     title: str | None
     #: True/False from the header FCM line (at a drop-frame rate), else None
@@ -412,7 +419,7 @@ def prepare_edl(text: str, rate: Fraction) -> PreparedEdl:
 
         # ---- the lines handed to the reader ------------------------------------
         out.extend(_event_lines(sc, ev, ev_fields, tr_fields))
-        out.append(f"* {EVENT_TAG} {ev.index}")
+        out.append(_Tag(f"* {EVENT_TAG} {ev.index}"))
         for ln, c in comments:
             if _LOC_RE.match(c):
                 continue
@@ -435,7 +442,8 @@ def prepare_edl(text: str, rate: Fraction) -> PreparedEdl:
 
     warnings = _warnings(sc)
     return PreparedEdl(
-        reader_text="\n".join(out) + "\n",
+        reader_text="\n".join(line for line in out if type(line) is not _Tag) + "\n",
+        tagged_reader_text="\n".join(out) + "\n",
         events=events,
         title=title,
         header_drop_frame=(header_df and sc.df_rate) if header_df is not None else None,

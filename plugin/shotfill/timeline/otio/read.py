@@ -9,15 +9,16 @@ refused, naming the schemas and how to export for an older OTIO.
 
 from __future__ import annotations
 
+import codecs
 import json
 from pathlib import Path
 
 import opentimelineio as otio
 
-from shotfill.system.bounded import read_bytes
 from shotfill.errors import TimelineError
+from shotfill.system.bounded import read_bytes, read_head
+from shotfill.timeline.adapters import adapter_error, call_adapter, read_file, read_string
 from shotfill.timeline.formats import EXPORT_HINT
-from shotfill.timeline.adapters import adapter_error, call_adapter, read_string
 from shotfill_otio.colours import colour_name
 
 #: Schemas written by newer OTIO versions that this one can read after a downgrade.
@@ -26,12 +27,16 @@ _DOWNGRADES = {"Marker": 3}
 
 def read_otio_json(p: Path, shown: str, warnings: list[str]):
     """The OTIO object in ``p`` (any schema: the caller makes a Timeline of it)."""
-    data = read_bytes(p, shown=shown)
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise TimelineError(f"{shown}: is not UTF-8 text, so it is not valid OpenTimelineIO JSON",
-                            hint=EXPORT_HINT) from None
+    text = _utf8_text(p, shown)
+    if read_head(p, 3, shown=shown) != codecs.BOM_UTF8:   # OTIO's file reader takes no BOM
+        # OTIO's own reader takes the file from disk: no second and third copy of a
+        # 100 MB timeline (its bytes and its text) beside the objects built from it.
+        del text
+        try:
+            return read_file(p, "otio_json")
+        except Exception:  # noqa: BLE001 - read again below, where each failure gets its message
+            pass
+        text = _utf8_text(p, shown)
     try:
         return read_string(text, "otio_json")
     except Exception as exc:  # noqa: BLE001
@@ -75,6 +80,15 @@ def read_otio_json(p: Path, shown: str, warnings: list[str]):
         f"{shown}: was written by a newer OpenTimelineIO ({count} Marker.3); the markers were "
         "read as Marker.2, with their colour by name")
     return call_adapter(shown, "otio_json", "otio_json", lambda: read_string(json.dumps(doc), "otio_json"))
+
+
+def _utf8_text(p: Path, shown: str) -> str:
+    data = read_bytes(p, shown=shown)
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise TimelineError(f"{shown}: is not UTF-8 text, so it is not valid OpenTimelineIO JSON",
+                            hint=EXPORT_HINT) from None
 
 
 def _downgrade(doc) -> int:
