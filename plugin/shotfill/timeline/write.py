@@ -18,6 +18,7 @@ from shotfill.system.files import write_text
 from shotfill.model import Loaded, Placement
 from shotfill.timeline.names import make_text_safe
 from shotfill.rates import rate_str
+from shotfill.timeline.aaf.prepare import prepare_for_aaf
 from shotfill.timeline.adapters import write_file
 from shotfill.timeline.edl.splice import splice_edl
 from shotfill.timeline.fcp7.splice import splice_fcp7
@@ -30,7 +31,7 @@ XmlSplice = Callable[..., str]
 
 #: output suffix -> OTIO adapter
 OUTPUT_ADAPTERS = {".otio": "otio_json", ".otioz": "otioz", ".edl": "cmx_3600",
-                   ".xml": "fcp_xml", ".fcpxml": "fcpx_xml"}
+                   ".xml": "fcp_xml", ".fcpxml": "fcpx_xml", ".aaf": "AAF"}
 
 
 def write_output(loaded: Loaded, placements: list[Placement], output: Path, adapter: str,
@@ -64,12 +65,18 @@ def write_output(loaded: Loaded, placements: list[Placement], output: Path, adap
             f"{output.name}: OTIO's FCPXML writer cannot write a {rate_str(loaded.info.rate)} fps timeline "
             "readably (it leaves frameDuration empty), so it was not written; the generated media is kept",
             hint="write the output as .otio or .xml (FCP 7), or start from an FCPXML export")
-    filled = place_clips(read.timeline, placements, relative_to=output.parent if relative_paths else None)
+    # An AAF locator is a URL with no base to resolve a relative path from: always absolute there.
+    relative = relative_paths and adapter != "AAF"
+    if relative_paths and not relative:
+        warnings.append(f"{output.name}: AAF links media by absolute file:// URL; --relative-paths does not apply")
+    filled = place_clips(read.timeline, placements, relative_to=output.parent if relative else None)
     if adapter in ("cmx_3600", "fcp_xml", "fcpx_xml"):
         # These writers copy names and URLs into the text as they are: a newline would inject an EDL
         # line, a C0 character would make the XML unreadable.
         make_text_safe(filled)
     kwargs: dict[str, Any] = {}
+    if adapter == "AAF":
+        warnings += prepare_for_aaf(filled, loaded.info.rate, size=(loaded.info.width, loaded.info.height))
     if adapter == "cmx_3600":
         kwargs["rate"] = float(loaded.info.rate)
     write_file(filled, output, adapter_name=adapter, **kwargs)
