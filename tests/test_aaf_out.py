@@ -66,6 +66,7 @@ def cut(tmp_path: Path) -> Path:
     v1.append(clip("a", 20, R24, src=10, url="a.mov", avail=(0, 40)))
     v1.append(gap(12, R24, marker("GEN: a fox in snow | seed=5", 0, 12, R24)))
     v1.append(clip("b", 20, R24, src=4, url="b.mov", avail=(0, 40)))
+    v1[2].markers.append(marker("the editor's note", 5, 1, R24, comment="keep this take"))
     v2 = otio.schema.Track(name="V2", kind="Video")
     v2.append(gap(30, R24))
     v2.append(slug("GEN: lower third, white text", 8, R24))
@@ -99,6 +100,16 @@ def test_fill_to_aaf_links_each_generated_clip_at_its_record_frame(cut: Path, tm
         assert media.is_file() and media.parent == out.parent / "cut_media"
         assert decoded_frames(media) == frames
         assert Fraction(video_stream(media)["r_frame_rate"]) == R24
+
+    # the markers OTIO's writer drops come back through ShotFill's post-write hook, at their record frames
+    marks = {}
+    for track in back.video_tracks():
+        for item in track:
+            for m in item.markers:
+                at = item.range_in_parent().start_time + (m.marked_range.start_time - item.trimmed_range().start_time)
+                marks[m.name] = (track.name, at.to_frames())
+    # the editor's marker: source frame 5 of b, which plays from its frame 4 at record frame 32
+    assert marks == {"GEN: a fox in snow | seed=5": ("V1", 20), "the editor's note keep this take": ("V1", 33)}
 
     # pyaaf2, on the composition itself
     clips = {c["comments"].get("ShotFill prompt", c["name"]): c for c in aaf_picture_clips(out)}
@@ -158,6 +169,7 @@ def test_prepare_makes_a_timeline_of_any_source_writable(tmp_path: Path):
     tl.tracks.append(v1)
     with pytest.raises(Exception):
         otio.adapters.write_to_file(tl.deepcopy(), str(tmp_path / "raw.aaf"), adapter_name="AAF")
+    tl.tracks[0][0].markers.append(marker("not asked for", 2, 1, r24))
     warnings = prepare_for_aaf(tl, r24)
     assert any("transition" in w for w in warnings) and any("filler" in w for w in warnings)
     otio.adapters.write_to_file(tl, str(tmp_path / "t.aaf"), adapter_name="AAF")
@@ -165,6 +177,9 @@ def test_prepare_makes_a_timeline_of_any_source_writable(tmp_path: Path):
     assert [(c["name"], c["position"], c["length"]) for c in clips] == [("a", 0, 24), ("b", 24, 24),
                                                                         ("offline", 60, 10)]
     assert clips[1]["start"] == 48   # frame 50 at 25 fps is frame 48 at 24
+    # ShotFill's marker hook stays out of an AAF write that did not ask for it
+    with aaf2.open(str(tmp_path / "t.aaf"), "r") as f:
+        assert not [s for s in next(f.content.toplevel()).slots if isinstance(s, aaf2.mobslots.EventMobSlot)]
 
 
 def test_mob_ids_are_stable_per_file():

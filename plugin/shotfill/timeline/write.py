@@ -77,6 +77,8 @@ def write_output(loaded: Loaded, placements: list[Placement], output: Path, adap
     kwargs: dict[str, Any] = {}
     if adapter == "AAF":
         warnings += prepare_for_aaf(filled, loaded.info.rate, size=(loaded.info.width, loaded.info.height))
+        # shotfill_otio's post-write hook adds the markers, which the writer itself drops.
+        kwargs["hook_function_argument_map"] = {"shotfill_markers": True}
     if adapter == "cmx_3600":
         kwargs["rate"] = float(loaded.info.rate)
     write_file(filled, output, adapter_name=adapter, **kwargs)

@@ -5,7 +5,7 @@ writer takes: every clip needs a Mob ID (an AAF read carries them; an EDL or
 an OTIO file does not), a media reference with an ``available_range``, and
 every range at the timeline's own rate; it raises on any generator but a slug
 and on a transition without the AAF operation metadata its reader leaves.
-It writes no markers and keeps only ``metadata["AAF"]["UserComments"]`` of a
+It writes no markers (``shotfill_otio.aaf_markers`` adds them) and keeps only ``metadata["AAF"]["UserComments"]`` of a
 clip's metadata (as the master clip's comments, which Media Composer shows as
 bin columns).
 
@@ -22,11 +22,12 @@ So, on the writer's own copy of the timeline:
 - a generator clip left unfilled (slug, colour, bars) becomes filler, and a
   transition the writer cannot describe becomes a cut: both with a warning.
 
-The transcribe hooks of otio-aaf-adapter 2.x are not used: they are
-registered for the whole process through an OTIO plugin manifest and exist
-to embed (transcode) essence; ShotFill links its files as external essence,
-so preparing the timeline before the writer sees it does the same job
-without changing what the adapter does for anyone else in the process.
+Of otio-aaf-adapter 2.x's transcribe hooks, ShotFill uses the post-write one
+(``shotfill_otio.aaf_markers``, registered in the OTIO plugin's manifest) to
+write the markers the writer drops.  The rest is done here, before the writer
+sees the timeline, rather than in a pre-write hook: hooks are registered for
+the whole process, and ShotFill's preparation must not change what the adapter
+does for anyone else in it.
 """
 
 from __future__ import annotations
