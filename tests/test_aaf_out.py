@@ -185,3 +185,39 @@ def test_prepare_makes_a_timeline_of_any_source_writable(tmp_path: Path):
 def test_mob_ids_are_stable_per_file():
     assert mob_id_for("file:///m/a.mov") == mob_id_for("file:///m/a.mov") != mob_id_for("file:///m/b.mov")
     assert mob_id_for("x").startswith("urn:smpte:umid:")
+
+
+def aaf_timecodes(path: Path) -> dict[str, tuple[int, int, bool]]:
+    """Mob name (the composition: "<comp>") -> (start, fps, drop) of its Timecode."""
+    found = {}
+    with aaf2.open(str(path), "r") as f:
+        for mob in f.content.mobs:
+            for slot in mob.slots:
+                seg = slot.segment
+                if isinstance(seg, aaf2.components.Timecode):
+                    key = "<comp>" if isinstance(mob, aaf2.mobs.CompositionMob) else mob.name
+                    found[key] = (seg.start, seg.fps, bool(seg.drop))
+    return found
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("rate,start,drop", [(Fraction(24000, 1001), 86400, False),
+                                             (Fraction(30000, 1001), 107892, True)])
+def test_aaf_timecodes_count_as_the_timeline_does(tmp_path: Path, rate: Fraction, start: int, drop: bool):
+    """23.976 is never drop frame (the writer's tapes said it was); 29.97 DF stays DF (the writer wrote NDF)."""
+    r = f"{rate.numerator}/{rate.denominator}"
+    make_test_clip(tmp_path / "a.mov", rate=r, frames=40, source="counter", codec="h264_lossless")
+    tl = otio.schema.Timeline(name="cut", global_start_time=otio.opentime.RationalTime(start, float(rate)))
+    v1 = otio.schema.Track(name="V1", kind="Video")
+    v1.append(clip("a", 20, rate, src=0, url="a.mov", avail=(0, 40)))
+    v1.append(gap(10, rate, marker("GEN: a crow", 0, 10, rate)))
+    tl.tracks.append(v1)
+    src = tmp_path / "cut.otio"
+    otio.adapters.write_to_file(tl, str(src))
+    out = tmp_path / "out" / "cut.aaf"
+    assert main(["fill", str(src), "-o", str(out), "-q", "--no-report"]) == 0
+    tcs = aaf_timecodes(out)
+    assert tcs.pop("<comp>") == (start, 24 if rate.numerator == 24000 else 30, drop)
+    (gen,) = [c for c in aaf_picture_clips(out) if c["comments"]]
+    assert tcs[gen["name"]] == (start + 20, 24 if rate.numerator == 24000 else 30, drop)
+    assert all(d == drop for _, _, d in tcs.values())

@@ -1,4 +1,4 @@
-"""An ``otio_aaf_post_write_transcribe`` hook of otio-aaf-adapter 2.x: markers into the AAF it writes.
+"""An ``otio_aaf_post_write_transcribe`` hook of otio-aaf-adapter 2.x: markers (and right timecodes) into its AAF.
 
 The adapter's writer writes no markers at all, so a filled timeline would lose
 every ``GEN:`` note (and the editor's own markers).  This hook runs after the
@@ -7,7 +7,8 @@ markers as Media Composer keeps them: one ``EventMobSlot`` per video track,
 holding ``DescriptiveMarker`` components at their record frame, each naming
 the picture slot it describes (``DescribedSlots``) and sharing its
 ``PhysicalTrackNumber`` -- the structure the adapter's own reader reads
-markers from.
+markers from.  It also sets each timecode's drop-frame flag as the timeline
+counts (see :func:`fix_timecodes`).
 
 Hooks are registered for the whole process through the plugin manifest, so
 this one does nothing unless the writer was called with
@@ -23,6 +24,8 @@ from __future__ import annotations
 from typing import Any
 
 ARG = "shotfill_markers"
+#: whether the timeline counts drop-frame timecode
+DROP = "shotfill_drop_frame"
 
 
 def hook_function(in_timeline: Any, argument_map: Any = None) -> Any:
@@ -30,7 +33,25 @@ def hook_function(in_timeline: Any, argument_map: Any = None) -> Any:
     handle = args.get("aaf_handle")
     if args.get(ARG) and handle is not None and "write_filepath" in args:
         write_markers(in_timeline, handle)
+        fix_timecodes(handle, bool(args.get(DROP)))
     return in_timeline
+
+
+def fix_timecodes(f: Any, drop_frame: bool) -> None:
+    """Drop frame as the timeline counts it, on every Timecode the writer made.
+
+    The writer marks each tape's timecode drop-frame whenever the rate is not
+    whole (so 23.976 comes out as "24 fps drop frame", which does not exist)
+    and the composition's never (so a 29.97 DF cut comes out NDF).  Drop frame
+    exists only at 30 and 60 fps nominal.
+    """
+    import aaf2
+
+    for mob in f.content.mobs:
+        for slot in mob.slots:
+            seg = slot.segment
+            if isinstance(seg, aaf2.components.Timecode):
+                seg.drop = bool(drop_frame and seg.fps in (30, 60))
 
 
 def _frames(t: Any, rate: float) -> int:

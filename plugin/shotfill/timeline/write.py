@@ -77,8 +77,9 @@ def write_output(loaded: Loaded, placements: list[Placement], output: Path, adap
     kwargs: dict[str, Any] = {}
     if adapter == "AAF":
         warnings += prepare_for_aaf(filled, loaded.info.rate, size=(loaded.info.width, loaded.info.height))
-        # shotfill_otio's post-write hook adds the markers, which the writer itself drops.
-        kwargs["hook_function_argument_map"] = {"shotfill_markers": True}
+        # shotfill_otio's post-write hook adds the markers the writer drops and sets drop frame right.
+        kwargs["hook_function_argument_map"] = {"shotfill_markers": True,
+                                                "shotfill_drop_frame": loaded.info.drop_frame}
     if adapter == "cmx_3600":
         kwargs["rate"] = float(loaded.info.rate)
     write_file(filled, output, adapter_name=adapter, **kwargs)

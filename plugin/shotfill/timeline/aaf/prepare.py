@@ -5,9 +5,9 @@ writer takes: every clip needs a Mob ID (an AAF read carries them; an EDL or
 an OTIO file does not), a media reference with an ``available_range``, and
 every range at the timeline's own rate; it raises on any generator but a slug
 and on a transition without the AAF operation metadata its reader leaves.
-It writes no markers (``shotfill_otio.aaf_markers`` adds them) and keeps only ``metadata["AAF"]["UserComments"]`` of a
-clip's metadata (as the master clip's comments, which Media Composer shows as
-bin columns).
+It writes no markers (``shotfill_otio.aaf_markers`` adds them) and keeps only
+``metadata["AAF"]["UserComments"]`` of a clip's metadata (as the master clip's
+comments, which Media Composer shows as bin columns).
 
 So, on the writer's own copy of the timeline:
 
