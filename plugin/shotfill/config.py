@@ -224,7 +224,8 @@ class Settings(_Strict):
             if ps.api_key is not None:
                 secrets.register(ps.api_key.get_secret_value())
             secrets.register_url(ps.base_url)
-        if self.c2pa is not None:
+        if self.c2pa is not None and "-----BEGIN" in self.c2pa.private_key.get_secret_value():
+            # an inline PEM; a key file's text is registered when media.credentials reads it
             secrets.register(self.c2pa.private_key.get_secret_value())
 
 
@@ -300,9 +301,10 @@ def _c2pa_paths(raw: dict[str, Any], f: Path) -> None:
         value = c2pa.get(name)
         if not isinstance(value, str):
             continue
-        if name == "private_key":
-            secrets.register(value)
-        if "-----BEGIN" not in value:
+        if "-----BEGIN" in value:
+            if name == "private_key":
+                secrets.register(value)
+        else:
             p = Path(value).expanduser()
             c2pa[name] = str(p if p.is_absolute() else (f.parent / p).resolve())
 
