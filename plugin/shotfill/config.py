@@ -143,12 +143,31 @@ class ProviderSettings(_Strict):
         return None if v is None else check_base_url(v)
 
 
+class C2paSettings(_Strict):
+    """``[c2pa]``: sign every placed generated file with C2PA content credentials (see ``media.credentials``)."""
+
+    #: the signing certificate chain, leaf first: a PEM file (relative to the config file) or the PEM itself
+    sign_cert: str
+    #: the leaf's PKCS#8 private key: a PEM file or the PEM itself; a secret either way
+    private_key: SecretStr
+    alg: Literal["es256", "es384", "es512", "ps256", "ps384", "ps512", "ed25519"] = "es256"
+    #: an RFC 3161 time-stamp authority, asked for a timestamp at each signing
+    tsa_url: Optional[str] = None
+    include_prompt: bool = True
+
+    @field_validator("tsa_url")
+    @classmethod
+    def _tsa(cls, v: Optional[str]) -> Optional[str]:
+        return None if v is None else check_base_url(v)
+
+
 class Settings(_Strict):
     default_provider: str = "local"
     concurrency: int = Field(default=4, ge=1, le=256)
     #: takes per placeholder when neither its note nor ``--takes`` says
     takes: int = Field(default=1, ge=1, le=MAX_TAKES)
     providers: dict[str, ProviderSettings] = Field(default_factory=dict)
+    c2pa: Optional[C2paSettings] = None
     #: the files these settings came from (for messages)
     sources: tuple[str, ...] = ()
     #: provider name -> the file that set its base_url (the last one that did)
@@ -208,6 +227,9 @@ class Settings(_Strict):
             if ps.api_key is not None:
                 secrets.register(ps.api_key.get_secret_value())
             secrets.register_url(ps.base_url)
+        if self.c2pa is not None and "-----BEGIN" in self.c2pa.private_key.get_secret_value():
+            # an inline PEM; a key file's text is registered when media.credentials reads it
+            secrets.register(self.c2pa.private_key.get_secret_value())
 
 
 def register_environment_secrets(environ: Optional[Mapping[str, str]] = None) -> None:
@@ -273,6 +295,23 @@ def _explain(exc: ValidationError, sources: list[str]) -> ConfigError:
                        hint="see the README's Configuration section for the keys")
 
 
+def _c2pa_paths(raw: dict[str, Any], f: Path) -> None:
+    """``[c2pa]``'s key registered as a secret before validation; its PEM file paths made relative to ``f``."""
+    c2pa = raw.get("c2pa")
+    if not isinstance(c2pa, dict):
+        return
+    for name in ("sign_cert", "private_key"):
+        value = c2pa.get(name)
+        if not isinstance(value, str):
+            continue
+        if "-----BEGIN" in value:
+            if name == "private_key":
+                secrets.register(value)
+        else:
+            p = Path(value).expanduser()
+            c2pa[name] = str(p if p.is_absolute() else (f.parent / p).resolve())
+
+
 def load_settings(config: Optional[Path] = None, *, cwd: Optional[Path] = None,
                   environ: Optional[Mapping[str, str]] = None) -> Settings:
     """Settings from the user's file, then the project's (or ``config``), validated."""
@@ -303,6 +342,7 @@ def load_settings(config: Optional[Path] = None, *, cwd: Optional[Path] = None,
                 if isinstance(prov.get("base_url"), str):
                     secrets.register_url(prov["base_url"])
                     base_url_files[name] = str(f)
+        _c2pa_paths(raw, f)
         # A relative workflow path means relative to the file that names it.
         for prov in (raw.get("providers") or {}).values():
             if isinstance(prov, dict) and isinstance(prov.get("workflow"), str):

@@ -124,10 +124,10 @@ def build_parser() -> argparse.ArgumentParser:
     fp = sub.add_parser("fill", help="generate, conform and place clips; write a new timeline")
     common(fp, many=True)
     fp.add_argument("-o", "--output", type=Path, required=True,
-                    help="the filled timeline; its suffix picks the format (.otio .otioz .edl .xml .fcpxml); "
+                    help="the filled timeline; its suffix picks the format (.otio .otioz .edl .xml .fcpxml .aaf); "
                          "with several timelines, a folder")
     fp.add_argument("--format", help="with an output folder: write every timeline as this format "
-                                     "(otio, otioz, edl, xml, fcpxml); default: each input's own")
+                                     "(otio, otioz, edl, xml, fcpxml, aaf); default: each input's own")
     fp.add_argument("--media-dir", type=Path, help="where generated media goes (default: OUTPUT_media/ beside OUTPUT)")
     fp.add_argument("--codec", choices=[c.value for c in Codec], default=Codec.PRORES.value,
                     help="prores (ProRes 422 HQ .mov, default), prores_ks (slower encoder), dnxhr (DNxHR HQ .mov), h264 (.mp4)")

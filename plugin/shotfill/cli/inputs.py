@@ -3,7 +3,7 @@
 One file and an ``-o`` with a timeline suffix is the plain case.  Several
 inputs, a folder or a glob make ``-o`` a folder: one output per input, named
 after the input, in the input's own format unless ``--format`` says otherwise
-(formats ShotFill cannot write, such as AAF, come out as ``.otio``).
+(formats ShotFill cannot write, such as Kdenlive or XGES, come out as ``.otio``).
 """
 
 from __future__ import annotations

@@ -42,6 +42,7 @@ from shotfill.jobs import takes
 from shotfill.jobs.executor import LocalExecutor
 from shotfill.jobs.journal import JobRecord, Journal
 from shotfill.media.conform import conform, length_check
+from shotfill.media.credentials import Claim, Signing
 from shotfill.media.probe import probe
 from shotfill.model import (Codec, ConformTarget, Fit, GeneratedMedia, GenerationRequest, JobSpec, Outcome,
                             TimelineInfo)
@@ -99,6 +100,8 @@ class Runner:
         self.settings = settings
         self.state_dir = state_dir
         self.emit = on_event
+        #: [c2pa] content credentials: checked here, before anything is generated or opened
+        self.signing = Signing(settings.config.c2pa) if settings.config.c2pa is not None else None
         self.journal = Journal(state_dir / "journal.sqlite")
         self.cache = MediaCache(state_dir / "cache")
         self.ctx = ProviderContext(settings=settings.config, journal=self.journal, on_event=on_event)
@@ -222,6 +225,10 @@ class Runner:
             out.warnings += await executor.cpu(length_check, Path(gen.path), target)
             self.emit(spec.key, Stage.CONFORM, dst.name)
             await executor.cpu(conform, Path(gen.path), dst, target, threads=threads)
+            if self.signing is not None:   # the last write: any re-encode after it would drop the manifest
+                claim = Claim(provider=gen.provider, model=gen.model, seed=req.seed, request_hash=req.request_hash,
+                              prompt=req.prompt)
+                await executor.cpu(self.signing.sign, dst, claim, original=Path(gen.path), frames=ph.duration)
             out.timings["conform"] = time.monotonic() - t1
             out.status, out.media, out.provenance = "filled", dst, provenance(req, gen)
             self.emit(spec.key, Stage.DONE, str(dst))

@@ -22,6 +22,7 @@ from shotfill.system.files import write_text
 from shotfill.model import Loaded, Placement
 from shotfill.timeline.names import make_text_safe
 from shotfill.rates import rate_str
+from shotfill.timeline.aaf.prepare import prepare_for_aaf
 from shotfill.timeline.adapters import write_file
 from shotfill.timeline.edl.splice import splice_edl
 from shotfill.timeline.fcp7.splice import splice_fcp7
@@ -36,7 +37,7 @@ XmlSplice = Callable[..., str]
 
 #: output suffix -> OTIO adapter
 OUTPUT_ADAPTERS = {".otio": "otio_json", ".otioz": "otioz", ".edl": "cmx_3600",
-                   ".xml": "fcp_xml", ".fcpxml": "fcpx_xml"}
+                   ".xml": "fcp_xml", ".fcpxml": "fcpx_xml", ".aaf": "AAF"}
 
 
 def media_rebase(loaded: Loaded, output: Path, adapter: str, *, absolute_media: bool) -> Optional[Rebase]:
@@ -89,7 +90,10 @@ def write_output(loaded: Loaded, placements: list[Placement], output: Path, adap
             "readably (it leaves frameDuration empty), so it was not written; the generated media is kept",
             hint="write the output as .otio or .xml (FCP 7), or start from an FCPXML export")
     # OTIOZ copies the media into the bundle and names it there: it needs to find it, so absolute paths.
-    relative_to = output.parent if relative_paths and adapter != "otioz" else None
+    # An AAF locator is a URL with no base to resolve a relative path from: always absolute there too.
+    if relative_paths and adapter == "AAF":
+        warnings.append(f"{output.name}: AAF links media by absolute file:// URL; --relative-paths does not apply")
+    relative_to = output.parent if relative_paths and adapter not in ("otioz", "AAF") else None
     filled = place_clips(read.timeline, placements, relative_to=relative_to,
                          rebase=rebase, urls=read.format in ("fcp_xml", "fcpx_xml"))
     if adapter in ("fcp_xml", "fcpx_xml"):
@@ -102,6 +106,11 @@ def write_output(loaded: Loaded, placements: list[Placement], output: Path, adap
         write_bundle(filled, output)   # OTIO's bundler would pack the active take only
         return warnings
     kwargs: dict[str, Any] = {}
+    if adapter == "AAF":
+        warnings += prepare_for_aaf(filled, loaded.info.rate, size=(loaded.info.width, loaded.info.height))
+        # shotfill_otio's post-write hook adds the markers the writer drops and sets drop frame right.
+        kwargs["hook_function_argument_map"] = {"shotfill_markers": True,
+                                                "shotfill_drop_frame": loaded.info.drop_frame}
     if adapter == "cmx_3600":
         kwargs["rate"] = float(loaded.info.rate)
     write_file(filled, output, adapter_name=adapter, **kwargs)

@@ -1,0 +1,1 @@
+"""AAF out: what OTIO's AAF writer needs of a filled timeline (see :mod:`.prepare`)."""
