@@ -165,6 +165,9 @@ class GeneratedMedia(Frozen):
     provider: str
     model: Optional[str] = None
     job_id: Optional[str] = None
+    #: the rate and frame count the service's file has, as probed on download
+    fps: Optional[Rate] = None
+    frames: Optional[int] = None
 
 
 class MediaInfo(Frozen):

@@ -338,14 +338,32 @@ def cmd_providers(args: argparse.Namespace) -> int:
         print(f"{r['name']:<10} {state}   base {r['base_url'] or '-'}{where}")
         if r.get("refused"):
             print(f"    REFUSED: {r['refused']}")
+        print(f"    default model: {r['default_model'] or '- (declare one in shotfill.toml)'}")
         for m in r["models"]:
-            frames = "+".join(k for k in ("first", "last") if m[f"{k}_frame"]) or "text only"
-            price = f"{m['price_per_second']}/s" if m["price_per_second"] is not None else "price unknown"
-            durs = ", ".join(f"{d:g}" for d in m["durations"]) if m["durations"] else "any"
-            print(f"    {m['name']:<28} durations {durs} s; sizes {', '.join(m['sizes']) or 'any'}; "
-                  f"frames {frames}; seed {'yes' if m['seed'] else 'no'}; negative {'yes' if m['negative'] else 'no'}; "
-                  f"{price}")
+            print("    " + _model_line(m))
     return 0
+
+
+def _model_line(m: dict[str, Any]) -> str:
+    """One catalog entry in a line: its lengths, frame rule and rates, sizes, keyframes, price."""
+    frames = "+".join(k for k in ("first", "last") if m.get(f"{k}_frame")) or "text only"
+    price = m.get("price_per_second")
+    price_text = ("price unknown" if price is None else f"{price}/s" if not isinstance(price, dict)
+                  else ", ".join(f"{k} {v}/s" for k, v in price.items()))
+    if m.get("durations"):
+        length = "durations " + ", ".join(f"{d:g}" for d in m["durations"]) + " s"
+    elif m.get("min_seconds") is not None or m.get("max_seconds") is not None:
+        length = f"{m.get('min_seconds', 0):g}..{m.get('max_seconds', float('inf')):g} s"
+    else:
+        length = "durations any"
+    if m.get("frames"):
+        length += f", frames {m['frames']}"
+    rates = f"; rates {', '.join(str(r) for r in m['rates'])}" if m.get("rates") else ""
+    refs = f"; references {m['references']}" if m.get("references") else ""
+    own = "" if m.get("builtin", True) else " (shotfill.toml)"
+    return (f"{m['name']:<28} {length}{rates}; sizes {', '.join(m.get('sizes') or []) or 'any'}; "
+            f"keyframes {frames}{refs}; seed {'yes' if m.get('seed') else 'no'}; "
+            f"negative {'yes' if m.get('negative') else 'no'}; {price_text}{own}")
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:

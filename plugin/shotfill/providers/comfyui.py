@@ -244,6 +244,9 @@ class ComfyUIProvider(RemoteProvider):
 
     # -- config: the workflow and where its inputs are -------------------------------------
 
+    def default_model(self) -> Optional[str]:
+        return self.settings.model or self.models[0].name
+
     def custom_spec(self, name: str) -> ModelSpec:
         """Any model name is a label for the workflow (shown in plans and the journal)."""
         return self.models[0].model_copy(update={"name": name})
