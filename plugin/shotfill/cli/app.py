@@ -219,13 +219,20 @@ def cmd_scan(args: argparse.Namespace) -> int:
     return 0
 
 
+def _length(plan: dict[str, Any]) -> str:
+    """What the service is asked to make: frames at its rate where it counts them, else seconds."""
+    if plan.get("frames") and plan.get("fps"):
+        return f"{plan['frames']} frames at {plan['fps']} fps ({plan['seconds']:.2f} s)"
+    return f"{plan['seconds']:g} s"
+
+
 def _plan_line(plan: dict[str, Any], ph: Placeholder) -> str:
     if plan.get("refused"):
         return f"plan: {plan['provider']}: REFUSED: {plan['refused']}"
     uses = [n for n, used, nb in (("first frame from the shot before", plan["use_first"], ph.before),
                                   ("last frame from the shot after", plan["use_last"], ph.after)) if used]
     cost = plan.get("estimated_cost")
-    text = (f"plan: {plan['provider']} {plan['model']}: {plan['seconds']:g} s at {plan['size_label']}"
+    text = (f"plan: {plan['provider']} {plan['model']}: {_length(plan)} at {plan['size_label']}"
             + (f", {', '.join(uses)}" if uses else ", text only")
             + (f", est. {cost:.2f}" if cost is not None else ", price unknown"))
     notes = plan.get("notes") or []
@@ -316,7 +323,7 @@ def _print_dry_run(rows: list[PlanPreview], *, as_json: bool) -> int:
             continue
         plan = r.plan
         cost = plan.estimated_cost
-        print(f"  {plan.model}: {plan.seconds:g} s at {plan.size_label}; "
+        print(f"  {plan.model}: {_length(plan.model_dump(mode='json'))} at {plan.size_label}; "
               f"est. {'%.2f' % cost if cost is not None else 'unknown (set price_per_second)'}")
         for n in plan.notes:
             print(f"  note: {n}")
