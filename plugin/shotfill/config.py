@@ -247,6 +247,8 @@ class ProviderSettings(_Strict):
 class Settings(_Strict):
     default_provider: str = "local"
     concurrency: int = Field(default=4, ge=1, le=256)
+    #: reference images (a character, a style) sent with every shot to models that take them
+    references: list[Annotated[str, Field(min_length=1)]] = Field(default_factory=list, max_length=16)
     providers: dict[str, ProviderSettings] = Field(default_factory=dict)
     #: the files these settings came from (for messages)
     sources: tuple[str, ...] = ()
@@ -402,6 +404,11 @@ def load_settings(config: Optional[Path] = None, *, cwd: Optional[Path] = None,
                 if isinstance(prov.get("base_url"), str):
                     secrets.register_url(prov["base_url"])
                     base_url_files[name] = str(f)
+        # Reference images, like a workflow, are found relative to the file that names them.
+        if isinstance(raw.get("references"), list):
+            raw["references"] = [str(Path(r).expanduser() if Path(r).expanduser().is_absolute()
+                                     else (f.parent / Path(r).expanduser()).resolve()) if isinstance(r, str) else r
+                                 for r in raw["references"]]
         # A relative workflow path means relative to the file that names it.
         for prov in (raw.get("providers") or {}).values():
             if isinstance(prov, dict) and isinstance(prov.get("workflow"), str):

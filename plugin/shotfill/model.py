@@ -67,6 +67,8 @@ class ShotOptions(Frozen):
     model: Optional[str] = None
     negative: Optional[str] = None
     fit: Optional[Fit] = None
+    #: reference images (a character, a style), comma-separated paths
+    ref: Optional[str] = None
 
 
 class Neighbour(Frozen):
@@ -155,6 +157,8 @@ class GenerationRequest(Frozen):
     #: PNG files of the last frame before and the first frame after, when known
     first_frame: Optional[str] = None
     last_frame: Optional[str] = None
+    #: reference images (PNG/JPEG/WebP files) for models that take them
+    references: tuple[str, ...] = ()
     shot_label: str = ""
     request_hash: str = ""
 

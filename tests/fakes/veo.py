@@ -34,6 +34,8 @@ MODELS = {
     "veo-3.1-fast-generate-001": ({4, 6, 8}, {"720p", "1080p", "4k"}, True),
     "veo-3.1-lite-generate-001": ({4, 6, 8}, {"720p", "1080p"}, False),
 }
+#: models that take reference images ("asset"), up to three
+REFERENCES = {"veo-3.1-generate-001"}
 #: ids Google has shut down: 404 like any unknown model
 GONE = ("veo-3.1-generate-preview", "veo-3.1-fast-generate-preview", "veo-3.1-lite-generate-preview",
         "veo-3.0-generate-001", "veo-3.0-fast-generate-001", "veo-2.0-generate-001")
@@ -163,6 +165,14 @@ class FakeVeo(FakeService):
         for k in ("image", "lastFrame"):
             if k in inst:
                 self._validate_image(k, inst[k])
+        if "referenceImages" in inst:
+            refs = inst["referenceImages"]
+            if model not in REFERENCES or not isinstance(refs, list) or not 1 <= len(refs) <= 3:
+                raise _Invalid("`referenceImages` isn't supported by this model, or holds more than 3 images.")
+            for i, ref in enumerate(refs):
+                if not isinstance(ref, dict) or ref.get("referenceType") not in ("asset", "style"):
+                    raise _Invalid(f"referenceImages[{i}].referenceType must be asset or style.")
+                self._validate_image(f"referenceImages[{i}].image", ref.get("image"))
         if "lastFrame" in inst:
             if not last_ok:
                 raise _Invalid("`lastFrame` isn't supported by this model.")

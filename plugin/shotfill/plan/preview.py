@@ -48,7 +48,8 @@ def preview_plans(placeholders: Iterable[Placeholder], *, width: int, height: in
                   provider: Optional[str] = None, model: Optional[str] = None,
                   frames_dir: Optional[Path] = None, bodies: bool = False) -> list[PlanPreview]:
     """The plan of each placeholder with the run's provider and model (a note's own choice wins)."""
-    ps = PlanSettings(width=width, height=height, provider=provider or settings.default_provider, model=model)
+    ps = PlanSettings(width=width, height=height, provider=provider or settings.default_provider, model=model,
+                      references=tuple(settings.references))
     ctx = ProviderContext(settings=settings)
     providers: dict[str, Provider] = {}
     rows = []

@@ -15,9 +15,9 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Optional
 
-from shotfill.errors import FFmpegNotFound, MediaError
+from shotfill.errors import FFmpegNotFound, MediaError, UsageError
 from shotfill.system.files import make_dirs
-from shotfill.media.frames import extract_frame
+from shotfill.media.frames import extract_frame, read_reference
 from shotfill.media.probe import probe
 from shotfill.model import GenerationRequest, MediaInfo, Neighbour, Placeholder
 from shotfill.rates import timecode_to_frames
@@ -29,6 +29,23 @@ class PlanSettings:
     height: int
     provider: str = "local"
     model: Optional[str] = None
+    #: the project's reference images (shotfill.toml ``references``); a note's ``ref=`` replaces them
+    references: tuple[str, ...] = ()
+
+
+def references_for(ph: Placeholder, settings: PlanSettings) -> tuple[str, ...]:
+    """The shot's reference images: its note's ``ref=`` (relative to the working folder), else the project's."""
+    if ph.options.ref:
+        return tuple(str(Path(p.strip()).expanduser().resolve()) for p in ph.options.ref.split(",") if p.strip())
+    return settings.references
+
+
+def reference_bytes(ph_id: str, path: str) -> bytes:
+    """A reference image's bytes (read bounded; not an image: refused, naming the shot and the file)."""
+    try:
+        return read_reference(path, UsageError)[1]
+    except UsageError as exc:
+        raise UsageError(f"{ph_id}: {exc.message}", hint=exc.hint) from None
 
 
 def default_seed(ph: Placeholder) -> int:
@@ -79,13 +96,15 @@ def neighbour_frame(nb: Optional[Neighbour], out_png: Path) -> Optional[Path]:
 
 
 def request_hash(req: GenerationRequest) -> str:
-    data = req.model_dump(mode="json", exclude={"request_hash", "first_frame", "last_frame",
+    data = req.model_dump(mode="json", exclude={"request_hash", "first_frame", "last_frame", "references",
                                                 "placeholder_id", "shot_label"})
     h = hashlib.sha256(json.dumps(data, sort_keys=True).encode())
     for frame in (req.first_frame, req.last_frame):
         h.update(b"\0frame\0")
         if frame:
             h.update(Path(frame).read_bytes())
+    for ref in req.references:       # only when there are some: hashes without references stay as they were
+        h.update(b"\0reference\0" + reference_bytes(req.placeholder_id, ref))
     return h.hexdigest()
 
 
@@ -104,6 +123,7 @@ def plan_request(ph: Placeholder, settings: PlanSettings, frames_dir: Path) -> G
         timecode=ph.timecode,
         first_frame=str(first) if first else None,
         last_frame=str(last) if last else None,
+        references=references_for(ph, settings),
         shot_label=ph.id,
     )
     return req.model_copy(update={"request_hash": request_hash(req)})
@@ -125,5 +145,6 @@ def preview_request(ph: Placeholder, settings: PlanSettings) -> GenerationReques
         seed=opts.seed if opts.seed is not None else default_seed(ph),
         width=settings.width, height=settings.height, rate=ph.rate, frames=ph.duration, timecode=ph.timecode,
         first_frame=usable(ph.before), last_frame=usable(ph.after), shot_label=ph.id,
+        references=references_for(ph, settings),
     )
     return req

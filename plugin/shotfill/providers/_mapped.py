@@ -18,13 +18,14 @@ from shotfill.config import ProviderSettings
 from shotfill.errors import Rejected
 from shotfill.model import GenerationRequest
 from shotfill.rates import normalize_rate
+from shotfill.providers._frames import reference_data_uri
 from shotfill.providers.base import (ModelSpec, RemoteProvider, ServicePlan, plan_for,
                                      size_label)
 
 
 #: our names for the values a model may take, in the order they go into a body
 OUR_FIELDS = ("prompt", "negative", "seed", "first_frame", "last_frame", "aspect_ratio", "resolution",
-              "duration", "num_frames", "fps")
+              "duration", "num_frames", "fps", "references")
 _CASTS = ("str", "int", "float")
 
 
@@ -154,6 +155,8 @@ def mapped_inputs(spec: ModelSpec, req: GenerationRequest, plan: ServicePlan, ex
         put("first_frame", image(req.first_frame))
     if plan.use_last and req.last_frame:
         put("last_frame", image(req.last_frame))
+    if plan.references:
+        put("references", [reference_data_uri(r) for r in plan.references])
     put("aspect_ratio", size_label(plan.size, "aspect"))
     if "num_frames" in f and plan.frames is not None:
         put("num_frames", plan.frames, "int")

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 from fractions import Fraction
+from pathlib import Path
 from typing import Any, Literal, Optional
 
 from pydantic import BaseModel, ConfigDict
@@ -101,6 +102,8 @@ class ServicePlan(BaseModel):
     size_label: str
     use_first: bool
     use_last: bool
+    #: the reference images sent (the model may take fewer than given, or none)
+    references: list[str] = []
     seed: Optional[int]
     negative: Optional[str]
     estimated_cost: Optional[float]
@@ -201,10 +204,18 @@ def plan_for(provider: str, spec: ModelSpec, req: GenerationRequest, settings: P
                      else "the shot after is not used: the model takes a last frame only with a first frame")
     if req.negative and not spec.negative:
         notes.append("negative prompt not sent: the model takes none")
+    refs = list(req.references[:spec.references])
+    if req.references and not refs:
+        notes.append(f"reference images not sent: {provider} {spec.name} takes none")
+    elif len(refs) < len(req.references):
+        notes.append(f"only the first {len(refs)} of {len(req.references)} reference images are sent: "
+                     f"{provider} {spec.name} takes {spec.references}")
+    elif refs:
+        notes.append(f"reference images sent: {', '.join(Path(r).name for r in refs)}")
     price = settings.price_per_second if settings.price_per_second is not None else spec.price_for(size, label)
     return ServicePlan(
         provider=provider, model=spec.name, seconds=float(seconds), frames=frames, fps=fps, size=size,
-        size_label=label, use_first=use_first, use_last=use_last,
+        size_label=label, use_first=use_first, use_last=use_last, references=refs,
         seed=req.seed if spec.seed else None, negative=req.negative if spec.negative else None,
         estimated_cost=None if price is None else round(price * float(seconds), 4),
         notes=notes, refused=refused,

@@ -48,7 +48,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from shotfill.errors import AuthError, DownloadError, Rejected, ServiceError
 from shotfill.system.files import write_bytes
 from shotfill.model import GenerationRequest
-from shotfill.providers._frames import fit_frames, png_size
+from shotfill.providers._frames import fit_frames, png_size, reference_image
 from shotfill.providers.base import JobHandle, JobStatus, ModelSpec, RemoteProvider, ServicePlan
 from shotfill.providers._http import M, parse_answer
 
@@ -194,6 +194,10 @@ class VeoProvider(RemoteProvider):
         if plan.use_last:
             assert req.last_frame
             instance["lastFrame"] = _inline_png(req.last_frame)
+        if plan.references:
+            # "asset" images carry a subject into the shot (Veo 3.1 takes up to three).
+            instance["referenceImages"] = [{"image": _inline_image(r), "referenceType": "asset"}
+                                           for r in plan.references]
         params: dict[str, Any] = {"aspectRatio": plan.size_label, "durationSeconds": int(round(plan.seconds))}
         res = self.resolution(plan.model)
         if res:
@@ -274,6 +278,11 @@ class VeoProvider(RemoteProvider):
 
 
 # -- helpers -----------------------------------------------------------------------------------------
+
+
+def _inline_image(path: str) -> dict[str, str]:
+    mime, data = reference_image(path)
+    return {"bytesBase64Encoded": base64.b64encode(data).decode(), "mimeType": mime}
 
 
 def _inline_png(path: str) -> dict[str, str]:
