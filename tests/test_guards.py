@@ -271,6 +271,10 @@ key = key_fixture("openai")
 class OpenAIHarness(ProviderHarness):
     provider_class = OpenAIProvider
 
+    def __init__(self, fake, tmp_path, clock=None, **settings):
+        settings.setdefault("models", {"sora-2": {"durations": [4, 8, 12], "first_frame": True}})
+        super().__init__(fake, tmp_path, clock, **settings)
+
 
 request = request_factory(placeholder_id="V1-0001", provider="openai", prompt="a fox", seed=7, width=1280,
                           height=720, rate="24", frames=96, timecode="01:00:10:00", request_hash="0e" * 32)
