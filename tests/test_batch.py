@@ -19,6 +19,9 @@ from mediautil import decoded_frames
 from shotfill.cli.app import main
 from timelines import gap, marker
 
+#: a gateway's /v1/videos model, declared as shotfill.toml must (the catalog ships none for openai)
+GATEWAY_MODEL = '[providers.openai.models."sora-2"]\ndurations = [4, 8, 12]\nsizes = ["1280x720", "720x1280"]\nfirst_frame = true\n'
+
 pytestmark = pytest.mark.slow          # real fills and killed child processes
 
 KEY = "sk-batch-test-key"
@@ -48,7 +51,7 @@ def openai_fake(small_video, monkeypatch, tmp_path):
     with FakeOpenAI(small_video, key=KEY) as fake:
         cfg = tmp_path / "shotfill.toml"
         cfg.write_text(f'default_provider = "openai"\n[providers.openai]\nbase_url = "{fake.url}"\n'
-                       "poll_interval = 0.01\nprice_per_second = 0.1\nconcurrency = 4\n")
+                       "poll_interval = 0.01\nprice_per_second = 0.1\nconcurrency = 4\n" + GATEWAY_MODEL)
         fake.config = cfg
         yield fake
 
@@ -150,7 +153,7 @@ def test_killed_run_resumes_without_paying_twice(openai_fake, tmp_path, sig):
     cfg = tmp_path / "slow.toml"
     # recover_wait: how long a resumed run looks in the listing for a submit the kill caught in flight.
     cfg.write_text(f'default_provider = "openai"\n[providers.openai]\nbase_url = "{openai_fake.url}"\n'
-                   "poll_interval = 0.05\nconcurrency = 3\nrecover_wait = 2\n")
+                   "poll_interval = 0.05\nconcurrency = 3\nrecover_wait = 2\n" + GATEWAY_MODEL)
     args = ["fill", str(src), "-o", str(out), "--config", str(cfg), "--no-report", "--resolution", "320x180"]
     proc = _run_cli(args, _env())
     deadline = time.monotonic() + 60

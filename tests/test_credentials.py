@@ -186,7 +186,7 @@ def test_a_cached_clip_placed_again_is_signed(tmp_path, ca):
 
 def test_the_providers_own_manifest_is_kept_as_the_ingredient(tmp_path, ca, monkeypatch, capsys):
     """A service that signs its output (as OpenAI and Google say theirs do): its manifest travels inside ours."""
-    from fakes.openai import FakeOpenAI
+    from fakes.openai import GATEWAY_MODEL, FakeOpenAI
 
     # The "provider's" signed clip, with a manifest of its own from another CA.
     theirs = tmp_path / "theirs.mp4"
@@ -202,7 +202,7 @@ def test_the_providers_own_manifest_is_kept_as_the_ingredient(tmp_path, ca, monk
     src = cut(tmp_path)
     with FakeOpenAI(theirs.read_bytes(), key=OPENAI_KEY) as fake:
         cfg = write_config(tmp_path / "shotfill.toml", ca, 'default_provider = "openai"', "[providers.openai]",
-                           f'base_url = "{fake.url}"', "poll_interval = 0.01", "timeout = 60")
+                           f'base_url = "{fake.url}"', "poll_interval = 0.01", "timeout = 60", GATEWAY_MODEL)
         out = tmp_path / "out" / "filled.otio"
         code = main(["fill", str(src), "-o", str(out), "--config", str(cfg), "--codec", "h264", "-q",
                      "--no-report"])

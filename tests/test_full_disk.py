@@ -363,7 +363,7 @@ res = {}
 with FakeOpenAI(Path(video).read_bytes(), key=KEY) as fake:
     cfg = Path(result).with_name("shotfill.toml")
     cfg.write_text('default_provider = "openai"\n[providers.openai]\nbase_url = "%s"\npoll_interval = 0.01\n'
-                   % fake.url)
+                   % fake.url + '[providers.openai.models."sora-2"]\ndurations = [4, 8, 12]\nfirst_frame = true\n')
     done = []
     fake.on_poll = lambda job_id: done or done.append(fill_disk())   # the job is paid: now the disk is full
     res["first"] = fill(str(cfg))

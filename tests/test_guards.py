@@ -16,6 +16,9 @@ from shotfill.cli.app import main
 from shotfill.cli.inputs import plan_outputs
 from timelines import gap, marker
 
+#: a gateway's /v1/videos model, declared as shotfill.toml must (the catalog ships none for openai)
+GATEWAY_MODEL = '[providers.openai.models."sora-2"]\ndurations = [4, 8, 12]\nsizes = ["1280x720", "720x1280"]\nfirst_frame = true\n'
+
 KEY = "sk-guards-test-key"
 R25 = Fraction(25)
 
@@ -104,7 +107,7 @@ def openai_fake(small_video, monkeypatch, tmp_path):
     with FakeOpenAI(small_video, key=KEY) as fake:
         cfg = tmp_path / "shotfill.toml"
         cfg.write_text(f'default_provider = "openai"\n[providers.openai]\nbase_url = "{fake.url}"\n'
-                       "poll_interval = 0.01\nprice_per_second = 0.1\nconcurrency = 4\n")
+                       "poll_interval = 0.01\nprice_per_second = 0.1\nconcurrency = 4\n" + GATEWAY_MODEL)
         fake.config = cfg
         yield fake
 
@@ -267,6 +270,10 @@ key = key_fixture("openai")
 
 class OpenAIHarness(ProviderHarness):
     provider_class = OpenAIProvider
+
+    def __init__(self, fake, tmp_path, clock=None, **settings):
+        settings.setdefault("models", {"sora-2": {"durations": [4, 8, 12], "first_frame": True}})
+        super().__init__(fake, tmp_path, clock, **settings)
 
 
 request = request_factory(placeholder_id="V1-0001", provider="openai", prompt="a fox", seed=7, width=1280,

@@ -132,7 +132,7 @@ def _otio_doc() -> str:
 
 INPUTS = {"cut.edl": EDL, "cut.xml": FCP7, "cut.fcpxml": FCPXML, "cut.otio": _otio_doc()}
 pytestmark = pytest.mark.slow      # real media (ffmpeg), probed by the writers
-READERS = {".otio": "otio_json", ".edl": "cmx_3600", ".xml": "fcp_xml", ".fcpxml": "fcpx_xml"}
+READERS = {".otio": "otio_json", ".edl": "cmx_3600", ".xml": "fcp_xml", ".fcpxml": "fcpx_xml", ".aaf": "AAF"}
 
 
 @pytest.fixture(scope="module")

@@ -29,6 +29,9 @@ from shotfill.cli.app import main
 from shotfill.jobs.journal import Journal
 from timelines import clip, gap, marker
 
+#: a gateway's /v1/videos model, declared as shotfill.toml must (the catalog ships none for openai)
+GATEWAY_MODEL = '[providers.openai.models."sora-2"]\ndurations = [4, 8, 12]\nsizes = ["1280x720", "720x1280"]\nfirst_frame = true\n'
+
 pytestmark = pytest.mark.slow
 
 KEY = "sk-paid-test-4b1d93e07c"
@@ -59,7 +62,7 @@ def config(tmp_path: Path, url: str, **extra: object) -> Path:
     lines = ['default_provider = "openai"', "[providers.openai]", f'base_url = "{url}"', "poll_interval = 0.01",
              "timeout = 60", "price_per_second = 0.1", *(f"{k} = {json.dumps(v)}" for k, v in extra.items())]
     cfg = tmp_path / "shotfill.toml"
-    cfg.write_text("\n".join(lines) + "\n")
+    cfg.write_text("\n".join(lines) + "\n" + GATEWAY_MODEL)
     return cfg
 
 

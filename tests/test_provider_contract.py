@@ -82,6 +82,8 @@ class Service:
     submitted_data: Callable[[Fake, str], dict[str, Any]] = lambda fake, job_id: {}
     settings: dict[str, Any] = field(default_factory=dict)
     expired_hint: Optional[str] = None
+    #: the video comes inside the job's answer (Veo on Vertex): no fetch to truncate or expire
+    inline_media: bool = False
 
     def __str__(self) -> str:
         return self.name
@@ -172,12 +174,13 @@ SERVICES = [
     Service(
         name="veo", harness=veo.Harness, request=veo.request,
         start=lambda video: _plain(FakeVeo, video, key=KEY),
-        downloads=lambda fake: fake.storage, fetch="GET *",
-        submit="POST /v1beta/models/*", poll="GET /v1beta/models/*/operations/*",
+        # Vertex returns the video inline in the finished operation: there is nothing to fetch.
+        downloads=lambda fake: fake, fetch="GET *", inline_media=True,
+        submit="POST /v1/*:predictLongRunning", poll="POST /v1/*:fetchPredictOperation",
         clean_polls=lambda fake: fake.steps + 1,
         error_500={"error": {"code": 500, "message": "Internal error encountered.", "status": "INTERNAL"}},
         error_400={"error": {"code": 400, "message": "bad", "status": "INVALID_ARGUMENT"}},
-        rate_limit=("POST /v1beta/models/*", {"error": {
+        rate_limit=("POST /v1/*:predictLongRunning", {"error": {
             "code": 429, "message": "Resource has been exhausted (e.g. check quota).", "status": "RESOURCE_EXHAUSTED",
             "details": [{"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": "7s"}]}}, {}, 7.0),
         fail_job=lambda fake: fake.filter_next(["The input image contains content that violates the usage "
@@ -186,7 +189,7 @@ SERVICES = [
         failure_code="58061214",
         expire=lambda fake: fake.expire_downloads(), expired_words="expire", expired_fetches=0,
         never_finish=lambda fake: setattr(fake, "steps", 10_000), timeout_words="still running after 30 s",
-        lookups={"GET *": 0},
+        lookups={"GET *": 0, "POST /v1/*:fetchPredictOperation": 0},
         key_env=KEY_ENV["veo"], refused_key=("AIza-wrong-secret-value", "wrong-secret-value", "API key not valid"),
         too_long=(24 * 9, "longest clip (8 s)"),
     ),
@@ -205,7 +208,7 @@ SERVICES = [
         timeout_words="still running after 30 s",
         lookups={"GET *": 0},                     # fal has no listing to look in
         key_env=KEY_ENV["fal"], refused_key=("wrong-key-123", "wrong-key-123", "Invalid API key"),
-        too_long=(11 * 24, "longer than fal fal-ai/wan/v2.2-a14b/text-to-video's longest clip (10 s)"),
+        too_long=(11 * 24, "longer than fal fal-ai/wan/v2.2-a14b/text-to-video's longest clip (161 frames at 16 fps, 10.06 s)"),
         submitted_data=lambda fake, rid: {"status_url": f"{fake.url}/fal-ai/wan/requests/{rid}/status"},
     ),
     Service(
@@ -224,7 +227,7 @@ SERVICES = [
         timeout_words="still running after 30 s",
         lookups={"GET /v1/predictions": 1},
         key_env=KEY_ENV["replicate"], refused_key=("r8_wrong_token", "r8_wrong_token", "valid authentication token"),
-        too_long=(8 * 24, "longest clip (7.5 s)"),
+        too_long=(8 * 24, "longest clip (121 frames at 16 fps, 7.56 s)"),
         submitted_data=lambda fake, pid: {"get_url": f"{fake.url}/v1/predictions/{pid}"},
     ),
     Service(
@@ -343,7 +346,8 @@ def test_the_key_never_reaches_messages_events_or_the_journal(run):
             h.run(run.request(seed=seed))
         except Exception as exc:  # noqa: BLE001 - every failure's text is checked
             failures.append(exc)
-    assert [type(e) for e in failures] == [Rejected, JobFailed, DownloadError]
+    # An inline video cannot expire apart from its job: the job itself is gone (404) instead.
+    assert [type(e) for e in failures] == [Rejected, JobFailed, Rejected if svc.inline_media else DownloadError]
     assert all(KEY not in texts_of(e) for e in failures)
     assert all(KEY not in d for _, d in h.events)
     h.journal.close()
@@ -445,6 +449,8 @@ def test_a_job_the_service_fails_is_job_failed_in_its_words_and_nothing_is_fetch
 
 @pytest.mark.slow
 def test_a_truncated_download_is_fetched_again_whole(run, small_video):
+    if run.svc.inline_media:
+        pytest.skip(f"{run.svc.name} returns the video inside the finished job: there is no fetch to truncate")
     run.downloads.truncate_next_download()
     h = run.harness()
     media = h.run(run.request())
@@ -456,6 +462,8 @@ def test_a_truncated_download_is_fetched_again_whole(run, small_video):
 
 
 def test_an_expired_download_is_a_download_error_that_keeps_the_job(run):
+    if run.svc.inline_media:
+        pytest.skip(f"{run.svc.name} returns the video inside the finished job: there is no link to expire")
     run.svc.expire(run.fake)
     h = run.harness()
     req = run.request()

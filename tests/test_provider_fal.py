@@ -10,7 +10,7 @@ from fakes.fal import FakeFal, _int_range, _str
 from provider_harness import (KEY, ProviderHarness, fakes_with_cdn, key_fixture, neighbour_frames, png_of,
                               request_factory)
 from shotfill.errors import JobFailed, Rejected
-from shotfill.providers.fal import FalProvider, frame_range_durations, percent_in
+from shotfill.providers.fal import FalProvider, percent_in
 
 HASH = "a1" * 32
 WAN = "fal-ai/wan/v2.2-a14b/image-to-video"
@@ -68,9 +68,11 @@ def test_text_only_hole_uses_the_wan_text_model_and_downloads_from_the_cdn(fake,
     assert h.stages("submitted") == [media.job_id]
     assert h.journal.get(HASH).state == "downloaded"
     plan = h.provider.plan(request())
-    assert plan.model == WAN_T2V and plan.seconds == 3.5 and plan.size_label == "16:9"
+    # Wan counts 4n+1 frames at 16 fps: 57 frames (3.5625 s) cover the 3.5 s hole.
+    assert plan.model == WAN_T2V and (plan.frames, plan.fps, plan.seconds) == (57, 16, 3.5625)
+    assert plan.size_label == "16:9"
     assert any("made with fal-ai/wan/v2.2-a14b/text-to-video instead" in n for n in plan.notes)
-    assert plan.estimated_cost == pytest.approx(0.28)
+    assert plan.estimated_cost == pytest.approx(0.08 * 3.5625)          # the seconds it makes
 
 
 @pytest.mark.slow
@@ -230,8 +232,5 @@ def test_the_fake_refuses_what_fal_refuses(fake, key, tmp_path):
 
 
 def test_helpers():
-    assert frame_range_durations(17, 161, 16.0)[:3] == (1.0, 1.25, 1.5)
-    assert frame_range_durations(17, 161, 16.0)[-1] == 10.0
-    assert frame_range_durations(81, 121, 16.0) == tuple(5 + k / 4 for k in range(11))
     assert percent_in("Loading\n 12%|#   | 1/8\n 45%|####5     | 9/20") == pytest.approx(0.45)
     assert percent_in("no numbers here") is None

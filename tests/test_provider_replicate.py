@@ -64,9 +64,11 @@ def test_text_only_hole_runs_the_wan_text_model_and_downloads_from_the_cdn(fake,
     assert h.stages("progress") == ["queued", "45%"]
     assert h.journal.get(HASH).state == "downloaded"
     plan = h.provider.plan(request())
-    assert plan.model == T2V and plan.seconds == 5.0 and plan.size_label == "16:9"
+    # Wan makes 81 .. 121 frames (4n+1) at 16 fps: the shortest, 81 frames, covers the 3.5 s hole.
+    assert plan.model == T2V and (plan.frames, plan.fps, plan.seconds) == (81, 16, 5.0625)
+    assert plan.size_label == "16:9"
     assert any(f"made with {T2V} instead" in n for n in plan.notes)
-    assert any("generates 5 s for a 3.50 s hole" in n for n in plan.notes)
+    assert any("generates 81 frames at 16 fps (5.06 s) for a 3.50 s hole" in n for n in plan.notes)
 
 
 @pytest.mark.slow

@@ -1,4 +1,4 @@
-"""The Veo (Gemini API) client against a fake Gemini API on real sockets."""
+"""The Veo client (Veo 3.1 GA on Vertex AI) against a fake Vertex AI on real sockets."""
 
 from __future__ import annotations
 
@@ -14,16 +14,24 @@ from fakes.veo import FakeVeo
 from mediautil import make_png
 from provider_harness import KEY, ProviderHarness, fake_fixture, key_fixture
 from shotfill.errors import JobFailed, Rejected
+from shotfill.media.probe import probe
 from shotfill.model import GenerationRequest
 from shotfill.plan.requests import request_hash
 from shotfill.providers.veo import VeoProvider
 
 PROMPT = "a paper boat drifts down a rainy street"
-DEFAULT = "veo-3.1-generate-preview"
+DEFAULT = "veo-3.1-generate-001"
+PROJECT, LOCATION = "shotfill-test", "us-central1"
+MODEL_PATH = f"/v1/projects/{PROJECT}/locations/{LOCATION}/publishers/google/models"
 
 
 class Harness(ProviderHarness):
     provider_class = VeoProvider
+
+    def __init__(self, fake, tmp_path, clock=None, **settings):
+        settings.setdefault("project", PROJECT)
+        settings.setdefault("location", LOCATION)
+        super().__init__(fake, tmp_path, clock, **settings)
 
 
 def request(*, w: int = 1920, h: int = 1080, frames: int = 72, first: Optional[Path] = None,
@@ -67,25 +75,30 @@ def pngs(tmp_path_factory) -> dict[str, Path]:
 
 
 @pytest.mark.slow
-def test_text_only_landscape_body_headers_download_and_journal(fake, key, tmp_path, small_video):
+def test_text_only_landscape_body_headers_inline_video_and_journal(fake, key, tmp_path, small_video):
     h = Harness(fake, tmp_path)
-    req = request(frames=72)                                   # 3 s -> 4 s, 1920x1080 -> 16:9
+    req = request(frames=72, seed=42)                          # 3 s -> 4 s, 1920x1080 -> 16:9
+    plan = h.provider.plan(req)
+    assert (plan.frames, plan.fps, plan.seconds) == (96, 24, 4.0)     # Veo makes 24 fps
     media = h.run(req)
 
-    [post] = posts(fake)
-    assert post.path == f"/v1beta/models/{DEFAULT}:predictLongRunning"
+    [post] = [r for r in posts(fake) if r.path.endswith(":predictLongRunning")]
+    assert post.path == f"{MODEL_PATH}/{DEFAULT}:predictLongRunning"
     assert post.json == {"instances": [{"prompt": PROMPT}],
-                         "parameters": {"aspectRatio": "16:9", "durationSeconds": 4, "resolution": "720p"}}
+                         "parameters": {"aspectRatio": "16:9", "durationSeconds": 4, "resolution": "720p",
+                                        "seed": 42, "generateAudio": False, "sampleCount": 1}}
     assert post.headers["x-goog-api-key"] == KEY and "authorization" not in post.headers
     [op_name] = fake.jobs
+    assert op_name.startswith(f"projects/{PROJECT}/locations/{LOCATION}/publishers/google/models/{DEFAULT}/")
+    polls = [r for r in posts(fake) if r.path.endswith(":fetchPredictOperation")]
+    assert len(polls) == fake.steps + 1 and all(r.json == {"operationName": op_name} for r in polls)
+    assert all(r.path == f"{MODEL_PATH}/{DEFAULT}:fetchPredictOperation" for r in polls)
     assert media.job_id == op_name and media.model == DEFAULT and media.provider == "veo"
+    # the video came inline in the operation: nothing else is fetched, nothing reaches a storage host
     assert Path(media.path).read_bytes() == small_video
-    # the files route gets the key, the storage it redirects to never does
-    [files] = [r for r in fake.requests if r.path.startswith("/v1beta/files/")]
-    assert files.headers["x-goog-api-key"] == KEY and files.query["alt"] == ["media"]
-    [stored] = fake.storage.requests
-    assert "x-goog-api-key" not in stored.headers and "authorization" not in stored.headers
-    assert fake.count("GET /v1beta/models/*/operations/*") == fake.steps + 1
+    assert fake.storage.requests == [] and [r.method for r in fake.requests] == ["POST"] * len(fake.requests)
+    info = probe(media.path)
+    assert (media.fps, media.frames) == (info.rate, info.frames)     # what the file holds, recorded
     assert [d for s, d in h.events if s == "progress"] == ["running"] * fake.steps
     rec = h.journal.get(req.request_hash)
     assert (rec.state, rec.job_id, rec.media_path) == ("downloaded", op_name, media.path)
@@ -93,18 +106,16 @@ def test_text_only_landscape_body_headers_download_and_journal(fake, key, tmp_pa
 
 
 @pytest.mark.slow
-def test_vertical_first_and_last_frames_with_negative_prompt_and_no_seed(fake, key, tmp_path, pngs):
+def test_vertical_first_and_last_frames_with_negative_prompt_and_seed(fake, key, tmp_path, pngs):
     first, last = pngs["tall_a"], pngs["tall_b"]
     h = Harness(fake, tmp_path)
-    req = request(w=1080, h=1920, frames=120, first=first, last=last, negative="blurry, text")   # 5 s -> 6
-    plan = h.provider.plan(req)
-    assert plan.seed is None and any("seed not sent" in n for n in plan.notes)
+    req = request(w=1080, h=1920, frames=120, first=first, last=last, negative="blurry, text", seed=7)   # 5 s -> 6
     h.run(req)
-    [post] = posts(fake)
+    [post] = [r for r in posts(fake) if r.path.endswith(":predictLongRunning")]
     assert post.json == {
         "instances": [{"prompt": PROMPT, "image": inline(first), "lastFrame": inline(last)}],
         "parameters": {"aspectRatio": "9:16", "durationSeconds": 6, "resolution": "720p",
-                       "negativePrompt": "blurry, text"}}
+                       "negativePrompt": "blurry, text", "seed": 7, "generateAudio": False, "sampleCount": 1}}
     assert isinstance(post.json["parameters"]["durationSeconds"], int)
 
 
@@ -118,8 +129,8 @@ def test_frames_of_another_aspect_are_cropped_to_the_output_before_sending(fake,
 
 
 @pytest.mark.slow
-def test_veo3_takes_the_first_frame_only(fake, key, tmp_path, pngs):
-    h = Harness(fake, tmp_path, model="veo-3.0-generate-001")
+def test_lite_takes_the_first_frame_only(fake, key, tmp_path, pngs):
+    h = Harness(fake, tmp_path, model="veo-3.1-lite-generate-001")
     req = request(first=pngs["wide_a"], last=pngs["wide_b"])
     assert "the shot after is not used: the model takes no last frame" in h.provider.plan(req).notes
     h.run(req)
@@ -134,7 +145,23 @@ def test_1080p_from_settings_makes_8_second_clips(fake, key, tmp_path):
     plan = h.provider.plan(req)
     assert (plan.seconds, plan.size, plan.size_label) == (8.0, (1920, 1080), "16:9")
     h.run(req)
-    assert posts(fake)[0].json["parameters"] == {"aspectRatio": "16:9", "durationSeconds": 8, "resolution": "1080p"}
+    assert posts(fake)[0].json["parameters"] == {"aspectRatio": "16:9", "durationSeconds": 8, "resolution": "1080p",
+                                                 "seed": 42, "generateAudio": False, "sampleCount": 1}
+
+
+@pytest.mark.slow
+def test_express_mode_without_a_project_and_an_oauth_token_as_bearer(fake, key, tmp_path, monkeypatch):
+    h = Harness(fake, tmp_path, project=None, location=None)
+    h.run(request())
+    assert posts(fake)[0].path == f"/v1/publishers/google/models/{DEFAULT}:predictLongRunning"
+    token = "ya29.a0-fake-oauth-access-token"
+    fake.key = token
+    monkeypatch.setenv("GEMINI_API_KEY", token)
+    Harness(fake, tmp_path / "b").run(request(seed=9))
+    last = [r for r in posts(fake) if r.path.endswith(":predictLongRunning")][-1]
+    assert last.headers["authorization"] == f"Bearer {token}" and "x-goog-api-key" not in last.headers
+    # a token needs a project to say where it runs
+    assert "needs a project" in (Harness(fake, tmp_path / "c", project=None).provider.plan(request()).refused or "")
 
 
 # -- retries and failures ------------------------------------------------------------------------
@@ -155,11 +182,20 @@ def test_bad_duration_is_rejected_with_googles_message(fake, key, tmp_path):
 
 
 def test_unknown_veo_model_is_sent_and_refused_by_the_service(fake, key, tmp_path):
-    h = Harness(fake, tmp_path, model="veo-3.2-generate-preview")
-    assert h.provider.plan(request()).model == "veo-3.2-generate-preview"
-    with pytest.raises(Rejected, match="is not found for API version v1beta"):
+    h = Harness(fake, tmp_path, model="veo-3.1-ultra-generate-002")
+    assert h.provider.plan(request()).model == "veo-3.1-ultra-generate-002"
+    with pytest.raises(Rejected, match="was not found or your project does not have access"):
         h.run(request())
     assert fake.count("POST *") == 1
+
+
+@pytest.mark.parametrize("gone", ["veo-3.1-generate-preview", "veo-3.0-generate-001", "veo-2.0-generate-001"])
+def test_a_shut_down_model_is_refused_before_any_request_and_not_listed(fake, key, tmp_path, gone):
+    h = Harness(fake, tmp_path, model=gone)
+    with pytest.raises(Rejected, match=f"model '{gone}' was shut down by the service on 2026-"):
+        h.run(request())
+    assert fake.requests == []
+    assert gone not in {m.name for m in h.provider.models}
 
 
 def test_model_of_no_known_family_is_refused_before_any_request(fake, key, tmp_path):
@@ -169,20 +205,34 @@ def test_model_of_no_known_family_is_refused_before_any_request(fake, key, tmp_p
     assert fake.requests == []
 
 
+def test_storage_uri_is_refused_in_the_plan(fake, key, tmp_path):
+    h = Harness(fake, tmp_path, extra={"storageUri": "gs://bucket/out/"})
+    assert "storageUri" in (h.provider.plan(request()).refused or "")
+
+
 # -- the fake keeps to the contract ----------------------------------------------------------------
 
 
-def test_fake_refuses_seed_and_accepts_inline_data(fake, pngs):
-    url = f"{fake.url}/v1beta/models/{DEFAULT}:predictLongRunning"
+def test_fake_follows_vertex(fake, pngs):
+    url = f"{fake.url}{MODEL_PATH}/{DEFAULT}:predictLongRunning"
     hdrs = {"x-goog-api-key": KEY}
+    r = httpx.post(url, headers=hdrs, json={"instances": [{"prompt": "x"}], "parameters": {"durationSeconds": 8}})
+    assert r.status_code == 400 and "generateAudio is required" in r.json()["error"]["message"]
     r = httpx.post(url, headers=hdrs, json={"instances": [{"prompt": "x"}],
-                                            "parameters": {"durationSeconds": 8, "seed": 1}})
-    assert r.status_code == 400 and r.json()["error"]["status"] == "INVALID_ARGUMENT"
-    assert "`seed` isn't supported" in r.json()["error"]["message"]
+                                            "parameters": {"durationSeconds": 8, "generateAudio": False,
+                                                           "seed": -1}})
+    assert r.status_code == 400 and "seed" in r.json()["error"]["message"]
     data = base64.b64encode(pngs["wide_a"].read_bytes()).decode()
-    image = {"inlineData": {"mimeType": "image/png", "data": data}}
+    image = {"bytesBase64Encoded": data, "mimeType": "image/png"}
     r = httpx.post(url, headers=hdrs, json={"instances": [{"prompt": "x", "image": image}],
-                                            "parameters": {"durationSeconds": 4}})
-    assert r.status_code == 200 and r.json()["name"].startswith(f"models/{DEFAULT}/operations/")
+                                            "parameters": {"durationSeconds": 4, "generateAudio": True}})
+    name = r.json()["name"]
+    assert r.status_code == 200 and name.startswith(f"projects/{PROJECT}/locations/{LOCATION}/")
+    fetch = url.replace(":predictLongRunning", ":fetchPredictOperation")
+    for _ in range(fake.steps + 1):
+        op = httpx.post(fetch, headers=hdrs, json={"operationName": name}).json()
+    assert op["done"] is True and base64.b64decode(op["response"]["videos"][0]["bytesBase64Encoded"]) == fake.video
     r = httpx.post(url, json={"instances": [{"prompt": "x"}]})
-    assert r.status_code == 403 and r.json()["error"]["status"] == "PERMISSION_DENIED"
+    assert r.status_code == 401 and r.json()["error"]["status"] == "UNAUTHENTICATED"
+    r = httpx.post(url.replace(DEFAULT, "veo-3.1-generate-preview"), headers=hdrs, json={})
+    assert r.status_code == 404

@@ -68,6 +68,10 @@ def fake_for(name: str, video: bytes):
 def write_config(tmp_path: Path, name: str, url: str) -> Path:
     lines = [f'default_provider = "{name}"', f"[providers.{name}]", f'base_url = "{url}"',
              "poll_interval = 0.01", "timeout = 60", "price_per_second = 0.1"]
+    if name == "veo":               # Vertex AI: the project the models run in
+        lines.append('project = "shotfill-test"')
+    if name == "openai":            # a gateway's model: the catalog ships none for /v1/videos
+        lines += ['[providers.openai.models."sora-2"]', "durations = [4, 8, 12]", "first_frame = true"]
     if name == "comfyui":
         lines.append(f'workflow = "{COMFY_WORKFLOW}"')
         lines.append("[providers.comfyui.inputs]")
@@ -117,7 +121,7 @@ def test_fill_with_each_provider_against_its_fake(name, tmp_path, monkeypatch, c
         assert {c.metadata["shotfill"]["provider"] for c in gens} == {name}
         assert all(c.metadata["shotfill"]["job_id"] for c in gens)
         assert sum(1 for r in fake.requests if r.method == "POST" and "upload" not in r.path
-                   and "files" not in r.path) == 2
+                   and "files" not in r.path and "fetchPredictOperation" not in r.path) == 2   # Veo polls by POST
 
         # a moderated job fails only its own placeholder
         fail_next()

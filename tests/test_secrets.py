@@ -32,6 +32,9 @@ from shotfill.providers import _http
 from test_providers_e2e import fake_for
 from timelines import clip, gap, marker, slug
 
+#: a gateway's /v1/videos model, declared as shotfill.toml must (the catalog ships none for openai)
+GATEWAY_MODEL = '[providers.openai.models."sora-2"]\ndurations = [4, 8, 12]\nsizes = ["1280x720", "720x1280"]\nfirst_frame = true\n'
+
 #: '/', '+' and '=' make the URL-encoded and JSON-escaped shapes differ from the raw key
 KEY = "sk-live/ECHO+planted=7f3a9c1e55d0"
 R24 = Fraction(24)
@@ -71,6 +74,10 @@ def key_in_file_config(tmp_path: Path, name: str, url: str) -> Path:
     cfg = tmp_path / "shotfill.toml"
     cfg.write_text(f'default_provider = "{name}"\n[providers.{name}]\nbase_url = "{url}"\n'
                    f'api_key = "{KEY}"\npoll_interval = 0.01\ntimeout = 30\nprice_per_second = 0.1\n')
+    if name == "openai":      # a gateway's model: the catalog ships none for /v1/videos
+        with cfg.open("a") as fh:
+            fh.write('[providers.openai.models."sora-2"]\ndurations = [4, 8, 12]\nsizes = ["1280x720", "720x1280"]\n'
+                     'first_frame = true\n')
     return cfg
 
 
@@ -280,7 +287,7 @@ def test_scan_dry_run_and_providers_show_the_base_url_and_where_it_was_set(tmp_p
     proj.mkdir()
     cfg = proj / "shotfill.toml"
     cfg.write_text('default_provider = "openai"\n[providers.openai]\nbase_url = "https://gateway.example/v1"\n'
-                   f'api_key = "{KEY}"\nprice_per_second = 0.1\n')
+                   f'api_key = "{KEY}"\nprice_per_second = 0.1\n' + GATEWAY_MODEL)
     monkeypatch.chdir(proj)
 
     assert main(["scan", str(src), "--resolution", "1280x720"]) == 0

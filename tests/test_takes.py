@@ -10,7 +10,7 @@ from pathlib import Path
 import opentimelineio as otio
 import pytest
 
-from fakes.openai import FakeOpenAI
+from fakes.openai import GATEWAY_MODEL, FakeOpenAI
 from mediautil import decoded_frames
 from shotfill.cli.app import main
 from shotfill.config import load_settings
@@ -108,7 +108,7 @@ def test_each_take_has_its_own_seed_and_hash_and_take_one_hashes_as_before():
     hashes = [request_hash(r) for r in reqs]
     assert len(set(hashes)) == 3
     # take 1 hashes exactly as a request did before takes existed: earlier caches still serve it
-    data = reqs[0].model_dump(mode="json", exclude={"request_hash", "first_frame", "last_frame", "placeholder_id",
+    data = reqs[0].model_dump(mode="json", exclude={"request_hash", "first_frame", "last_frame", "references", "placeholder_id",
                                                     "shot_label", "take"})
     before = hashlib.sha256(json.dumps(data, sort_keys=True).encode())
     for _ in range(2):
@@ -179,7 +179,7 @@ def openai_fake(small_video, monkeypatch, tmp_path):
     with FakeOpenAI(small_video, key=KEY) as fake:
         cfg = tmp_path / "shotfill.toml"
         cfg.write_text(f'default_provider = "openai"\n[providers.openai]\nbase_url = "{fake.url}"\n'
-                       "poll_interval = 0.01\nprice_per_second = 0.1\nconcurrency = 4\n")
+                       "poll_interval = 0.01\nprice_per_second = 0.1\nconcurrency = 4\n" + GATEWAY_MODEL)
         fake.config = cfg
         yield fake
 

@@ -46,7 +46,8 @@ import urllib.parse
 from pathlib import Path
 from typing import Annotated, Any, Literal, Mapping, Optional
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import (BaseModel, ConfigDict, Field, SecretStr, StrictBool, StrictFloat, StrictInt, StrictStr,
+                      ValidationError, field_validator, model_validator)
 
 from shotfill.system import secrets
 from shotfill.system.bounded import MAX_CONFIG_BYTES, read_bytes
@@ -108,6 +109,102 @@ def check_base_url(url: str) -> str:
     return url
 
 
+#: ``frames`` rules: ``any``, or ``An+B`` (``8n+1``: 1, 9, 17 ... frames; ``4n``; ``n``)
+FRAME_RULE = re.compile(r"^(?:any|(\d*)n(?:\s*\+\s*(\d+))?)$")
+_SIZE = re.compile(r"^[1-9]\d{0,4}[x:][1-9]\d{0,4}$")
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_RATE = re.compile(r"^[1-9]\d*(?:\.\d+)?(?:/[1-9]\d*)?$")
+Seconds = Annotated[float, Field(gt=0, le=3600, allow_inf_nan=False)]
+Price = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+
+
+class ModelRules(BaseModel):
+    """One ``[providers.NAME.models."MODEL-ID"]`` table: what a model accepts, in the catalog shipped
+    with ShotFill or in a ``shotfill.toml``.  Every key is optional here, since a table in
+    ``shotfill.toml`` may change one key of a built-in model; the merged entry must say how long a
+    clip may be (``durations``, or ``min_seconds``/``max_seconds``) before it is planned."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+    #: seconds the model accepts, ascending once merged
+    durations: Optional[list[Seconds]] = Field(default=None, min_length=1)
+    min_seconds: Optional[Seconds] = None
+    max_seconds: Optional[Seconds] = None
+    step: Optional[Seconds] = None
+    #: frame counts the model makes: "any", or "An+B" such as "8n+1"
+    frames: Optional[StrictStr] = None
+    #: frame rates it can be asked for ("24", 25, "24000/1001"); absent: it picks its own
+    rates: Optional[list[StrictStr | StrictInt | StrictFloat]] = Field(default=None, min_length=1)
+    #: "1280x720" (a pixel size) or "16:9" / "1280:720" (a ratio, sent as written)
+    sizes: Optional[list[StrictStr]] = Field(default=None, min_length=1)
+    first_frame: Optional[StrictBool] = None
+    last_frame: Optional[StrictBool] = None
+    #: how many reference images it takes
+    references: Optional[Annotated[int, Field(ge=0, le=64)]] = None
+    audio: Optional[StrictBool] = None
+    #: per second of video: one price, or one per size ("1280x720", "720p", "16:9")
+    price_per_second: Optional[Price | dict[str, Price]] = None
+    #: it can continue a clip from its last frame
+    extend: Optional[StrictBool] = None
+    #: where these rules were read, and when
+    source: Optional[StrictStr] = None
+    date: Optional[StrictStr] = None
+    # -- how the client speaks to it (model-generic APIs: fal, Replicate) -----------------------
+    #: our value -> the model's input name ("first_frame" = "image_url"), optionally ":int"/":str"/":float"
+    inputs: Optional[dict[str, StrictStr]] = None
+    #: inputs sent as they are
+    extra: Optional[dict[str, Any]] = None
+    seed: Optional[StrictBool] = None
+    negative: Optional[StrictBool] = None
+    #: makes video only from a first frame; ``text_variant`` is the sibling used when there is none
+    image_only: Optional[StrictBool] = None
+    text_variant: Optional[StrictStr] = None
+    #: a last frame only together with a first frame
+    last_needs_first: Optional[StrictBool] = None
+    #: JSON type of a ``duration`` input
+    duration_type: Optional[Literal["str", "int", "float"]] = None
+
+    @field_validator("frames")
+    @classmethod
+    def _frame_rule(cls, v: Optional[str]) -> Optional[str]:
+        if v is not None and not FRAME_RULE.match(v.strip().lower()):
+            raise ValueError(f"'{v}' is not a frame rule; write \"any\" or a rule such as \"8n+1\" or \"4n\"")
+        return None if v is None else v.strip().lower()
+
+    @field_validator("rates")
+    @classmethod
+    def _rates(cls, v: Optional[list[str | int | float]]) -> Optional[list[str | int | float]]:
+        for r in v or []:
+            ok = (isinstance(r, str) and bool(_RATE.match(r.strip()))) or (
+                isinstance(r, (int, float)) and not isinstance(r, bool) and 1 <= r <= 1000)
+            if not ok:
+                raise ValueError(f"{r!r} is not a frame rate; write 24, 25, 23.976 or \"24000/1001\"")
+        return v
+
+    @field_validator("sizes")
+    @classmethod
+    def _sizes(cls, v: Optional[list[str]]) -> Optional[list[str]]:
+        for s in v or []:
+            if not _SIZE.match(s):
+                raise ValueError(f"'{s}' is not a size; write \"1280x720\" or a ratio such as \"16:9\"")
+        return v
+
+    @field_validator("date")
+    @classmethod
+    def _date(cls, v: Optional[str]) -> Optional[str]:
+        if v is not None and not _DATE.match(v):
+            raise ValueError(f"'{v}' is not a date; write it as YYYY-MM-DD")
+        return v
+
+    @model_validator(mode="after")
+    def _lengths(self) -> "ModelRules":
+        if self.durations is not None and (self.min_seconds is not None or self.max_seconds is not None):
+            raise ValueError("durations: give either durations or min_seconds/max_seconds, not both")
+        if self.min_seconds is not None and self.max_seconds is not None and self.min_seconds > self.max_seconds:
+            raise ValueError(f"min_seconds: {self.min_seconds:g} is more than max_seconds {self.max_seconds:g}")
+        return self
+
+
 class ProviderSettings(_Strict):
     # inf and nan are never a sensible number of seconds, or price: refuse them here, not mid-run.
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
@@ -136,6 +233,11 @@ class ProviderSettings(_Strict):
     durations: Optional[list[Annotated[int, Field(ge=1, le=3600)]]] = Field(default=None, min_length=1)
     #: extra input fields sent as they are (model-specific knobs)
     extra: Optional[dict[str, Any]] = None
+    #: models declared or changed here, merged over the catalog shipped with ShotFill
+    models: dict[str, ModelRules] = Field(default_factory=dict)
+    #: veo on Vertex AI: the Google Cloud project and location the models run in
+    project: Optional[str] = Field(default=None, pattern=r"^[a-z][a-z0-9-]{4,61}[a-z0-9]$")
+    location: Optional[str] = Field(default=None, pattern=r"^[a-z0-9-]{2,40}$")
 
     @field_validator("base_url")
     @classmethod
@@ -166,6 +268,8 @@ class Settings(_Strict):
     concurrency: int = Field(default=4, ge=1, le=256)
     #: takes per placeholder when neither its note nor ``--takes`` says
     takes: int = Field(default=1, ge=1, le=MAX_TAKES)
+    #: reference images (a character, a style) sent with every shot to models that take them
+    references: list[Annotated[str, Field(min_length=1)]] = Field(default_factory=list, max_length=16)
     providers: dict[str, ProviderSettings] = Field(default_factory=dict)
     c2pa: Optional[C2paSettings] = None
     #: the files these settings came from (for messages)
@@ -343,6 +447,11 @@ def load_settings(config: Optional[Path] = None, *, cwd: Optional[Path] = None,
                     secrets.register_url(prov["base_url"])
                     base_url_files[name] = str(f)
         _c2pa_paths(raw, f)
+        # Reference images, like a workflow, are found relative to the file that names them.
+        if isinstance(raw.get("references"), list):
+            raw["references"] = [str(Path(r).expanduser() if Path(r).expanduser().is_absolute()
+                                     else (f.parent / Path(r).expanduser()).resolve()) if isinstance(r, str) else r
+                                 for r in raw["references"]]
         # A relative workflow path means relative to the file that names it.
         for prov in (raw.get("providers") or {}).values():
             if isinstance(prov, dict) and isinstance(prov.get("workflow"), str):

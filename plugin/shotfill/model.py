@@ -73,6 +73,8 @@ class ShotOptions(Frozen):
     fit: Optional[Fit] = None
     #: how many takes to generate (each its own seed, job and cost); the editor picks one
     takes: Optional[int] = Field(default=None, ge=1, le=MAX_TAKES)
+    #: reference images (a character, a style), comma-separated paths
+    ref: Optional[str] = None
 
 
 class Neighbour(Frozen):
@@ -161,6 +163,8 @@ class GenerationRequest(Frozen):
     #: PNG files of the last frame before and the first frame after, when known
     first_frame: Optional[str] = None
     last_frame: Optional[str] = None
+    #: reference images (PNG/JPEG/WebP files) for models that take them
+    references: tuple[str, ...] = ()
     shot_label: str = ""
     #: which take of its placeholder this is (1-based); part of the hash only when > 1
     take: int = 1
@@ -173,6 +177,9 @@ class GeneratedMedia(Frozen):
     provider: str
     model: Optional[str] = None
     job_id: Optional[str] = None
+    #: the rate and frame count the service's file has, as probed on download
+    fps: Optional[Rate] = None
+    frames: Optional[int] = None
 
 
 class MediaInfo(Frozen):

@@ -251,3 +251,8 @@ class FakeOpenAI(FakeService):
         reply = self.video_reply()
         reply.headers["Content-Type"] = "video/mp4"
         return reply
+
+
+#: the gateway model the tests declare (ShotFill ships no OpenAI-style model since OpenAI shut Sora's API down)
+GATEWAY_MODEL = ('[providers.openai.models."sora-2"]\ndurations = [4, 8, 12]\nsizes = ["1280x720", "720x1280"]\n'
+                 "first_frame = true\n")

@@ -1,17 +1,20 @@
-"""A fake Gemini API for Veo: long-running operations, Google error shapes, key-checked downloads.
+"""A fake Vertex AI for Veo 3.1 GA: long-running operations, Google error shapes, the video inline.
 
-* ``POST /v1beta/models/{model}:predictLongRunning`` checks ``x-goog-api-key``
-  (missing: 403 PERMISSION_DENIED; wrong: 400 INVALID_ARGUMENT "API key not
-  valid", as Google answers), the model (404 NOT_FOUND), and the body:
-  instances (``image`` / ``lastFrame`` as ``bytesBase64Encoded`` + ``mimeType``
-  or ``inlineData``), parameters (aspect ratio, duration per model,
-  resolution, no ``seed`` and nothing unknown).  It answers ``{"name": ...}``.
-* ``GET /v1beta/models/{model}/operations/{id}`` is not done (``done`` absent,
-  then ``false``) for :attr:`FakeVeo.steps` polls, then ``done`` with a
-  ``response``, an ``error``, or an RAI-filtered response without samples.
-* The video ``uri`` is ``/v1beta/files/{id}:download?alt=media`` on this
-  server, which needs the key and redirects (302) to a second server,
-  :attr:`FakeVeo.storage`, that serves the bytes and must never see the key.
+* ``POST /v1/projects/{project}/locations/{location}/publishers/google/models/{model}:predictLongRunning``
+  (and ``/v1/publishers/google/models/...``, express mode) checks the key
+  (``x-goog-api-key`` or ``Authorization: Bearer``; missing: 401 UNAUTHENTICATED;
+  a wrong API key: 400 INVALID_ARGUMENT "API key not valid", as Google answers),
+  the model (404 NOT_FOUND, also for the shut-down preview and retired 3.0/2.0
+  ids), and the body: instances (``image`` / ``lastFrame`` as
+  ``bytesBase64Encoded`` + ``mimeType``), parameters (aspect ratio, duration,
+  resolution, ``generateAudio`` required for Veo 3, ``seed`` a uint32, nothing
+  unknown).  It answers ``{"name": ...}``.
+* ``POST .../models/{model}:fetchPredictOperation`` with ``{"operationName"}`` is
+  not done (``done`` absent, then ``false``) for :attr:`FakeVeo.steps` reads,
+  then ``done`` with ``response.videos[0].bytesBase64Encoded`` (the video), an
+  ``error``, or an RAI-filtered response without videos.
+* :attr:`FakeVeo.storage` stays for the contract suite's shape: Vertex returns
+  the video inline, so nothing is ever fetched from it.
 """
 
 from __future__ import annotations
@@ -27,14 +30,18 @@ from fakes.server import FakeService, Recorded, Reply
 
 MODELS = {
     # name: (durations, resolutions, last frame)
-    "veo-3.1-generate-preview": ({4, 6, 8}, {"720p", "1080p", "4k"}, True),
-    "veo-3.1-fast-generate-preview": ({4, 6, 8}, {"720p", "1080p", "4k"}, True),
-    "veo-3.0-generate-001": ({4, 6, 8}, {"720p", "1080p"}, False),
-    "veo-3.0-fast-generate-001": ({4, 6, 8}, {"720p", "1080p"}, False),
-    "veo-2.0-generate-001": ({5, 6, 8}, set(), False),
+    "veo-3.1-generate-001": ({4, 6, 8}, {"720p", "1080p", "4k"}, True),
+    "veo-3.1-fast-generate-001": ({4, 6, 8}, {"720p", "1080p", "4k"}, True),
+    "veo-3.1-lite-generate-001": ({4, 6, 8}, {"720p", "1080p"}, False),
 }
+#: models that take reference images ("asset"), up to three
+REFERENCES = {"veo-3.1-generate-001"}
+#: ids Google has shut down: 404 like any unknown model
+GONE = ("veo-3.1-generate-preview", "veo-3.1-fast-generate-preview", "veo-3.1-lite-generate-preview",
+        "veo-3.0-generate-001", "veo-3.0-fast-generate-001", "veo-2.0-generate-001")
 PARAMETERS = {"aspectRatio", "durationSeconds", "resolution", "negativePrompt", "personGeneration",
-              "sampleCount", "numberOfVideos", "enhancePrompt"}
+              "sampleCount", "enhancePrompt", "seed", "generateAudio", "storageUri", "compressionQuality",
+              "resizeMode"}
 INSTANCE_KEYS = {"prompt", "image", "lastFrame", "referenceImages", "video"}
 IMAGE_TYPES = {"image/png", "image/jpeg", "image/webp"}
 
@@ -88,7 +95,7 @@ class FakeVeo(FakeService):
         self._outcomes.append({"error": {"code": code, "message": message}})
 
     def expire_downloads(self, expired: bool = True) -> None:
-        """Generated files are gone (Gemini keeps them for 2 days): the files route answers 404."""
+        """Finished operations are gone: reading one answers 404 NOT_FOUND."""
         self.files_gone = expired
 
     def truncate_next_download(self, times: int = 1) -> None:
@@ -97,31 +104,35 @@ class FakeVeo(FakeService):
     # -- routes ----------------------------------------------------------------------------
 
     def setup_routes(self) -> None:
-        self.route("POST", "/v1beta/models/{target}", self._predict)
-        self.route("GET", "/v1beta/models/{model}/operations/{op}", self._get_operation)
-        self.route("GET", "/v1beta/files/{target}", self._file)
+        self.route("POST", "/v1/projects/{project}/locations/{location}/publishers/google/models/{target}",
+                   self._model_call)
+        self.route("POST", "/v1/publishers/google/models/{target}", self._model_call)
 
     def _check_key(self, rec: Recorded) -> Optional[Reply]:
-        key = rec.headers.get("x-goog-api-key") or (rec.query.get("key") or [None])[0]
+        bearer = rec.headers.get("authorization", "")
+        key = rec.headers.get("x-goog-api-key") or (bearer[7:] if bearer.lower().startswith("bearer ") else "")
         if not key:
-            return google_error(403, "PERMISSION_DENIED", "Method doesn't allow unregistered callers (callers "
-                                "without established identity). Please use API Key or other form of API "
-                                "consumer identity to call this API.")
+            return google_error(401, "UNAUTHENTICATED", "Request is missing required authentication credential. "
+                                "Expected OAuth 2 access token, login cookie or other valid authentication "
+                                "credential.")
         if key != self.key:
+            if bearer:
+                return google_error(401, "UNAUTHENTICATED", "Request had invalid authentication credentials.")
             return google_error(400, "INVALID_ARGUMENT", "API key not valid. Please pass a valid API key.",
                                 [{"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": "API_KEY_INVALID",
                                   "domain": "googleapis.com"}])
         return None
 
-    def _predict(self, rec: Recorded, p: dict[str, str]) -> Reply:
+    def _model_call(self, rec: Recorded, p: dict[str, str]) -> Reply:
         bad = self._check_key(rec)
         if bad is not None:
             return bad
         model, _, action = p["target"].partition(":")
-        if model not in MODELS or action != "predictLongRunning":
-            return google_error(404, "NOT_FOUND", f"models/{model} is not found for API version v1beta, or is not "
-                                "supported for predictLongRunning. Call ListModels to see the list of available "
-                                "models and their supported methods.")
+        if model not in MODELS or action not in ("predictLongRunning", "fetchPredictOperation"):
+            return google_error(404, "NOT_FOUND", f"Publisher Model `publishers/google/models/{model}` was not "
+                                "found or your project does not have access to it.")
+        if action == "fetchPredictOperation":
+            return self._get_operation(rec, model)
         try:
             body = rec.json
         except ValueError:
@@ -130,7 +141,8 @@ class FakeVeo(FakeService):
             self._validate(model, body)
         except _Invalid as exc:
             return google_error(400, "INVALID_ARGUMENT", exc.args[0])
-        name = f"models/{model}/operations/{next(self._ids):04d}{secrets.token_hex(6)}"
+        prefix = (f"projects/{p['project']}/locations/{p['location']}/" if "project" in p else "")
+        name = f"{prefix}publishers/google/models/{model}/operations/{next(self._ids):04d}{secrets.token_hex(6)}"
         with self._jobs_lock:
             outcome = self._outcomes.pop(0) if self._outcomes else {}
             self.jobs[name] = {"name": name, "model": model, "body": body, "polls": 0, **outcome}
@@ -149,15 +161,21 @@ class FakeVeo(FakeService):
         inst = instances[0]
         for k in inst:
             if k not in INSTANCE_KEYS:
-                raise _Invalid(f"`{k}` isn't supported by this model. Please remove it or refer to the Gemini API "
-                               "documentation for supported usage.")
+                raise _Invalid(f"`{k}` isn't supported by this model.")
         for k in ("image", "lastFrame"):
             if k in inst:
                 self._validate_image(k, inst[k])
+        if "referenceImages" in inst:
+            refs = inst["referenceImages"]
+            if model not in REFERENCES or not isinstance(refs, list) or not 1 <= len(refs) <= 3:
+                raise _Invalid("`referenceImages` isn't supported by this model, or holds more than 3 images.")
+            for i, ref in enumerate(refs):
+                if not isinstance(ref, dict) or ref.get("referenceType") not in ("asset", "style"):
+                    raise _Invalid(f"referenceImages[{i}].referenceType must be asset or style.")
+                self._validate_image(f"referenceImages[{i}].image", ref.get("image"))
         if "lastFrame" in inst:
             if not last_ok:
-                raise _Invalid("`lastFrame` isn't supported by this model. Please remove it or refer to the "
-                               "Gemini API documentation for supported usage.")
+                raise _Invalid("`lastFrame` isn't supported by this model.")
             if "image" not in inst:
                 raise _Invalid("`lastFrame` requires `image` (the first frame).")
         if not inst.get("prompt") and "image" not in inst:
@@ -167,8 +185,7 @@ class FakeVeo(FakeService):
             raise _Invalid("parameters must be an object.")
         for k in params:
             if k not in PARAMETERS:
-                raise _Invalid(f"`{k}` isn't supported by this model. Please remove it or refer to the Gemini API "
-                               "documentation for supported usage.")
+                raise _Invalid(f"`{k}` isn't supported by this model.")
         if params.get("aspectRatio", "16:9") not in ("16:9", "9:16"):
             raise _Invalid(f"Aspect ratio {params['aspectRatio']!r} is not supported. Supported: 16:9, 9:16.")
         d = params.get("durationSeconds", 8)
@@ -185,6 +202,11 @@ class FakeVeo(FakeService):
                 raise _Invalid(f"{res} videos must be 8 seconds long.")
         if "negativePrompt" in params and not isinstance(params["negativePrompt"], str):
             raise _Invalid("negativePrompt must be a string.")
+        if not isinstance(params.get("generateAudio"), bool):
+            raise _Invalid("generateAudio is required for Veo 3 models.")
+        seed = params.get("seed", 0)
+        if not isinstance(seed, int) or isinstance(seed, bool) or not 0 <= seed <= 4294967295:
+            raise _Invalid(f"seed {seed!r} must be a whole number from 0 to 4294967295.")
 
     @staticmethod
     def _validate_image(field: str, img: Any) -> None:
@@ -194,7 +216,7 @@ class FakeVeo(FakeService):
             inner = img["inlineData"]
             data, mime = (inner.get("data"), inner.get("mimeType")) if isinstance(inner, dict) else (None, None)
         elif "gcsUri" in img:
-            raise _Invalid(f"{field}: gcsUri is not supported in the Gemini API; send bytesBase64Encoded.")
+            raise _Invalid(f"{field}: this fake takes no gcsUri; send bytesBase64Encoded.")
         else:
             data, mime = img.get("bytesBase64Encoded"), img.get("mimeType")
         if not isinstance(data, str) or not data:
@@ -208,16 +230,18 @@ class FakeVeo(FakeService):
         if mime == "image/png" and raw[:8] != b"\x89PNG\r\n\x1a\n":
             raise _Invalid(f"{field}: the bytes are not a PNG image.")
 
-    def _get_operation(self, rec: Recorded, p: dict[str, str]) -> Reply:
-        bad = self._check_key(rec)
-        if bad is not None:
-            return bad
+    def _get_operation(self, rec: Recorded, model: str) -> Reply:
         if self.on_poll is not None:
             self.on_poll(rec)
-        name = f"models/{p['model']}/operations/{p['op']}"
+        try:
+            name = rec.json.get("operationName") if isinstance(rec.json, dict) else None
+        except ValueError:
+            name = None
+        if not isinstance(name, str):
+            return google_error(400, "INVALID_ARGUMENT", "operationName is required.")
         with self._jobs_lock:
             job = self.jobs.get(name)
-            if job is None:
+            if job is None or job["model"] != model or self.files_gone:
                 return google_error(404, "NOT_FOUND", f"Operation {name} not found.")
             job["polls"] += 1
             if job["polls"] == 1 and self.steps > 0:
@@ -228,24 +252,11 @@ class FakeVeo(FakeService):
         if "error" in job:
             out["error"] = job["error"]
         else:
-            gvr: dict[str, Any]
+            resp: dict[str, Any] = {"@type": "type.googleapis.com/cloud.ai.large_models.vision.GenerateVideoResponse"}
             if "filtered" in job:
-                gvr = {"raiMediaFilteredCount": 1, "raiMediaFilteredReasons": job["filtered"]}
+                resp.update({"raiMediaFilteredCount": 1, "raiMediaFilteredReasons": job["filtered"]})
             else:
-                file_id = job.setdefault("file", f"f{p['op']}")
-                gvr = {"generatedSamples": [{"video": {
-                    "uri": f"{self.url}/v1beta/files/{file_id}:download?alt=media"}}]}
-            out["response"] = {"@type": "type.googleapis.com/google.ai.generativelanguage.v1beta."
-                                        "PredictLongRunningResponse", "generateVideoResponse": gvr}
+                resp.update({"raiMediaFilteredCount": 0, "videos": [
+                    {"bytesBase64Encoded": base64.b64encode(self.video).decode(), "mimeType": "video/mp4"}]})
+            out["response"] = resp
         return Reply(200, out)
-
-    def _file(self, rec: Recorded, p: dict[str, str]) -> Reply:
-        bad = self._check_key(rec)
-        if bad is not None:
-            return bad
-        file_id, _, action = p["target"].partition(":")
-        known = any(j.get("file") == file_id for j in list(self.jobs.values()))
-        if action != "download" or rec.query.get("alt") != ["media"] or not known or self.files_gone:
-            return google_error(404, "NOT_FOUND", f"File {file_id} not found or has expired.")
-        return Reply(302, None, {"Location": f"{self.storage.url}/videos/{file_id}.mp4?GoogleAccessId=fake&"
-                                             "Expires=9999999999&Signature=c2lnbmVk"})

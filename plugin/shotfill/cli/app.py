@@ -243,13 +243,20 @@ def cmd_scan(args: argparse.Namespace) -> int:
     return 0
 
 
+def _length(plan: dict[str, Any]) -> str:
+    """What the service is asked to make: frames at its rate where it counts them, else seconds."""
+    if plan.get("frames") and plan.get("fps"):
+        return f"{plan['frames']} frames at {plan['fps']} fps ({plan['seconds']:.2f} s)"
+    return f"{plan['seconds']:g} s"
+
+
 def _plan_line(plan: dict[str, Any], ph: Placeholder) -> str:
     if plan.get("refused"):
         return f"plan: {plan['provider']}: REFUSED: {plan['refused']}"
     uses = [n for n, used, nb in (("first frame from the shot before", plan["use_first"], ph.before),
                                   ("last frame from the shot after", plan["use_last"], ph.after)) if used]
     cost, n = plan.get("estimated_cost"), plan.get("takes", 1)
-    text = (f"plan: {plan['provider']} {plan['model']}: {plan['seconds']:g} s at {plan['size_label']}"
+    text = (f"plan: {plan['provider']} {plan['model']}: {_length(plan)} at {plan['size_label']}"
             + (f", {', '.join(uses)}" if uses else ", text only")
             + (f", {n} takes" if n > 1 else "")
             + (f", est. {cost * n:.2f}" + (f" ({cost:.2f} a take)" if n > 1 else "") if cost is not None
@@ -348,7 +355,7 @@ def _print_dry_run(rows: list[PlanPreview], *, as_json: bool) -> int:
         seeds = f", seeds {plan.seed} to {plan.seed + r.takes - 1}" if plan.seed is not None else ""
         takes = f" x {r.takes} takes{seeds}" if r.takes > 1 else ""
         each = f" a take, {r.total_cost:.2f} in all" if r.takes > 1 and r.total_cost is not None else ""
-        print(f"  {plan.model}: {plan.seconds:g} s at {plan.size_label}{takes}; "
+        print(f"  {plan.model}: {_length(plan.model_dump(mode='json'))} at {plan.size_label}{takes}; "
               f"est. {'%.2f' % cost if cost is not None else 'unknown (set price_per_second)'}{each}")
         for n in plan.notes:
             print(f"  note: {n}")
@@ -377,14 +384,32 @@ def cmd_providers(args: argparse.Namespace) -> int:
         print(f"{r['name']:<10} {state}   base {r['base_url'] or '-'}{where}")
         if r.get("refused"):
             print(f"    REFUSED: {r['refused']}")
+        print(f"    default model: {r['default_model'] or '- (declare one in shotfill.toml)'}")
         for m in r["models"]:
-            frames = "+".join(k for k in ("first", "last") if m[f"{k}_frame"]) or "text only"
-            price = f"{m['price_per_second']}/s" if m["price_per_second"] is not None else "price unknown"
-            durs = ", ".join(f"{d:g}" for d in m["durations"]) if m["durations"] else "any"
-            print(f"    {m['name']:<28} durations {durs} s; sizes {', '.join(m['sizes']) or 'any'}; "
-                  f"frames {frames}; seed {'yes' if m['seed'] else 'no'}; negative {'yes' if m['negative'] else 'no'}; "
-                  f"{price}")
+            print("    " + _model_line(m))
     return 0
+
+
+def _model_line(m: dict[str, Any]) -> str:
+    """One catalog entry in a line: its lengths, frame rule and rates, sizes, keyframes, price."""
+    frames = "+".join(k for k in ("first", "last") if m.get(f"{k}_frame")) or "text only"
+    price = m.get("price_per_second")
+    price_text = ("price unknown" if price is None else f"{price}/s" if not isinstance(price, dict)
+                  else ", ".join(f"{k} {v}/s" for k, v in price.items()))
+    if m.get("durations"):
+        length = "durations " + ", ".join(f"{d:g}" for d in m["durations"]) + " s"
+    elif m.get("min_seconds") is not None or m.get("max_seconds") is not None:
+        length = f"{m.get('min_seconds', 0):g}..{m.get('max_seconds', float('inf')):g} s"
+    else:
+        length = "durations any"
+    if m.get("frames"):
+        length += f", frames {m['frames']}"
+    rates = f"; rates {', '.join(str(r) for r in m['rates'])}" if m.get("rates") else ""
+    refs = f"; references {m['references']}" if m.get("references") else ""
+    own = "" if m.get("builtin", True) else " (shotfill.toml)"
+    return (f"{m['name']:<28} {length}{rates}; sizes {', '.join(m.get('sizes') or []) or 'any'}; "
+            f"keyframes {frames}{refs}; seed {'yes' if m.get('seed') else 'no'}; "
+            f"negative {'yes' if m.get('negative') else 'no'}; {price_text}{own}")
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:

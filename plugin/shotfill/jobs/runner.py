@@ -152,7 +152,7 @@ class Runner:
             self.emit(spec.key, Stage.PLAN, ph.prompt)
             ps = PlanSettings(width=info.width or 0, height=info.height or 0,
                               provider=self.settings.provider or self.settings.config.default_provider,
-                              model=self.settings.model)
+                              model=self.settings.model, references=tuple(self.settings.config.references))
             frames_dir = self.state_dir / "frames" / _timeline_dir(info)
             req = await executor.cpu(plan_request, ph, ps, frames_dir, spec.take)
             out.request, out.before_frame, out.after_frame = req, req.first_frame, req.last_frame

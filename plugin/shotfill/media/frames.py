@@ -24,7 +24,8 @@ from pathlib import Path
 import ffmpeg
 
 from shotfill.system.files import atomic_path
-from shotfill.errors import MediaError
+from shotfill.errors import MediaError, ShotFillError
+from shotfill.system.bounded import read_bytes
 from shotfill.media import tools
 from shotfill.media.probe import probe_for_seek
 from shotfill.model import MediaInfo
@@ -108,3 +109,20 @@ def fit_image(src_png: str | os.PathLike[str], dst_png: str | os.PathLike[str], 
         )
         tools.run(tools.compile_argv(stream), what=f"resizing {Path(src_png).name}")
     return Path(dst_png)
+
+
+#: a reference image is sent inline, never through a third-party host: larger ones are refused
+MAX_REFERENCE_BYTES = 20 << 20
+
+
+def read_reference(path: str, error: type[ShotFillError]) -> tuple[str, bytes]:
+    """(MIME type, bytes) of a reference image, read bounded; not a PNG, JPEG or WebP: ``error`` naming it."""
+    data = read_bytes(path, limit=MAX_REFERENCE_BYTES, what="reference image", error=error)
+    if data.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "image/png", data
+    if data.startswith(b"\xff\xd8\xff"):
+        return "image/jpeg", data
+    if data.startswith(b"RIFF") and data[8:12] == b"WEBP":
+        return "image/webp", data
+    raise error(f"reference image {path} is not a PNG, JPEG or WebP image",
+                hint="fix ref= in the GEN: note or references in shotfill.toml")

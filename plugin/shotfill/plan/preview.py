@@ -61,7 +61,8 @@ def preview_plans(placeholders: Iterable[Placeholder], *, width: int, height: in
 
     ``takes``: the run's ``--takes``; a note's ``takes=`` wins, the config's is the default.
     """
-    ps = PlanSettings(width=width, height=height, provider=provider or settings.default_provider, model=model)
+    ps = PlanSettings(width=width, height=height, provider=provider or settings.default_provider, model=model,
+                      references=tuple(settings.references))
     ctx = ProviderContext(settings=settings)
     providers: dict[str, Provider] = {}
     rows = []

@@ -15,9 +15,9 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Optional
 
-from shotfill.errors import FFmpegNotFound, MediaError
+from shotfill.errors import FFmpegNotFound, MediaError, UsageError
 from shotfill.system.files import make_dirs
-from shotfill.media.frames import FrameGrab, extract_frames, grab
+from shotfill.media.frames import FrameGrab, extract_frames, grab, read_reference
 from shotfill.media.probe import probe_for_seek
 from shotfill.model import GenerationRequest, MediaInfo, Neighbour, Placeholder
 from shotfill.rates import timecode_to_frames
@@ -29,6 +29,23 @@ class PlanSettings:
     height: int
     provider: str = "local"
     model: Optional[str] = None
+    #: the project's reference images (shotfill.toml ``references``); a note's ``ref=`` replaces them
+    references: tuple[str, ...] = ()
+
+
+def references_for(ph: Placeholder, settings: PlanSettings) -> tuple[str, ...]:
+    """The shot's reference images: its note's ``ref=`` (relative to the working folder), else the project's."""
+    if ph.options.ref:
+        return tuple(str(Path(p.strip()).expanduser().resolve()) for p in ph.options.ref.split(",") if p.strip())
+    return settings.references
+
+
+def reference_bytes(ph_id: str, path: str) -> bytes:
+    """A reference image's bytes (read bounded; not an image: refused, naming the shot and the file)."""
+    try:
+        return read_reference(path, UsageError)[1]
+    except UsageError as exc:
+        raise UsageError(f"{ph_id}: {exc.message}", hint=exc.hint) from None
 
 
 def default_seed(ph: Placeholder) -> int:
@@ -124,7 +141,7 @@ def take_seed(ph: Placeholder, take: int = 1) -> int:
 
 def request_hash(req: GenerationRequest) -> str:
     # Take 1 hashes as a request did before takes existed, so earlier caches and journals still serve it.
-    skip = {"request_hash", "first_frame", "last_frame", "placeholder_id", "shot_label"} | (
+    skip = {"request_hash", "first_frame", "last_frame", "references", "placeholder_id", "shot_label"} | (
         {"take"} if req.take == 1 else set())
     data = req.model_dump(mode="json", exclude=skip)
     h = hashlib.sha256(json.dumps(data, sort_keys=True).encode())
@@ -132,6 +149,8 @@ def request_hash(req: GenerationRequest) -> str:
         h.update(b"\0frame\0")
         if frame:
             h.update(Path(frame).read_bytes())
+    for ref in req.references:       # only when there are some: hashes without references stay as they were
+        h.update(b"\0reference\0" + reference_bytes(req.placeholder_id, ref))
     return h.hexdigest()
 
 
@@ -150,6 +169,7 @@ def plan_request(ph: Placeholder, settings: PlanSettings, frames_dir: Path, take
         timecode=ph.timecode,
         first_frame=str(first) if first else None,
         last_frame=str(last) if last else None,
+        references=references_for(ph, settings),
         shot_label=ph.id, take=take,
     )
     return req.model_copy(update={"request_hash": request_hash(req)})
@@ -171,5 +191,6 @@ def preview_request(ph: Placeholder, settings: PlanSettings, take: int = 1) -> G
         seed=take_seed(ph, take),
         width=settings.width, height=settings.height, rate=ph.rate, frames=ph.duration, timecode=ph.timecode,
         first_frame=usable(ph.before), last_frame=usable(ph.after), shot_label=ph.id, take=take,
+        references=references_for(ph, settings),
     )
     return req

@@ -8,7 +8,8 @@ from typing import Any, Optional
 from shotfill.config import KEY_ENV, Settings
 from shotfill.errors import ConfigError, UsageError
 from shotfill.providers._http import require_secure
-from shotfill.providers.base import Provider, ProviderContext, size_label
+from shotfill.providers import catalog
+from shotfill.providers.base import Provider, ProviderContext
 from shotfill.system.secrets import redact_url, url_secrets
 
 #: name -> "module:Class"; imported only when asked for
@@ -74,20 +75,18 @@ def describe_providers(settings: Settings) -> list[dict[str, Any]]:
             has_key = ps.workflow is not None and ps.inputs is not None
             needs = "set workflow and inputs under [providers.comfyui]"
         ps = settings.provider(name)
-        models = []
-        for m in getattr(cls, "models", ()):
-            price = ps.price_per_second if ps.price_per_second is not None else m.price_per_second
-            models.append({"name": m.name, "durations": list(m.durations),
-                           "sizes": [size_label(sz, m.size_style) for sz in m.sizes],
-                           "first_frame": m.first_frame, "last_frame": m.last_frame, "seed": m.seed,
-                           "negative": m.negative, "price_per_second": price})
-        if not models:
-            models.append({"name": getattr(cls, "model", name), "durations": [], "sizes": [],
-                           "first_frame": True, "last_frame": True, "seed": True, "negative": False,
+        models = catalog.describe(name, ps, getattr(cls, "size_style", "size"))
+        default = catalog.default_model(name, ps)
+        if not models and name in ("local", "comfyui"):
+            label = getattr(cls, "model", None) or "workflow"
+            models.append({"name": label, "builtin": True, "durations": [], "sizes": [],
+                           "first_frame": True, "last_frame": True, "seed": True, "negative": name == "comfyui",
+                           "references": 0,
                            "price_per_second": 0.0 if name == "local" else ps.price_per_second})
+            default = ps.model or label
         where = provider_endpoint(settings, name)
         rows.append({"name": name, "configured": has_key, "needs": needs, "key_env": env,
                      "base_url": where["base_url"] or "", "base_url_source": where["base_url_source"],
                      "refused": where["refused"],
-                     "default_model": ps.model or (models[0]["name"] if models else None), "models": models})
+                     "default_model": default, "models": models})
     return rows

@@ -8,14 +8,26 @@ which frame needs fitting; fitting itself is the same for both.
 from __future__ import annotations
 
 import asyncio
+import base64
 import struct
 from pathlib import Path
 from typing import Callable, Optional
 
+from shotfill.errors import Rejected
 from shotfill.system.files import make_dirs
 from shotfill.model import GenerationRequest
 from shotfill.providers.base import ServicePlan
-from shotfill.media.frames import fit_image
+from shotfill.media.frames import fit_image, read_reference
+
+
+def reference_image(path: str) -> tuple[str, bytes]:
+    """(MIME type, bytes) of a reference image; a bad one is refused by name (Rejected)."""
+    return read_reference(path, Rejected)
+
+
+def reference_data_uri(path: str) -> str:
+    mime, data = reference_image(path)
+    return f"data:{mime};base64," + base64.b64encode(data).decode()
 
 
 def png_size(path: str) -> Optional[tuple[int, int]]:

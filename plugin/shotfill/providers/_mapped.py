@@ -1,50 +1,36 @@
 """Models described by the names of their inputs (fal, Replicate: any video model).
 
 Hosted model zoos take the same few values under different input names
-(``image_url``, ``start_image``, ``first_frame_image``...).  A
-:class:`MappedModel` is a :class:`ModelSpec` plus those names; models the
-clients do not ship are described in ``shotfill.toml`` (``fields``,
-``durations``, ``extra``; see :func:`mapped_custom`).
+(``image_url``, ``start_image``, ``first_frame_image``...).  A catalog entry
+names them (``inputs``, ``extra``); a model declared in ``shotfill.toml``
+(``[providers.fal.models."ID"]``) is sent exactly like a shipped one.  The
+older per-provider ``fields`` / ``durations`` / ``extra`` still describe a
+model the catalog does not list (see :func:`mapped_custom`).
 """
 
 from __future__ import annotations
 
-import math
 import re
+from fractions import Fraction
 from typing import Any, Callable, Literal, Optional
 
 from shotfill.config import ProviderSettings
 from shotfill.errors import Rejected
 from shotfill.model import GenerationRequest
+from shotfill.rates import normalize_rate
+from shotfill.providers._frames import reference_data_uri
 from shotfill.providers.base import (ModelSpec, RemoteProvider, ServicePlan, plan_for,
                                      size_label)
 
 
 #: our names for the values a model may take, in the order they go into a body
 OUR_FIELDS = ("prompt", "negative", "seed", "first_frame", "last_frame", "aspect_ratio", "resolution",
-              "duration", "num_frames", "fps")
+              "duration", "num_frames", "fps", "references")
 _CASTS = ("str", "int", "float")
 
 
-class MappedModel(ModelSpec):
-    """A model whose request body is its own flat input object.
-
-    ``inputs`` maps our names (:data:`OUR_FIELDS`) to the model's input names;
-    a name may end in ``:int`` / ``:str`` / ``:float`` to force the JSON type.
-    """
-
-    #: our name -> the model's input name
-    inputs: dict[str, str] = {}
-    #: JSON type of a ``duration`` input: fal enums are mostly strings ("5"), some ints
-    duration_type: Literal["str", "int", "float"] = "str"
-    #: value sent in a ``resolution`` input
-    resolution: Optional[str] = None
-    #: frames sent = seconds * fps + this (Wan / LTX count 4n+1 / 8n+1 frames)
-    frame_offset: int = 1
-    #: the text-to-video sibling used when there is no shot before (image-only models)
-    text_variant: Optional[str] = None
-    #: documented caveats shown in the plan
-    caveats: tuple[str, ...] = ()
+#: a model whose request body is its own flat input object: a ModelSpec with ``inputs``
+MappedModel = ModelSpec
 
 
 def parse_fields(fields: Optional[dict[str, str]], provider: str) -> dict[str, str]:
@@ -62,17 +48,6 @@ def parse_fields(fields: Optional[dict[str, str]], provider: str) -> dict[str, s
     return out
 
 
-def frame_range_durations(lo: int, hi: int, fps: float, offset: int = 1, step: float = 0.25) -> tuple[float, ...]:
-    """Durations (seconds) whose frame count ``seconds * fps + offset`` lies in ``lo..hi``."""
-    out = []
-    k = math.ceil((lo - offset) / fps / step - 1e-9)
-    while (k * step) * fps + offset <= hi + 1e-9:
-        if k * step > 0:
-            out.append(round(k * step, 4))
-        k += 1
-    return tuple(out)
-
-
 def mapped_custom(provider: str, name: str, settings: ProviderSettings, *,
                   duration_type: Literal["str", "int", "float"],
                   image_hint: bool) -> MappedModel:
@@ -86,36 +61,42 @@ def mapped_custom(provider: str, name: str, settings: ProviderSettings, *,
     fields = parse_fields(settings.fields, provider)
     if not settings.durations:
         raise Rejected(f"{provider}: model '{name}' is not one ShotFill knows, and no durations are set for it",
-                       hint=f"under [providers.{provider}] set durations = [5, 10] (the seconds the model allows) "
-                            "and fields = {prompt = \"prompt\", duration = \"duration\", first_frame = \"image_url\"} "
-                            "naming the model's inputs")
+                       hint=f"declare it under [providers.{provider}.models.\"{name}\"] in shotfill.toml: "
+                            "durations = [5, 10] (or min_seconds / max_seconds with frames and rates), sizes, "
+                            "first_frame, and inputs = {prompt = \"prompt\", first_frame = \"image_url\", "
+                            "duration = \"duration\"} naming the model's inputs")
     if "prompt" not in fields:
         fields["prompt"] = "prompt"
     caveats: list[str] = []
-    fps: Optional[float] = None
+    rates: tuple[Fraction, ...] = ()
+    frame_step, frame_offset = 1, 0
     if "num_frames" in fields:
         fps_input = fields.get("fps", "").partition(":")[0]
         given = (settings.extra or {}).get(fps_input) if fps_input else None
-        fps = float(given) if isinstance(given, (int, float)) else 16.0
+        rates = (normalize_rate(given if isinstance(given, (int, float)) else 16),)
+        frame_step, frame_offset = 4, 1
         if given is None:
             caveats.append("num_frames assumes 16 fps: set the model's fps in extra to change it")
     aspects = "aspect_ratio" in fields
     sizes = ((1280, 720), (720, 1280), (960, 960)) if aspects else ((1280, 720), (720, 1280))
-    return MappedModel(
+    # A resolution input gets 720p, the size every listed size is at.
+    extra = {fields.pop("resolution").partition(":")[0]: "720p"} if "resolution" in fields else {}
+    return ModelSpec(
         name=name, durations=tuple(sorted(float(d) for d in settings.durations)), sizes=sizes,
         size_style="aspect" if aspects else "size",
         first_frame="first_frame" in fields, last_frame="last_frame" in fields,
         seed="seed" in fields, negative="negative" in fields,
-        text_only=not (image_hint and "first_frame" in fields), fps=fps,
-        inputs=fields, duration_type=duration_type, resolution="720p" if "resolution" in fields else None,
-        caveats=tuple(caveats),
+        text_only=not (image_hint and "first_frame" in fields), rates=rates,
+        frame_step=frame_step, frame_offset=frame_offset,
+        inputs=fields, duration_type=duration_type, caveats=tuple(caveats), builtin=False,
+        extra=extra,
     )
 
 
 def configured_model(spec: ModelSpec, settings: ProviderSettings, provider: str) -> ModelSpec:
     """A shipped model with ``fields`` from shotfill.toml laid over its input names; naming an
     input for a value the model was not known to take (e.g. a last frame) turns that value on."""
-    if isinstance(spec, MappedModel) and settings.fields:
+    if settings.fields:
         fields = parse_fields(settings.fields, provider)
         flags = {flag: True for ours, flag in (("first_frame", "first_frame"), ("last_frame", "last_frame"),
                                                ("seed", "seed"), ("negative", "negative")) if ours in fields}
@@ -154,7 +135,7 @@ def _cast(value: Any, cast: str) -> Any:
     return value
 
 
-def mapped_inputs(spec: MappedModel, req: GenerationRequest, plan: ServicePlan, extra: Optional[dict[str, Any]],
+def mapped_inputs(spec: ModelSpec, req: GenerationRequest, plan: ServicePlan, extra: Optional[dict[str, Any]],
                   image: Callable[[str], str]) -> dict[str, Any]:
     """The model's input object for this plan: our values under its names, then ``extra`` as given."""
     f = spec.inputs
@@ -174,14 +155,17 @@ def mapped_inputs(spec: MappedModel, req: GenerationRequest, plan: ServicePlan, 
         put("first_frame", image(req.first_frame))
     if plan.use_last and req.last_frame:
         put("last_frame", image(req.last_frame))
+    if plan.references:
+        put("references", [reference_data_uri(r) for r in plan.references])
     put("aspect_ratio", size_label(plan.size, "aspect"))
-    if spec.resolution:
-        put("resolution", spec.resolution)
-    if "num_frames" in f and spec.fps:
-        put("num_frames", round(plan.seconds * spec.fps) + spec.frame_offset, "int")
-        put("fps", spec.fps, "int" if float(spec.fps).is_integer() else "float")
+    if "num_frames" in f and plan.frames is not None:
+        put("num_frames", plan.frames, "int")
     else:
         put("duration", plan.seconds, spec.duration_type)
+    if plan.fps is not None:
+        put("fps", plan.fps, "int" if plan.fps.denominator == 1 else "float")
+    for k, v in spec.extra.items():
+        body.setdefault(k, v)
     body.update(extra or {})
     return body
 

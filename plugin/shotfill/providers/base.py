@@ -7,10 +7,9 @@ runs them in the one order that never loses a paid job::
         -> journal "submitted" (job id) -> poll until done (deadline)
         -> download (streamed, kept) -> journal "downloaded" -> ffprobe check
 
-Clients describe what each model allows in :class:`ModelSpec`; :func:`plan_for`
-maps a placeholder onto it: the nearest allowed duration not shorter than the
-gap (conform trims the rest), the allowed size nearest the timeline's aspect,
-and first/last frames where the model takes them.
+What each model allows is data (:mod:`shotfill.providers.catalog`, merged with
+``shotfill.toml``); :func:`shotfill.providers.spec.plan_for` maps a placeholder
+onto it in the model's own units.
 """
 
 from __future__ import annotations
@@ -22,14 +21,13 @@ import contextlib
 import math
 import time
 from dataclasses import dataclass, field
-from fractions import Fraction
 from pathlib import Path
 from typing import Any, AsyncIterator, Callable, Literal, Optional
 
 import httpx
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel
 
-from shotfill.config import KEY_ENV, ProviderSettings, Settings
+from shotfill.config import KEY_ENV, Settings
 from shotfill.system.files import make_dirs
 from shotfill.errors import (AuthError, DownloadError, JobFailed, JobTimedOut, MediaError, ProviderError,
                              Rejected, SubmitUncertain)
@@ -39,53 +37,15 @@ from shotfill.jobs.journal import JobRecord, Journal
 from shotfill.media.probe import probe
 from shotfill.model import GeneratedMedia, GenerationRequest
 from shotfill.providers._http import ServiceClient
+from shotfill.providers import catalog
+from shotfill.providers.spec import (ModelSpec as ModelSpec, ServicePlan as ServicePlan, SizeStyle as SizeStyle,
+                                     nearest_size as nearest_size, plan_for as plan_for, size_label as size_label)
 
 
 #: what an editor can do about a submit that may have reached the service without an answer
 RESUBMIT_HINT = ("look for the job on the provider's dashboard: a later run finds it once the service lists it; "
                  "`--resubmit` sends the request again as a new job, which is paid for a second time if the "
                  "first one did arrive")
-
-
-class ModelSpec(BaseModel):
-    """What one model of a service accepts."""
-
-    model_config = ConfigDict(frozen=True)
-
-    name: str
-    #: allowed output durations in seconds, ascending
-    durations: tuple[float, ...]
-    #: allowed output sizes or aspect ratios as (w, h)
-    sizes: tuple[tuple[int, int], ...]
-    #: how the size is sent: "1280x720" (size), "1280:720" (ratio), "16:9" (aspect)
-    size_style: Literal["size", "ratio", "aspect"] = "size"
-    first_frame: bool = False
-    last_frame: bool = False
-    #: a last frame only together with a first frame
-    last_needs_first: bool = True
-    seed: bool = False
-    negative: bool = False
-    text_only: bool = True
-    price_per_second: Optional[float] = None
-    #: the model's native frame rate, where the service counts frames
-    fps: Optional[float] = None
-
-
-class ServicePlan(BaseModel):
-    """How one request maps onto one model; shown by ``scan`` and ``fill --dry-run``."""
-
-    provider: str
-    model: str
-    seconds: float
-    size: tuple[int, int]
-    size_label: str
-    use_first: bool
-    use_last: bool
-    seed: Optional[int]
-    negative: Optional[str]
-    estimated_cost: Optional[float]
-    notes: list[str] = []
-    refused: Optional[str] = None
 
 
 class JobHandle(BaseModel):
@@ -105,56 +65,6 @@ class JobStatus(BaseModel):
     #: a word for the progress display when there is no percentage ("queued, 2 ahead")
     detail: Optional[str] = None
     data: dict[str, Any] = {}
-
-
-def size_label(size: tuple[int, int], style: str) -> str:
-    w, h = size
-    if style == "ratio":
-        return f"{w}:{h}"
-    if style == "aspect":
-        g = math.gcd(w, h)
-        return f"{w // g}:{h // g}"
-    return f"{w}x{h}"
-
-
-def nearest_size(target: tuple[int, int], sizes: tuple[tuple[int, int], ...]) -> tuple[int, int]:
-    """The allowed size closest in aspect ratio (log scale), then in area."""
-    tw, th = target
-    ta = math.log(tw / th)
-    return min(sizes, key=lambda s: (round(abs(math.log(s[0] / s[1]) - ta), 3), abs(s[0] * s[1] - tw * th)))
-
-
-def plan_for(provider: str, spec: ModelSpec, req: GenerationRequest, settings: ProviderSettings) -> ServicePlan:
-    gap_s = Fraction(req.frames) / Fraction(req.rate)
-    notes: list[str] = []
-    refused = None
-    fitting = [d for d in spec.durations if d >= gap_s - Fraction(1, 1000)]
-    if fitting:
-        seconds = fitting[0]
-        if seconds > gap_s:
-            notes.append(f"generates {seconds:g} s for a {float(gap_s):.2f} s hole; conform trims the rest")
-    else:
-        seconds = spec.durations[-1]
-        refused = (f"the hole is {float(gap_s):.2f} s, longer than {provider} {spec.name}'s longest clip "
-                   f"({seconds:g} s); split the gap into shorter placeholders or choose a provider with longer clips")
-    size = nearest_size((req.width, req.height), spec.sizes)
-    use_first = bool(spec.first_frame and req.first_frame)
-    use_last = bool(spec.last_frame and req.last_frame and (use_first or not spec.last_needs_first))
-    if req.first_frame and not use_first:
-        notes.append("the shot before is not used: the model takes no first frame")
-    if req.last_frame and not use_last:
-        notes.append("the shot after is not used: the model takes no last frame" if not spec.last_frame
-                     else "the shot after is not used: the model takes a last frame only with a first frame")
-    if req.negative and not spec.negative:
-        notes.append("negative prompt not sent: the model takes none")
-    price = settings.price_per_second if settings.price_per_second is not None else spec.price_per_second
-    return ServicePlan(
-        provider=provider, model=spec.name, seconds=float(seconds), size=size,
-        size_label=size_label(size, spec.size_style), use_first=use_first, use_last=use_last,
-        seed=req.seed if spec.seed else None, negative=req.negative if spec.negative else None,
-        estimated_cost=None if price is None else round(price * float(seconds), 4),
-        notes=notes, refused=refused,
-    )
 
 
 def png_data_uri(path: str | Path) -> str:
@@ -242,8 +152,8 @@ class RemoteProvider(Provider):
 
     name = ""
     default_base_url = ""
-    #: models this client knows; the first is the default
-    models: tuple[ModelSpec, ...] = ()
+    #: how sizes are sent to this service
+    size_style: SizeStyle = "size"
 
     def __init__(self, ctx: Optional[ProviderContext] = None) -> None:
         self.ctx = ctx or ProviderContext()
@@ -319,21 +229,45 @@ class RemoteProvider(Provider):
     def base_url(self) -> str:
         return self.ctx.settings.base_url(self.name, self.default_base_url)
 
+    @property
+    def models(self) -> tuple[ModelSpec, ...]:
+        """The models of the merged catalog (shipped and shotfill.toml), the default first."""
+        rules = catalog.models_for(self.name, self.settings)
+        default = catalog.default_model(self.name, self.settings)
+        order = sorted(rules, key=lambda m: m != default)
+        return tuple(self._configured(catalog.model_spec(self.name, m, rules[m], self.size_style)) for m in order)
+
+    def default_model(self) -> Optional[str]:
+        return catalog.default_model(self.name, self.settings)
+
     def spec(self, model: Optional[str]) -> ModelSpec:
-        name = model or self.settings.model or self.models[0].name
-        for m in self.models:
-            if m.name == name:
-                return self._configured(m)
+        name = model or self.default_model()
+        if not name:
+            raise Rejected(f"{self.name}: no model is chosen, and {self.name} has no built-in one",
+                           hint=f"declare the service's model under [providers.{self.name}.models.\"NAME\"] in "
+                                f"shotfill.toml and choose it with model = \"NAME\" under [providers.{self.name}]")
+        rules = catalog.models_for(self.name, self.settings).get(name)
+        if rules is not None:
+            return self._configured(catalog.model_spec(self.name, name, rules, self.size_style))
+        gone = catalog.retired(self.name).get(name)
+        if gone:
+            current = ", ".join(m.name for m in self.models) or "none built in"
+            raise Rejected(f"{self.name}: model '{name}' was shut down by the service on {gone}",
+                           hint=f"choose a current one ({current}; `shotfill providers` lists them); where a "
+                                f"gateway still serves it, declare it under [providers.{self.name}.models.\"{name}\"]")
         return self.custom_spec(name)
 
     def custom_spec(self, name: str) -> ModelSpec:
-        """A model this client does not know: refused unless a subclass can describe it."""
+        """A model the catalog does not list: refused unless a subclass can describe it."""
+        known = ", ".join(catalog.models_for(self.name, self.settings)) or "none built in"
         raise Rejected(f"{self.name}: unknown model '{name}'",
-                       hint="choose one of: " + ", ".join(m.name for m in self.models))
+                       hint=f"choose one of: {known}; or declare it under [providers.{self.name}.models.\"{name}\"] "
+                            "in shotfill.toml (durations, sizes, first_frame ...)")
 
     def _configured(self, m: ModelSpec) -> ModelSpec:
         if self.settings.durations:
-            m = m.model_copy(update={"durations": tuple(sorted(float(d) for d in self.settings.durations))})
+            m = m.model_copy(update={"durations": tuple(sorted(float(d) for d in self.settings.durations)),
+                                     "min_seconds": None, "max_seconds": None, "step": None})
         return m
 
     def plan(self, req: GenerationRequest) -> ServicePlan:
@@ -504,12 +438,13 @@ class RemoteProvider(Provider):
             digest = await asyncio.to_thread(file_sha256, path)
             journal.downloaded(request.request_hash, self.name, str(path), sha256=digest)
         try:
-            await asyncio.to_thread(probe, path)
+            info = await asyncio.to_thread(probe, path)
         except MediaError as exc:
             raise MediaError(f"{self.name}: the downloaded result for job {handle.job_id} is not a readable "
                              f"video ({exc.message}); it is kept at {path}") from None
+        # What the service made (a model that picks its own rate says so only here).
         return GeneratedMedia(request_hash=request.request_hash, path=str(path), provider=self.name,
-                              model=started.model, job_id=handle.job_id)
+                              model=started.model, job_id=handle.job_id, fps=info.rate, frames=info.frames)
 
     async def wait(self, http: ServiceClient, handle: JobHandle, pid: str) -> JobStatus:
         """Poll until the job ends or the deadline passes."""

@@ -244,6 +244,9 @@ class ComfyUIProvider(RemoteProvider):
 
     # -- config: the workflow and where its inputs are -------------------------------------
 
+    def default_model(self) -> Optional[str]:
+        return self.settings.model or self.models[0].name
+
     def custom_spec(self, name: str) -> ModelSpec:
         """Any model name is a label for the workflow (shown in plans and the journal)."""
         return self.models[0].model_copy(update={"name": name})
@@ -386,10 +389,14 @@ class ComfyUIProvider(RemoteProvider):
                              f"{wf[node_id]['inputs'][name]!r}")
         if req.negative and not ins.negative:
             notes.append("negative prompt not sent: inputs.negative is not mapped")
+        if req.references:
+            notes.append("reference images not sent: comfyui workflows take none yet")
         price = self.settings.price_per_second or 0.0
         return ServicePlan(
             provider=self.name, model=self.settings.model or Path(str(self.settings.workflow)).stem,
             seconds=seconds, size=size, size_label=f"{size[0]}x{size[1]}",
+            # The workflow is told the hole's own frame count (and rate, where mapped).
+            frames=req.frames if ins.frames else None, fps=req.rate if ins.frames and ins.fps else None,
             use_first=use_first, use_last=use_last,
             seed=req.seed if ins.seed else None,
             negative=req.negative if (ins.negative and req.negative) else None,

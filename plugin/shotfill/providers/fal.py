@@ -13,11 +13,12 @@ Contract (fal-ai/fal ``fal_client``; fal.ai/docs queue, model and request errors
 * ``GET {response_url}`` is the model output, ``{"video": {"url": ...}}`` on a
   public CDN (``*.fal.media``): fetched without the key.
 
-Models differ only in how their inputs are spelled, so each known model is a
-:class:`MappedModel`: a :class:`ModelSpec` plus the input name of each of our
-values (prompt, negative, seed, duration or num_frames/fps, first/last frame,
-aspect ratio, resolution).  Any other model id works when ``shotfill.toml``
-describes it (``fields``, ``durations``, ``extra``; see :func:`mapped_custom`).
+Models differ only in how their inputs are spelled, so each catalog entry
+names the model's input for each of our values (prompt, negative, seed,
+duration or num_frames/fps, first/last frame, aspect ratio) and the inputs sent
+as they are (``extra``).  Any other model id works once ``shotfill.toml``
+declares it under ``[providers.fal.models."ID"]``, or with the older
+``fields`` / ``durations`` / ``extra`` (see :func:`mapped_custom`).
 Neighbour frames go inline as PNG data URIs, which fal takes in every ``*_url``
 input, so no frame touches a third-party host.
 
@@ -38,12 +39,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from shotfill.errors import Rejected, ServiceError
 from shotfill.model import GenerationRequest
 from shotfill.providers.base import JobHandle, JobStatus, ModelSpec, RemoteProvider, ServicePlan, png_data_uri
-from shotfill.providers._mapped import (MappedModel, configured_model, frame_range_durations, mapped_custom,
-                                        mapped_inputs, mapped_plan, percent_in)
-
-_WAN_SIZES = ((1280, 720), (720, 1280), (960, 960))
-_WAN_FAL_DURATIONS = frame_range_durations(17, 161, 16.0)          # 1 .. 10 s in quarter seconds
-
+from shotfill.providers._mapped import configured_model, mapped_custom, mapped_inputs, mapped_plan, percent_in
 
 class FalSubmitted(BaseModel):
     """The answer to a queue submit: the request id and the URLs to use for it."""
@@ -103,32 +99,7 @@ _RESULT_ANSWERS = frozenset(range(400, 600)) - {401, 403, 429}
 class FalProvider(RemoteProvider):
     name = "fal"
     default_base_url = "https://queue.fal.run"
-    models = (
-        MappedModel(
-            name="fal-ai/wan/v2.2-a14b/image-to-video", durations=_WAN_FAL_DURATIONS, sizes=_WAN_SIZES,
-            size_style="aspect", first_frame=True, last_frame=True, seed=True, negative=True, text_only=False,
-            fps=16.0, price_per_second=0.08, resolution="720p", text_variant="fal-ai/wan/v2.2-a14b/text-to-video",
-            inputs={"prompt": "prompt", "negative": "negative_prompt", "seed": "seed", "first_frame": "image_url",
-                    "last_frame": "end_image_url", "aspect_ratio": "aspect_ratio", "resolution": "resolution",
-                    "num_frames": "num_frames", "fps": "frames_per_second"}),
-        MappedModel(
-            name="fal-ai/wan/v2.2-a14b/text-to-video", durations=_WAN_FAL_DURATIONS, sizes=_WAN_SIZES,
-            size_style="aspect", seed=True, negative=True, fps=16.0, price_per_second=0.08, resolution="720p",
-            inputs={"prompt": "prompt", "negative": "negative_prompt", "seed": "seed",
-                    "aspect_ratio": "aspect_ratio", "resolution": "resolution", "num_frames": "num_frames",
-                    "fps": "frames_per_second"}),
-        MappedModel(
-            name="fal-ai/kling-video/v2.1/standard/image-to-video", durations=(5.0, 10.0),
-            sizes=((1280, 720), (720, 1280), (720, 720)), first_frame=True, negative=True, text_only=False,
-            price_per_second=0.056, duration_type="str",
-            inputs={"prompt": "prompt", "negative": "negative_prompt", "first_frame": "image_url",
-                    "duration": "duration"}),
-        MappedModel(
-            name="fal-ai/ltx-2/image-to-video", durations=(6.0, 8.0, 10.0), sizes=((1920, 1080), (1080, 1920)),
-            first_frame=True, text_only=False, price_per_second=0.06, duration_type="int", resolution="1080p",
-            inputs={"prompt": "prompt", "first_frame": "image_url", "duration": "duration",
-                    "resolution": "resolution"}),
-    )
+    size_style = "aspect"
 
     def auth_headers(self, key: str) -> dict[str, str]:
         return {"Authorization": f"Key {key}"}
@@ -150,9 +121,7 @@ class FalProvider(RemoteProvider):
 
     def build_body(self, req: GenerationRequest, plan: ServicePlan) -> dict[str, Any]:
         """The model's input JSON, exactly: fal takes nothing around it."""
-        spec = self.spec(plan.model)
-        assert isinstance(spec, MappedModel)
-        return mapped_inputs(spec, req, plan, self.settings.extra, png_data_uri)
+        return mapped_inputs(self.spec(plan.model), req, plan, self.settings.extra, png_data_uri)
 
     # -- the queue -------------------------------------------------------------------------
 

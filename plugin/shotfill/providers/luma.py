@@ -94,12 +94,7 @@ class LumaProvider(RemoteProvider):
 
     name = "luma"
     default_base_url = "https://api.lumalabs.ai/dream-machine/v1"
-    models = (
-        _spec("ray-2"),
-        _spec("ray-flash-2"),
-        # The legacy model predates duration/resolution: one 5 s length, neither field sent (uncertain).
-        _spec("ray-1-6", durations=(5.0,)),
-    )
+    size_style = "ratio"
 
     def custom_spec(self, name: str) -> ModelSpec:
         """A model name this client does not know (a newer ray): the service judges it."""

@@ -101,13 +101,7 @@ class OpenAIProvider(RemoteProvider):
 
     name = "openai"
     default_base_url = "https://api.openai.com"
-    models = (
-        _spec("sora-2", pro=False),
-        _spec("sora-2-pro", pro=True),
-        _spec("sora-2-2025-10-06", pro=False),
-        _spec("sora-2-2025-12-08", pro=False),
-        _spec("sora-2-pro-2025-10-06", pro=True),
-    )
+    size_style = "size"
 
     @property
     def base_url(self) -> str:
@@ -115,17 +109,19 @@ class OpenAIProvider(RemoteProvider):
         return url[:-3] if url.endswith("/v1") else url
 
     def custom_spec(self, name: str) -> ModelSpec:
-        """Gateways (LiteLLM) serve Sora under their own names; the service itself judges the name."""
-        return self._configured(_spec(name, pro="pro" in name.lower()))
+        """A name no catalog table declares: a gateway alias, sent as written with the /v1/videos
+        contract's own limits (seconds 4/8/12, Sora's sizes); the gateway judges it."""
+        return self._configured(_spec(name, pro="pro" in name.lower()).model_copy(update={"builtin": False}))
 
     def plan(self, req: GenerationRequest) -> ServicePlan:
         plan = super().plan(req)
         spec = self.spec(req.model)
         updates: dict[str, Any] = {}
         if spec.name not in {m.name for m in self.models}:
-            updates["notes"] = plan.notes + [f"'{spec.name}' is not a known Sora model name: sent as it is "
-                                             "(gateway alias); limits assumed from "
-                                             + ("sora-2-pro" if spec.sizes == SIZES_PRO else "sora-2")]
+            updates["notes"] = plan.notes + [f"'{spec.name}' is not declared in the catalog or shotfill.toml: "
+                                             "sent as it is (gateway alias); limits assumed from the /v1/videos "
+                                             "contract (" + ("sora-2-pro" if spec.sizes == SIZES_PRO else "sora-2")
+                                             + ")"]
         if (self.settings.price_per_second is None and spec.sizes == SIZES_PRO
                 and max(plan.size) == 1792):
             updates["estimated_cost"] = round(PRO_HIGH_RES_PRICE * plan.seconds, 4)

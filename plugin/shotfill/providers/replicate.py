@@ -36,11 +36,9 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from shotfill.errors import Rejected, ServiceError
 from shotfill.model import GenerationRequest
 from shotfill.providers.base import JobHandle, JobStatus, ModelSpec, RemoteProvider, ServicePlan, png_data_uri
-from shotfill.providers._mapped import (MappedModel, configured_model, frame_range_durations, mapped_custom,
-                                        mapped_inputs, mapped_plan, percent_in)
+from shotfill.providers import catalog
+from shotfill.providers._mapped import configured_model, mapped_custom, mapped_inputs, mapped_plan, percent_in
 
-#: num_frames 81..121 at 16 fps: 5 to 7.5 s in quarter seconds (81, 85, ... 121 frames)
-_WAN_FAST_DURATIONS = frame_range_durations(81, 121, 16.0)
 _MODEL_RE = re.compile(r"^([\w.-]+)/([\w.-]+)(?::([0-9a-fA-F]{8,}))?$")
 #: data URIs larger than this go to Replicate's file store first
 INLINE_LIMIT = 1 << 20
@@ -130,38 +128,21 @@ def _error_text(error: Any) -> str:
 class ReplicateProvider(RemoteProvider):
     name = "replicate"
     default_base_url = "https://api.replicate.com"
-    models = (
-        MappedModel(
-            name="wan-video/wan-2.2-i2v-fast", durations=_WAN_FAST_DURATIONS, sizes=((1280, 720), (720, 1280)),
-            first_frame=True, last_frame=True, seed=True, text_only=False, fps=16.0, resolution="720p",
-            text_variant="wan-video/wan-2.2-t2v-fast",
-            inputs={"prompt": "prompt", "seed": "seed", "first_frame": "image", "last_frame": "last_image",
-                    "resolution": "resolution", "num_frames": "num_frames", "fps": "frames_per_second"}),
-        MappedModel(
-            name="wan-video/wan-2.2-t2v-fast", durations=_WAN_FAST_DURATIONS, sizes=((1280, 720), (720, 1280)),
-            size_style="aspect", seed=True, fps=16.0, resolution="720p",
-            inputs={"prompt": "prompt", "seed": "seed", "aspect_ratio": "aspect_ratio", "resolution": "resolution",
-                    "num_frames": "num_frames", "fps": "frames_per_second"}),
-        MappedModel(
-            name="kwaivgi/kling-v2.5-turbo-pro", durations=(5.0, 10.0),
-            sizes=((1920, 1080), (1080, 1920), (1440, 1440)), size_style="aspect", first_frame=True,
-            last_frame=True, negative=True, price_per_second=0.07, duration_type="int",
-            inputs={"prompt": "prompt", "negative": "negative_prompt", "first_frame": "start_image",
-                    "last_frame": "end_image", "aspect_ratio": "aspect_ratio", "duration": "duration"}),
-    )
+    size_style = "aspect"
 
     # -- models and plan -------------------------------------------------------------------
 
     def spec(self, model: Optional[str]) -> ModelSpec:
-        name = model or self.settings.model or self.models[0].name
+        """``owner/name`` from the catalog; ``owner/name:version`` runs that version under its model's rules."""
+        name = model or self.default_model() or ""
         owner, mname, version = split_model(name)
-        base = f"{owner}/{mname}"
-        for m in self.models:
-            if m.name == base:
-                spec = self._configured(m)
-                if version:
-                    spec = spec.model_copy(update={"name": name})
-                return configured_model(spec, self.settings, self.name)
+        rules = catalog.models_for(self.name, self.settings)
+        base = name if name in rules else f"{owner}/{mname}"
+        if base in rules:
+            spec = self._configured(catalog.model_spec(self.name, base, rules[base], self.size_style))
+            if base != name:
+                spec = spec.model_copy(update={"name": name})
+            return configured_model(spec, self.settings, self.name)
         return self.custom_spec(name)
 
     def custom_spec(self, name: str) -> ModelSpec:
@@ -181,9 +162,8 @@ class ReplicateProvider(RemoteProvider):
 
     def build_body(self, req: GenerationRequest, plan: ServicePlan) -> dict[str, Any]:
         """``{"input": {...}}`` (plus ``"version"`` for a pinned ``owner/name:version``)."""
-        spec = self.spec(plan.model)
-        assert isinstance(spec, MappedModel)
-        body: dict[str, Any] = {"input": mapped_inputs(spec, req, plan, self.settings.extra, png_data_uri)}
+        body: dict[str, Any] = {"input": mapped_inputs(self.spec(plan.model), req, plan, self.settings.extra,
+                                                       png_data_uri)}
         _, _, version = split_model(plan.model)
         if version:
             body = {"version": version, **body}

@@ -39,10 +39,7 @@ from shotfill.providers.base import (JobHandle, JobStatus, ModelSpec, RemoteProv
 API_VERSION = "2024-11-06"
 
 #: ratios of the gen4 family (image_to_video); text_to_video with gen4.5 takes only the first two
-_GEN4_RATIOS = ((1280, 720), (720, 1280), (1104, 832), (832, 1104), (960, 960), (1584, 672))
 _GEN45_T2V_RATIOS = ((1280, 720), (720, 1280))
-_VEO_RATIOS = ((1280, 720), (720, 1280), (1920, 1080), (1080, 1920))
-_SECONDS_2_10 = tuple(float(s) for s in range(2, 11))
 
 #: the model a gen4_turbo hole without a shot before is made with (gen4_turbo needs an image)
 TEXT_FALLBACK = "gen4.5"
@@ -78,18 +75,7 @@ class RunwayCreated(BaseModel):
 class RunwayProvider(RemoteProvider):
     name = "runway"
     default_base_url = "https://api.dev.runwayml.com"
-    models = (
-        ModelSpec(name="gen4_turbo", durations=_SECONDS_2_10, sizes=_GEN4_RATIOS, size_style="ratio",
-                  first_frame=True, seed=True, text_only=False, price_per_second=0.05),
-        ModelSpec(name="gen4.5", durations=_SECONDS_2_10, sizes=_GEN4_RATIOS, size_style="ratio",
-                  first_frame=True, seed=True, price_per_second=0.12),
-        ModelSpec(name="veo3.1", durations=(4.0, 6.0, 8.0), sizes=_VEO_RATIOS, size_style="ratio",
-                  first_frame=True, last_frame=True, negative=True, price_per_second=0.40),
-        ModelSpec(name="veo3.1_fast", durations=(4.0, 6.0, 8.0), sizes=_VEO_RATIOS, size_style="ratio",
-                  first_frame=True, last_frame=True, negative=True, price_per_second=0.15),
-        ModelSpec(name="veo3", durations=(8.0,), sizes=_VEO_RATIOS, size_style="ratio",
-                  first_frame=True, negative=True, price_per_second=0.40),
-    )
+    size_style = "ratio"
 
     # -- headers ---------------------------------------------------------------------------
 
@@ -101,10 +87,11 @@ class RunwayProvider(RemoteProvider):
     def custom_spec(self, name: str) -> ModelSpec:
         """A newer model of a known family (``gen4.5*``, ``gen4*``, ``veo3.1*``, ``veo3*``) is described like
         that family and sent as written: the service has the last word on it."""
-        for prefix, known in (("veo3.1", "veo3.1"), ("veo3", "veo3"), ("gen4.5", "gen4.5"), ("gen4", "gen4_turbo")):
-            if name.startswith(prefix):
-                base = next(m for m in self.models if m.name == known)
-                return self._configured(base.model_copy(update={"name": name, "price_per_second": None}))
+        for prefix, known in (("veo3.1", "veo3.1"), ("gen4.5", "gen4.5"), ("gen4", "gen4_turbo")):
+            base = next((m for m in self.models if m.name == known), None)
+            if name.startswith(prefix) and base is not None:
+                return self._configured(base.model_copy(update={"name": name, "price_per_second": None,
+                                                                "prices": {}, "builtin": False}))
         return super().custom_spec(name)
 
     def plan(self, req: GenerationRequest) -> ServicePlan:
@@ -114,7 +101,7 @@ class RunwayProvider(RemoteProvider):
         if not req.first_frame:
             # No shot before: text_to_video, which gen4_turbo does not offer.
             if not spec.text_only:
-                fallback = self.spec(TEXT_FALLBACK)
+                fallback = self.spec(spec.text_variant or TEXT_FALLBACK)
                 notes.append(f"{spec.name} makes video only from the shot before, and there is none: "
                              f"this hole is made with {fallback.name} text_to_video instead")
                 spec = fallback

@@ -1,43 +1,55 @@
-"""Google Veo through the Gemini API (``generativelanguage.googleapis.com``), not Vertex.
+"""Google Veo 3.1 on Vertex AI (Gemini Enterprise Agent Platform), the GA models.
 
-Contract (googleapis/python-genai ``models.py`` / ``operations.py``, ai.google.dev/gemini-api/docs/video):
+The Gemini API's ``veo-3.1-*-generate-preview`` models were shut down on
+2026-10-22 (and ``veo-3.0-*`` / ``veo-2.0`` retired on 2026-06-30); Veo 3.1 GA
+(``veo-3.1-generate-001``, ``-fast-``, ``-lite-``) is served by Vertex AI.
+What stays uncertain is listed in docs/providers/veo.md.
 
-* the key travels as ``x-goog-api-key``;
-* ``POST /v1beta/models/{model}:predictLongRunning`` with
-  ``{"instances": [{"prompt", "image", "lastFrame"}], "parameters": {...}}``
-  answers a long-running operation ``{"name": "models/.../operations/..."}``;
-* ``GET /v1beta/{name}`` until ``done: true``, then exactly one of ``response``
-  (``generateVideoResponse.generatedSamples[].video.uri``) or ``error``
+Contract (Vertex AI REST reference for publisher models; the Gen AI SDK's Vertex path):
+
+* ``POST /v1/projects/{project}/locations/{location}/publishers/google/models/{model}:predictLongRunning``
+  (``https://{location}-aiplatform.googleapis.com``), or without a project
+  (``/v1/publishers/google/models/...``: express mode, API key only), with
+  ``{"instances": [{"prompt", "image", "lastFrame"}], "parameters": {...}}``,
+  answers a long-running operation ``{"name": "projects/.../operations/..."}``;
+* ``POST .../models/{model}:fetchPredictOperation`` with ``{"operationName": name}``
+  until ``done: true``, then exactly one of ``response`` (``videos[]``: the MP4 as
+  ``bytesBase64Encoded`` when no ``storageUri`` is given) or ``error``
   (google.rpc.Status).  There is no progress value;
-* neighbour frames go inline as ``{"bytesBase64Encoded", "mimeType"}`` (the
-  Developer API takes no image URLs); ``lastFrame`` only with ``image``, on veo-3.1;
-* there is **no seed** in Gemini-API mode (Vertex only), so a re-run gives a
-  different clip; the plan says so;
+* neighbour frames go inline as ``{"bytesBase64Encoded", "mimeType"}``;
+  ``lastFrame`` only with ``image`` (not on lite); ``seed`` is taken (uint32);
+  ``generateAudio`` is sent (off: audio is not placed yet);
 * a result filtered by Google's responsible-AI checks is ``done`` with
-  ``raiMediaFilteredReasons`` and no sample: a failed job with those reasons;
+  ``raiMediaFilteredReasons`` and no video: a failed job with those reasons;
 * 429 RESOURCE_EXHAUSTED carries ``google.rpc.RetryInfo.retryDelay``, honoured
   by the shared client;
-* the video ``uri`` is on the API's own host and needs the key; it redirects to
-  a storage host, which gets no key (the shared download drops auth across origins).
+* the key: an OAuth access token (``ya29.``..., e.g. ``gcloud auth
+  print-access-token``) goes as ``Authorization: Bearer``, an API key as
+  ``x-goog-api-key``; Google answers a wrong API key with 400 "API key not
+  valid", reported as an AuthError.
 
-Google answers a wrong key with 400 INVALID_ARGUMENT "API key not valid", not
-401; that one is reported as an AuthError.  The Gemini API has no operation
-listing, so an unanswered submit stays ``uncertain`` in the journal.
+The video comes inline in the finished operation, so there is no separate
+download and nothing on a storage host to expire; the operation can be read
+again (resume) while Vertex keeps it.  Vertex has no operation listing for
+these models, so an unanswered submit stays ``uncertain`` in the journal.
 """
 
 from __future__ import annotations
 
 import base64
+import binascii
 import json
+import re
 from pathlib import Path
 from typing import Any, Optional
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from shotfill.errors import AuthError, Rejected
+from shotfill.errors import AuthError, DownloadError, Rejected, ServiceError
+from shotfill.system.files import write_bytes
 from shotfill.model import GenerationRequest
-from shotfill.providers._frames import fit_frames, png_size
-from shotfill.providers.base import JobHandle, JobStatus, ModelSpec, RemoteProvider, ServicePlan, plan_for
+from shotfill.providers._frames import fit_frames, png_size, reference_image
+from shotfill.providers.base import JobHandle, JobStatus, ModelSpec, RemoteProvider, ServicePlan
 from shotfill.providers._http import M, parse_answer
 
 _LANDSCAPE_PORTRAIT = {"720p": ((1280, 720), (720, 1280)), "1080p": ((1920, 1080), (1080, 1920)),
@@ -69,25 +81,20 @@ class RpcStatus(_Loose):
     details: list[Any] = []
 
 
-class VideoRef(_Loose):
-    uri: Optional[str] = None
+class Video(_Loose):
+    """One of ``response.videos``: the MP4 inline, or where it was stored (with ``storageUri``)."""
+
+    bytes_base64: Optional[str] = Field(default=None, alias="bytesBase64Encoded")
+    gcs_uri: Optional[str] = Field(default=None, alias="gcsUri")
     mime_type: Optional[str] = Field(default=None, alias="mimeType")
 
 
-class Sample(_Loose):
-    video: Optional[VideoRef] = None
+class OperationResponse(_Loose):
+    """``videos`` holds the clips; the RAI fields say why some are missing."""
 
-
-class GenerateVideoResponse(_Loose):
-    """``generatedSamples`` holds the clips; the RAI fields say why some are missing."""
-
-    generated_samples: list[Sample] = Field(default_factory=list, alias="generatedSamples")
+    videos: list[Video] = Field(default_factory=list)
     rai_media_filtered_count: Optional[int] = Field(default=None, alias="raiMediaFilteredCount")
     rai_media_filtered_reasons: list[str] = Field(default_factory=list, alias="raiMediaFilteredReasons")
-
-
-class OperationResponse(_Loose):
-    generate_video_response: Optional[GenerateVideoResponse] = Field(default=None, alias="generateVideoResponse")
 
 
 class Operation(_Loose):
@@ -103,31 +110,40 @@ class Operation(_Loose):
 # -- the client -------------------------------------------------------------------------------------
 
 
-def _veo(name: str, durations: tuple[float, ...], last: bool, price: float) -> ModelSpec:
-    return ModelSpec(name=name, durations=durations, sizes=_LANDSCAPE_PORTRAIT["720p"], size_style="aspect",
-                     first_frame=True, last_frame=last, negative=True, price_per_second=price)
+#: a uint32
+SEED_MAX = 4294967295
 
 
 class VeoProvider(RemoteProvider):
     name = "veo"
-    default_base_url = "https://generativelanguage.googleapis.com"
-    models = (
-        _veo("veo-3.1-generate-preview", (4.0, 6.0, 8.0), True, 0.40),
-        _veo("veo-3.1-fast-generate-preview", (4.0, 6.0, 8.0), True, 0.15),
-        _veo("veo-3.0-generate-001", (4.0, 6.0, 8.0), False, 0.40),
-        _veo("veo-3.0-fast-generate-001", (4.0, 6.0, 8.0), False, 0.15),
-        _veo("veo-2.0-generate-001", (5.0, 6.0, 8.0), False, 0.35),
-    )
+    default_base_url = "https://us-central1-aiplatform.googleapis.com"
+    size_style = "aspect"
 
     def auth_headers(self, key: str) -> dict[str, str]:
+        # An OAuth access token is a bearer credential; anything else is an API key.
+        if key.startswith("ya29."):
+            return {"Authorization": f"Bearer {key}"}
         return {"x-goog-api-key": key}
+
+    @property
+    def location(self) -> str:
+        return self.settings.location or "us-central1"
+
+    @property
+    def base_url(self) -> str:
+        """The location's own host unless a base URL is configured."""
+        return self.ctx.settings.base_url(self.name, f"https://{self.location}-aiplatform.googleapis.com")
+
+    def _model_path(self, model: str) -> str:
+        if self.settings.project:
+            return (f"v1/projects/{self.settings.project}/locations/{self.location}/publishers/google/"
+                    f"models/{model}")
+        return f"v1/publishers/google/models/{model}"
 
     # -- models and plan -------------------------------------------------------------------
 
     def resolution(self, model: str) -> Optional[str]:
-        """What ``parameters.resolution`` says: ``extra.resolution`` or 720p; veo-2 takes none."""
-        if model.startswith("veo-2"):
-            return None
+        """What ``parameters.resolution`` says: ``extra.resolution`` or 720p."""
         return str((self.settings.extra or {}).get("resolution", "720p")).lower()
 
     def _configured(self, m: ModelSpec) -> ModelSpec:
@@ -140,22 +156,32 @@ class VeoProvider(RemoteProvider):
         return super()._configured(m)   # configured `durations` still win
 
     def custom_spec(self, name: str) -> ModelSpec:
-        """A newer Veo id is described like its family and sent as written (the service decides)."""
-        for prefix, known in (("veo-3.1", "veo-3.1-generate-preview"), ("veo-3", "veo-3.0-generate-001"),
-                              ("veo-2", "veo-2.0-generate-001")):
-            if name.startswith(prefix):
-                base = next(m for m in self.models if m.name == known)
-                return self._configured(base.model_copy(update={"name": name, "price_per_second": None}))
+        """A newer Veo 3.1 id is described like veo-3.1-generate-001 and sent as written (the service decides)."""
+        base = next((m for m in self.models if m.name == "veo-3.1-generate-001"), None)
+        if name.startswith("veo-3.1") and base is not None:
+            return self._configured(base.model_copy(update={"name": name, "price_per_second": None,
+                                                            "builtin": False}))
         return super().custom_spec(name)
 
     def plan(self, req: GenerationRequest) -> ServicePlan:
-        plan = plan_for(self.name, self.spec(req.model), req, self.settings)
+        plan = super().plan(req)
         notes = list(plan.notes)
-        notes.append("seed not sent: the Gemini API takes none, so a re-run gives a different clip")
         res = self.resolution(plan.model)
         if res:
             notes.append(f"made at {res} {plan.size_label}")
-        return plan.model_copy(update={"notes": notes})
+        refused = plan.refused
+        if refused is None and "storageUri" in (self.settings.extra or {}):
+            refused = ("extra.storageUri sends the video to Cloud Storage, which ShotFill does not read: "
+                       "remove it, so that the video comes back inline")
+        if refused is None and not self.settings.project and self.api_key_kind() == "token":
+            refused = ("an OAuth access token needs a project: set project (and location) under [providers.veo]")
+        if plan.seed is not None and not 0 <= plan.seed <= SEED_MAX:
+            plan = plan.model_copy(update={"seed": plan.seed % (SEED_MAX + 1)})
+        return plan.model_copy(update={"notes": notes, "refused": refused})
+
+    def api_key_kind(self) -> str:
+        key = self.api_key() or ""
+        return "token" if key.startswith("ya29.") else "key"
 
     # -- body ------------------------------------------------------------------------------
 
@@ -168,21 +194,24 @@ class VeoProvider(RemoteProvider):
         if plan.use_last:
             assert req.last_frame
             instance["lastFrame"] = _inline_png(req.last_frame)
+        if plan.references:
+            # "asset" images carry a subject into the shot (Veo 3.1 takes up to three).
+            instance["referenceImages"] = [{"image": _inline_image(r), "referenceType": "asset"}
+                                           for r in plan.references]
         params: dict[str, Any] = {"aspectRatio": plan.size_label, "durationSeconds": int(round(plan.seconds))}
         res = self.resolution(plan.model)
         if res:
             params["resolution"] = res
         if plan.negative:
             params["negativePrompt"] = plan.negative
+        if plan.seed is not None:
+            params["seed"] = plan.seed
+        params["generateAudio"] = False
+        params["sampleCount"] = 1
         params.update({k: v for k, v in (self.settings.extra or {}).items() if k != "resolution"})
         return {"instances": [instance], "parameters": params}
 
     # -- lifecycle -------------------------------------------------------------------------
-
-    def _api(self, path: str) -> str:
-        """``/v1beta/...``, unless the configured base URL already ends in ``/v1beta``."""
-        path = path.lstrip("/")
-        return path if self.base_url.endswith("/v1beta") else f"v1beta/{path}"
 
     async def prepare_request(self, request: GenerationRequest, plan: ServicePlan, workdir: Path) -> GenerationRequest:
         """Frames of another aspect than the output, or too big to inline, are first scaled and
@@ -198,14 +227,18 @@ class VeoProvider(RemoteProvider):
 
     async def submit(self, http: Any, req: GenerationRequest, plan: ServicePlan, body: Any) -> JobHandle:
         what = f"POST models/{plan.model}:predictLongRunning"
-        data = await _key_checked(http.post_json(self._api(f"models/{plan.model}:predictLongRunning"), body,
+        data = await _key_checked(http.post_json(f"{self._model_path(plan.model)}:predictLongRunning", body,
                                                  what=what))
         op = _parse(Operation, data, "the operation")
         return JobHandle(job_id=op.name, data={"operation": op.name, "model": plan.model})
 
     async def poll(self, http: Any, handle: JobHandle) -> JobStatus:
-        op = _parse(Operation, await _key_checked(http.get_json(self._api(handle.job_id),
-                                                                what="GET operation")), "the operation")
+        model = str(handle.data.get("model") or _model_of(handle.job_id))
+        # A read, safe to send again: fetchPredictOperation is a POST only because the name goes in a body.
+        resp = await _key_checked(http.request("POST", f"{self._model_path(model)}:fetchPredictOperation",
+                                               json_body={"operationName": handle.job_id}, idempotent=True,
+                                               what="fetchPredictOperation"))
+        op = _parse(Operation, _json(resp), "the operation")
         if not op.done:
             return JobStatus(state="running")
         if op.error is not None:
@@ -213,19 +246,43 @@ class VeoProvider(RemoteProvider):
             name = e.status or _RPC_CODES.get(e.code or -1, "")
             return JobStatus(state="failed", error=f"{e.message or 'no message'}"
                                                    + (f" ({name}, code {e.code})" if e.code is not None else ""))
-        gvr = (op.response.generate_video_response if op.response else None) or GenerateVideoResponse()
-        for sample in gvr.generated_samples:
-            if sample.video and sample.video.uri:
-                return JobStatus(state="succeeded", progress=1.0, output_url=sample.video.uri)
-        if gvr.rai_media_filtered_reasons or gvr.rai_media_filtered_count:
-            reasons = "; ".join(gvr.rai_media_filtered_reasons) or "no reason given"
+        out = op.response or OperationResponse()
+        for video in out.videos:
+            if video.bytes_base64:
+                return JobStatus(state="succeeded", progress=1.0, output_url=f"inline:{handle.job_id}",
+                                 data={"video": video.bytes_base64})
+        stored = next((v.gcs_uri for v in out.videos if v.gcs_uri), None)
+        if stored:
+            return JobStatus(state="failed", error=f"the video was written to Cloud Storage ({stored}), not "
+                                                   "returned inline: fetch it from there; remove storageUri")
+        if out.rai_media_filtered_reasons or out.rai_media_filtered_count:
+            reasons = "; ".join(out.rai_media_filtered_reasons) or "no reason given"
             return JobStatus(state="failed", error=f"the video was blocked by Google's safety filters "
-                                                   f"(raiMediaFilteredCount={gvr.rai_media_filtered_count}): "
+                                                   f"(raiMediaFilteredCount={out.rai_media_filtered_count}): "
                                                    f"{reasons}")
         return JobStatus(state="failed", error="the operation finished without a video")
 
+    async def download(self, http: Any, handle: JobHandle, status: JobStatus, dest: Path) -> Path:
+        """The video came inline in the operation: decoded, checked for size, written whole."""
+        text = str(status.data.get("video") or "")
+        limit = self.settings.max_download_mb << 20
+        if len(text) // 4 * 3 > limit:
+            raise DownloadError(f"veo: the video of {handle.job_id} is over the {limit >> 20} MB limit",
+                                hint="raise max_download_mb in shotfill.toml")
+        try:
+            data = base64.b64decode(text, validate=True)
+        except (binascii.Error, ValueError):
+            raise ServiceError(f"veo: the video of {handle.job_id} is not valid base64",
+                               hint="run again: the operation is read again, nothing is paid twice") from None
+        return write_bytes(dest, data)
+
 
 # -- helpers -----------------------------------------------------------------------------------------
+
+
+def _inline_image(path: str) -> dict[str, str]:
+    mime, data = reference_image(path)
+    return {"bytesBase64Encoded": base64.b64encode(data).decode(), "mimeType": mime}
 
 
 def _inline_png(path: str) -> dict[str, str]:
@@ -246,5 +303,18 @@ async def _key_checked(call: Any) -> Any:
 
 
 def _parse(model: type[M], data: Any, what: str) -> M:
-    return parse_answer("veo", model, data, what, hint="the Gemini API may have changed")
+    return parse_answer("veo", model, data, what, hint="the Vertex AI API may have changed")
+
+
+def _json(resp: Any) -> Any:
+    try:
+        return resp.json()
+    except ValueError:
+        return None
+
+
+def _model_of(operation: str) -> str:
+    """``.../models/{model}/operations/{id}`` -> model."""
+    m = re.search(r"/models/([^/]+)/operations/", operation)
+    return m.group(1) if m else ""
 

@@ -84,6 +84,8 @@ def parse_note(text: str) -> Note:
     if "provider" in raw:
         if raw["provider"].lower() not in provider_names():
             problems.append(f"unknown provider '{raw.pop('provider')}' (known: {', '.join(provider_names())})")
+    if "ref" in raw and not all(p.strip() for p in raw["ref"].split(",")):
+        problems.append(f"option ref={raw.pop('ref')!r} is not valid: it must be image paths separated by commas")
     for key, value in raw.items():
         try:
             ShotOptions.model_validate({key: value})
@@ -91,6 +93,7 @@ def parse_note(text: str) -> Note:
         except ValidationError:
             allowed = (
                 "one of " + ", ".join(f.value for f in Fit) if key == "fit"
+                else "image paths separated by commas" if key == "ref"
                 else "a whole number" if key == "seed"
                 else f"a whole number from 1 to {MAX_TAKES}" if key == "takes" else "a non-empty value"
             )

@@ -45,9 +45,10 @@ def media_rebase(loaded: Loaded, output: Path, adapter: str, *, absolute_media: 
     if loaded.read.format == "otioz":
         return None        # its references name files inside the bundle, which the OTIOZ reader does not extract
     src = Path(loaded.info.path)
-    # OTIO's OTIOZ writer takes a relative reference as relative to the working folder: give it absolute ones.
+    # OTIO's OTIOZ writer takes a relative reference as relative to the working folder, and an AAF
+    # locator is a URL with no base to resolve one from: give both absolute ones.
     return Rebase(src if src.is_dir() else src.parent, output.parent,
-                  absolute=absolute_media or adapter == "otioz")
+                  absolute=absolute_media or adapter in ("otioz", "AAF"))
 
 
 def write_output(loaded: Loaded, placements: list[Placement], output: Path, adapter: str,
