@@ -276,6 +276,8 @@ class Outcome:
     after_frame: Optional[str] = None
     #: what an editor should know of a filled placeholder (a clip padded by more than a few frames)
     warnings: list[str] = field(default_factory=list)
+    #: the Dask worker that did its media work (None: this process)
+    worker: Optional[str] = None
 
     @property
     def ok(self) -> bool:

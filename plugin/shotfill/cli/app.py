@@ -26,7 +26,7 @@ from shotfill.cli.inputs import plan_outputs
 from shotfill.cli.parser import Parser
 from shotfill.cli.progress import make_display
 from shotfill.cli.resolve import add_resolve_parser, run_resolve_command
-from shotfill.config import load_settings
+from shotfill.config import Settings, load_settings
 from shotfill.errors import ShotFillError, UsageError
 from shotfill.system.files import os_failure
 from shotfill.model import Codec, Placeholder
@@ -135,6 +135,9 @@ def build_parser() -> argparse.ArgumentParser:
     fp.add_argument("--state-dir", type=Path,
                     help="journal and cache folder (default: .shotfill beside the outputs)")
     fp.add_argument("--no-report", action="store_true", help="do not write report.json / report.html")
+    fp.add_argument("--executor", metavar="WHERE",
+                    help="where media work runs: local (default), dask (a cluster of worker processes here), "
+                         "or dask://HOST:PORT (an existing Dask scheduler); default: [executor] in shotfill.toml")
 
     pp = sub.add_parser("providers", help="list the providers, whether each is configured, and what it supports")
     pp.add_argument("--config", type=Path, help="a shotfill.toml to use instead of ./shotfill.toml")
@@ -232,11 +235,24 @@ def _plan_line(plan: dict[str, Any], ph: Placeholder) -> str:
     return text + "".join(f"\n        note: {n}" for n in notes)
 
 
+def with_executor(config: Settings, text: Optional[str]) -> Settings:
+    """``--executor`` over ``[executor]``: local, dask, or dask://HOST:PORT."""
+    if text is None:
+        return config
+    m = re.fullmatch(r"(local|dask)(?:://([^\s/:]+):(\d+)/?)?", text.strip())
+    if not m or (m[1] == "local" and m[2]):
+        raise UsageError(f"--executor {text}: not an executor",
+                         hint="give local, dask, or dask://HOST:PORT (an existing Dask scheduler)")
+    address = f"tcp://{m[2]}:{m[3]}" if m[2] else None
+    ex = config.executor.model_copy(update={"kind": m[1], "address": address if m[1] == "dask" else None})
+    return config.model_copy(update={"executor": ex})
+
+
 def cmd_fill(args: argparse.Namespace) -> int:
     rate = parse_rate(args.rate) if args.rate else None
     res = parse_resolution(args.resolution) if args.resolution else None
     items = plan_outputs(args.timeline, args.output, args.format)
-    config = load_settings(args.config)
+    config = with_executor(load_settings(args.config), args.executor)
     settings = FillSettings(output=items[0].output, provider=args.provider, model=args.model, config=config,
                             media_dir=args.media_dir, codec=Codec(args.codec),
                             relative_paths=args.relative_paths, concurrency=args.concurrency,

@@ -74,6 +74,8 @@ class ReportEntry(BaseModel):
     after_frame: Optional[PathText] = None
     before_name: Optional[str] = None
     after_name: Optional[str] = None
+    worker: Optional[str] = None
+    """the Dask worker that did its media work (None: the machine that ran ShotFill)"""
 
 
 def entry_from_outcome(outcome: Outcome, *, timeline: str | os.PathLike[str],
@@ -95,6 +97,7 @@ def entry_from_outcome(outcome: Outcome, *, timeline: str | os.PathLike[str],
         media=None if outcome.media is None else os.fspath(outcome.media),
         before_frame=req.first_frame if req else None, after_frame=req.last_frame if req else None,
         before_name=ph.before.name if ph.before else None, after_name=ph.after.name if ph.after else None,
+        worker=outcome.worker,
     )
 
 
