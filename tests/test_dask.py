@@ -248,3 +248,38 @@ def test_workers_that_cannot_see_the_folders_are_refused(tmp_path, capsys):
     assert "the workers do not see the media and state folders" in err
     assert "/nonexistent/share/out/.shotfill" in err and "path_map" in err
     assert not out.exists() and not list((out.parent / "cut_media").iterdir())
+
+
+@pytest.mark.slow
+def test_stopping_a_dask_run_stops_its_cluster(tmp_path):
+    """SIGTERM (as Ctrl-C) mid-batch: exit 130, the message to resume, and no worker or ffmpeg left behind."""
+    src = cut(tmp_path / "in", [(240, f"long shot {i}") for i in range(8)], tmp_path / "media")
+    out = tmp_path / "out" / "cut.otio"
+    cfg = tmp_path / "shotfill.toml"
+    cfg.write_text('[executor]\nkind = "dask"\nworkers = 2\n')
+    proc = subprocess.Popen([sys.executable, "-m", "shotfill", "fill", str(src), "-o", str(out), "--config", str(cfg)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        me = psutil.Process(proc.pid)
+        seen: set[int] = set()
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:   # until a worker runs an ffmpeg
+            kids = me.children(recursive=True)
+            seen |= {k.pid for k in kids}
+            if any("ffmpeg" in k.name() for k in kids if k.is_running()):
+                break
+            time.sleep(0.05)
+        else:
+            pytest.fail("no ffmpeg started on a worker")
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    assert proc.returncode == 130, err
+    assert "run the same command again to resume" in err and "Traceback" not in err
+    time.sleep(1)
+    left = [p for p in seen if psutil.pid_exists(p) and psutil.Process(p).status() != psutil.STATUS_ZOMBIE]
+    assert not left, [psutil.Process(p).cmdline() for p in left]
+    assert not out.exists()

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import logging
 import dataclasses
 import os
 import secrets as _random
@@ -169,7 +170,7 @@ class DaskExecutor(ServiceLimits):
                 # is one conform at a time, as a core is.
                 self._cluster = dist.LocalCluster(n_workers=settings.workers or os.cpu_count() or 2,
                                              threads_per_worker=1, processes=True, dashboard_address=None,
-                                             host="127.0.0.1")
+                                             host="127.0.0.1", silence_logs=logging.ERROR)
                 self.client = dist.Client(self._cluster, timeout=CONNECT_TIMEOUT)
             else:
                 self.client = dist.Client(settings.address.replace("dask://", "tcp://"), timeout=CONNECT_TIMEOUT)
