@@ -51,6 +51,24 @@ def test_remap_moves_paths_there_and_back():
     assert remap((Path("rel/x.mov"),), (), absolute=True) == (Path(os.path.abspath("rel/x.mov")),)
 
 
+def _ffmpeg_fails(path: Path) -> None:
+    from shotfill.errors import FFmpegError
+
+    raise FFmpegError(f"{path}: cannot conform", argv=["ffmpeg", str(path)], returncode=1, stderr="bad data")
+
+
+def test_a_task_error_comes_back_whole():
+    from shotfill.errors import FFmpegError
+    from shotfill.jobs.dask_executor import rebuilt, run_task
+
+    status, value, _ = run_task(_ffmpeg_fails, [("/here", "/there")], (Path("/here/a.mov"),), {})
+    assert status == "error"
+    err = rebuilt(*value)
+    assert isinstance(err, FFmpegError) and err.returncode == 1
+    assert str(err).startswith("/here/a.mov: cannot conform (ffmpeg exit 1):\nbad data")   # mapped back
+    assert err.argv == ["ffmpeg", "/here/a.mov"]
+
+
 def test_executor_option_is_checked(tmp_path, capsys):
     src = tmp_path / "cut.otio"
     otio.adapters.write_to_file(otio.schema.Timeline(name="t"), str(src))
@@ -171,29 +189,28 @@ def test_worker_killed_mid_batch_fills_every_hole_without_a_second_submit(cluste
     monkeypatch.setenv("OPENAI_API_KEY", KEY)
     slow = {"SHOTFILL_FFMPEG": str(slow_ffmpeg(tmp_path))}
     cluster.scheduler()
-    doomed = cluster.worker("doomed", slow)
-    cluster.worker("survivor", slow)
+    cluster.worker("one", slow)
+    cluster.worker("two", slow)
     cluster.wait_for(2)
     holes = 6
     src = cut(tmp_path / "in", [(20, f"paid shot {i}") for i in range(holes)], tmp_path / "media")
     out = tmp_path / "out" / "cut.otio"
     with FakeOpenAI(small_video, key=KEY) as fake:
         cfg = config(tmp_path, fake.url)
-        killed: list[str] = []
+        killed: list[subprocess.Popen[bytes]] = []
 
         def kill_when_conforming() -> None:
-            # SIGKILL the worker while one of its ffmpeg children writes into the media folder.
+            # SIGKILL the first worker seen with an ffmpeg child writing into the media folder.
             deadline = time.monotonic() + 120
-            me = psutil.Process(doomed.pid)
-            while time.monotonic() < deadline and not killed:
-                try:
-                    for child in me.children(recursive=True):
-                        if "cut_media" in " ".join(child.cmdline()):
-                            os.kill(doomed.pid, signal.SIGKILL)
-                            killed.append(" ".join(child.cmdline()))
+            while time.monotonic() < deadline:
+                for w in cluster.workers:
+                    try:
+                        if any("cut_media" in " ".join(c.cmdline()) for c in psutil.Process(w.pid).children(True)):
+                            os.kill(w.pid, signal.SIGKILL)
+                            killed.append(w)
                             return
-                except psutil.Error:
-                    pass
+                    except psutil.Error:
+                        pass
                 time.sleep(0.02)
 
         watcher = threading.Thread(target=kill_when_conforming, daemon=True)
@@ -202,9 +219,9 @@ def test_worker_killed_mid_batch_fills_every_hole_without_a_second_submit(cluste
                    "--executor", f"dask://127.0.0.1:{cluster.port}"])
         watcher.join(timeout=5)
         creates = fake.count("POST /v1/videos")
-    assert killed, "the worker was never caught conforming"
-    assert doomed.wait(timeout=10) == -signal.SIGKILL
     assert rc == 0
+    assert killed, "no worker was caught conforming"
+    assert killed[0].wait(timeout=10) == -signal.SIGKILL
     rows = report_rows(out.parent)
     assert_exact(rows)
     assert len(rows) == holes

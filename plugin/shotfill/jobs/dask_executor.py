@@ -102,18 +102,26 @@ def run_task(fn: Callable[..., Any], pairs: list[tuple[str, str]], args: tuple[A
              kwargs: dict[str, Any]) -> tuple[str, Any, str]:
     """One stage on a worker: paths mapped there and back; a ShotFillError comes back as data.
 
-    Our errors carry a hint that pickling an exception drops, so they travel as
-    (class, message, hint) and are raised again in the client.
+    Our errors carry a hint (and, some, their own fields) that pickling an exception
+    drops, so they travel as (class, attributes) and are made again in the client.
     """
     back = [(dst, src) for src, dst in pairs]
     where = _worker_address()
     try:
         result = fn(*remap(args, pairs), **remap(kwargs, pairs))
     except ShotFillError as exc:
-        return "error", (type(exc), remap(exc.message, back), remap(exc.hint, back)), where
+        return "error", (type(exc), remap(dict(vars(exc)), back)), where
     except OSError as exc:
         return "oserror", (exc.errno, exc.strerror, remap(exc.filename, back)), where
     return "ok", remap(result, back), where
+
+
+def rebuilt(cls: type[ShotFillError], attrs: dict[str, Any]) -> ShotFillError:
+    """The error a task raised, as it was: its class, its message and hint, its own fields."""
+    err = cls.__new__(cls)
+    Exception.__init__(err, attrs.get("message", ""))
+    err.__dict__.update(attrs)
+    return err
 
 
 def probe_worker(items: list[tuple[str, str]], needed: list[str], token: str) -> list[str]:
@@ -267,8 +275,7 @@ class DaskExecutor(ServiceLimits):
             self._futures.discard(fut)
         _last_worker.set(where)
         if status == "error":
-            cls, message, hint = value
-            raise cls(message, hint=hint)
+            raise rebuilt(*value)
         if status == "oserror":
             raise OSError(*value)
         return value  # type: ignore[no-any-return]
