@@ -57,6 +57,7 @@ bench: $(STAMP)
 	  $(BIN)/python bench/batch_concurrency.py --ffmpeg system; \
 	  $(BIN)/python bench/offline_fill.py --ffmpeg system; \
 	fi
+	$(BIN)/python bench/dask_scale.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info demo_output

@@ -263,6 +263,37 @@ class C2paSettings(_Strict):
         return None if v is None else check_base_url(v)
 
 
+class ExecutorSettings(_Strict):
+    """``[executor]``: where media work runs (``--executor`` overrides it).
+
+    ``kind = "dask"`` without ``address`` starts a cluster of worker processes on this
+    machine; with ``address = "tcp://HOST:PORT"`` it uses that Dask scheduler.
+    ``path_map`` maps a folder as this machine sees it to where the workers mount it:
+    ``path_map = {"/mnt/a" = "/Volumes/a"}``.
+    """
+
+    kind: Literal["local", "dask"] = "local"
+    address: Optional[str] = None
+    #: worker processes of the embedded cluster (default: one per core)
+    workers: Optional[int] = Field(default=None, ge=1, le=256)
+    path_map: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("address")
+    @classmethod
+    def _address(cls, v: Optional[str]) -> Optional[str]:
+        if v is not None and not re.fullmatch(r"(tcp|tls|ws|wss|dask)://[^\s/]+:\d+/?", v):
+            raise ValueError(f"'{v}' is not a scheduler address; write it like tcp://10.0.0.5:8786")
+        return v
+
+    @field_validator("path_map")
+    @classmethod
+    def _absolute(cls, v: dict[str, str]) -> dict[str, str]:
+        for here, there in v.items():
+            if not (here.startswith("/") or re.match(r"[A-Za-z]:[\\/]", here)) or not there:
+                raise ValueError(f"path_map: '{here}' = '{there}': map an absolute folder to another")
+        return v
+
+
 class Settings(_Strict):
     default_provider: str = "local"
     concurrency: int = Field(default=4, ge=1, le=256)
@@ -270,6 +301,7 @@ class Settings(_Strict):
     takes: int = Field(default=1, ge=1, le=MAX_TAKES)
     #: reference images (a character, a style) sent with every shot to models that take them
     references: list[Annotated[str, Field(min_length=1)]] = Field(default_factory=list, max_length=16)
+    executor: ExecutorSettings = Field(default_factory=ExecutorSettings)
     providers: dict[str, ProviderSettings] = Field(default_factory=dict)
     c2pa: Optional[C2paSettings] = None
     #: the files these settings came from (for messages)

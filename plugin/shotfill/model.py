@@ -309,6 +309,8 @@ class Outcome:
     warnings: list[str] = field(default_factory=list)
     #: with more than one take: each take's own outcome, in take order (this one then stands for them all)
     takes: list["Outcome"] = field(default_factory=list)
+    #: the Dask worker that did its media work (None: this process)
+    worker: Optional[str] = None
 
     @property
     def ok(self) -> bool:

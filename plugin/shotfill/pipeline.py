@@ -243,24 +243,10 @@ def fill_many(items: list[BatchItem], settings: FillSettings, *, rate: Optional[
     their placeholders run together; each output is written once its own
     placeholders are done.
     """
-    # Phase 1: read, scan and check every input.
-    prepared = []
-    for item in items:
-        s = replace(settings, output=item.output)
-        loaded, adapter = prepare(item.timeline, s, rate=rate, resolution=resolution)
-        prepared.append((item, loaded, adapter))
-    check_providers_ready([ph for _, loaded, _ in prepared for ph in loaded.scan.placeholders], settings)
+    prepared = prepare_batch(items, settings, rate=rate, resolution=resolution)
     # Phase 2: generate and conform every placeholder of every timeline, concurrently.
-    specs: list[JobSpec] = []
-    many = len(items) > 1
-    names = [i.timeline.name for i in items]
-    for item, loaded, _ in prepared:
-        media_dir = media_dir_for(item, settings)
-        label = item.timeline.name if names.count(item.timeline.name) == 1 else str(item.timeline)
-        for ph in loaded.scan.placeholders:
-            key = f"{label}:{ph.id}" if many else ph.id
-            specs.append(JobSpec(key=key, info=loaded.info, placeholder=ph, media_dir=media_dir))
-    state_dir = settings.state_dir or (items[0].output.parent / ".shotfill")
+    specs = batch_specs(prepared, settings)
+    state_dir = batch_state_dir(items, settings)
     check_journal(state_dir / "journal.sqlite")
     make_dirs(state_dir)   # before any media folder, so a state "folder" that is a file leaves nothing behind
     for spec in specs:
@@ -273,7 +259,47 @@ def fill_many(items: list[BatchItem], settings: FillSettings, *, rate: Optional[
                           hint=f"run the same command again to resume (state in {state_dir})") from None
     if runner.write_errors:
         raise unwritten(runner.write_errors, items, state_dir)
-    # Phase 3: place and write each timeline.
+    return write_batch(prepared, outcomes, settings)
+
+
+#: one input of a batch, read and checked: the item, what was loaded, and the output adapter
+Prepared = tuple[BatchItem, Loaded, str]
+
+
+def prepare_batch(items: list[BatchItem], settings: FillSettings, *, rate: Optional[Fraction] = None,
+                  resolution: Optional[tuple[int, int]] = None) -> list[Prepared]:
+    """Phase 1: read, scan and check every input, and the providers they need; nothing is spent."""
+    prepared = []
+    for item in items:
+        s = replace(settings, output=item.output)
+        loaded, adapter = prepare(item.timeline, s, rate=rate, resolution=resolution)
+        prepared.append((item, loaded, adapter))
+    check_providers_ready([ph for _, loaded, _ in prepared for ph in loaded.scan.placeholders], settings)
+    return prepared
+
+
+def batch_specs(prepared: list[Prepared], settings: FillSettings) -> list[JobSpec]:
+    """Every placeholder of every input, keyed ``ID`` (one timeline) or ``NAME:ID`` (a batch)."""
+    specs: list[JobSpec] = []
+    many = len(prepared) > 1
+    names = [i.timeline.name for i, _, _ in prepared]
+    for item, loaded, _ in prepared:
+        media_dir = media_dir_for(item, settings)
+        label = item.timeline.name if names.count(item.timeline.name) == 1 else str(item.timeline)
+        for ph in loaded.scan.placeholders:
+            key = f"{label}:{ph.id}" if many else ph.id
+            specs.append(JobSpec(key=key, info=loaded.info, placeholder=ph, media_dir=media_dir))
+    return specs
+
+
+def batch_state_dir(items: list[BatchItem], settings: FillSettings) -> Path:
+    return settings.state_dir or (items[0].output.parent / ".shotfill")
+
+
+def write_batch(prepared: list[Prepared], outcomes: list[Outcome], settings: FillSettings) -> list[FillResult]:
+    """Phase 3: place each timeline's filled placeholders, write it, then the run's report."""
+    items = [item for item, _, _ in prepared]
+    many = len(items) > 1
     results = []
     for item, loaded, adapter in prepared:
         mine = [o for o in outcomes if o.spec.info is loaded.info]

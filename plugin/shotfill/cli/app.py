@@ -25,12 +25,13 @@ from shotfill.system.children import stopping_like_ctrl_c
 from shotfill.cli.inputs import plan_outputs
 from shotfill.cli.parser import Parser
 from shotfill.cli.progress import make_display
+from shotfill.cli.farm import add_farm_parser, run_farm_command
 from shotfill.cli.resolve import add_resolve_parser, run_resolve_command
-from shotfill.config import load_settings
+from shotfill.config import Settings, load_settings
 from shotfill.errors import ShotFillError, UsageError
 from shotfill.system.files import os_failure
 from shotfill.model import MAX_TAKES, Codec, Placeholder
-from shotfill.pipeline import FillResult, FillSettings, dry_run, fill_many, load, plans
+from shotfill.pipeline import BatchItem, FillResult, FillSettings, dry_run, fill_many, load, plans
 from shotfill.plan.preview import PlanPreview
 from shotfill.providers import describe_providers
 from shotfill.rates import frames_to_timecode, parse_rate, rate_str
@@ -91,38 +92,30 @@ def _takes(text: str) -> int:
     return value
 
 
-def build_parser() -> argparse.ArgumentParser:
-    p = Parser(prog="shotfill", description="Fill GEN: placeholders in an edit with generated footage.",
-                epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--version", action="version", version=f"shotfill {__version__}")
-    sub = p.add_subparsers(dest="command", required=True, parser_class=Parser)
+def _common_args(sp: argparse.ArgumentParser, many: bool = False) -> None:
+    if many:
+        sp.add_argument("timeline", type=Path, nargs="+",
+                        help="timelines (EDL, FCP 7 XML, FCPXML, OTIO, AAF ...), folders of them, or globs")
+    else:
+        sp.add_argument("timeline", type=Path, help="EDL, FCP 7 XML, FCPXML, OTIO, AAF ...")
+    sp.add_argument("--config", type=Path, help="a shotfill.toml to use instead of ./shotfill.toml")
+    sp.add_argument("--provider", help="generation provider (default: the config's, else local)")
+    sp.add_argument("--model", help="provider model")
+    sp.add_argument("--rate", help="timeline frame rate; needed for EDLs (23.976, 24000/1001, 25, 29.97 ...)")
+    sp.add_argument("--resolution", help="frame size WxH when the timeline does not say")
+    sp.add_argument("--media-search", action="append", type=Path, default=[], metavar="DIR",
+                    help="another folder to look for the neighbours' media in (repeatable)")
+    sp.add_argument("--takes", type=_takes, metavar="N",
+                    help=f"takes per placeholder (1 to {MAX_TAKES}; a note's takes= wins; default: the "
+                         "config's takes, else 1)")
+    sp.add_argument("--markers", type=Path, metavar="FILE",
+                    help="merge the markers of FILE onto the timeline (Resolve's 'Timeline Markers "
+                         "to EDL' export, or any timeline ShotFill reads)")
 
-    def common(sp: argparse.ArgumentParser, many: bool = False) -> None:
-        if many:
-            sp.add_argument("timeline", type=Path, nargs="+",
-                            help="timelines (EDL, FCP 7 XML, FCPXML, OTIO, AAF ...), folders of them, or globs")
-        else:
-            sp.add_argument("timeline", type=Path, help="EDL, FCP 7 XML, FCPXML, OTIO, AAF ...")
-        sp.add_argument("--config", type=Path, help="a shotfill.toml to use instead of ./shotfill.toml")
-        sp.add_argument("--provider", help="generation provider (default: the config's, else local)")
-        sp.add_argument("--model", help="provider model")
-        sp.add_argument("--rate", help="timeline frame rate; needed for EDLs (23.976, 24000/1001, 25, 29.97 ...)")
-        sp.add_argument("--resolution", help="frame size WxH when the timeline does not say")
-        sp.add_argument("--media-search", action="append", type=Path, default=[], metavar="DIR",
-                        help="another folder to look for the neighbours' media in (repeatable)")
-        sp.add_argument("--takes", type=_takes, metavar="N",
-                        help=f"takes per placeholder (1 to {MAX_TAKES}; a note's takes= wins; default: the "
-                             "config's takes, else 1)")
-        sp.add_argument("--markers", type=Path, metavar="FILE",
-                        help="merge the markers of FILE onto the timeline (Resolve's 'Timeline Markers "
-                             "to EDL' export, or any timeline ShotFill reads)")
 
-    sp = sub.add_parser("scan", help="list the placeholders of a timeline")
-    common(sp)
-    sp.add_argument("--json", action="store_true", help="print a JSON array")
-
-    fp = sub.add_parser("fill", help="generate, conform and place clips; write a new timeline")
-    common(fp, many=True)
+def fill_args(fp: argparse.ArgumentParser) -> None:
+    """The arguments of ``fill`` (``farm export`` takes the same)."""
+    _common_args(fp, many=True)
     fp.add_argument("-o", "--output", type=Path, required=True,
                     help="the filled timeline; its suffix picks the format (.otio .otioz .edl .xml .fcpxml .aaf); "
                          "with several timelines, a folder")
@@ -154,6 +147,23 @@ def build_parser() -> argparse.ArgumentParser:
     fp.add_argument("--state-dir", type=Path,
                     help="journal and cache folder (default: .shotfill beside the outputs)")
     fp.add_argument("--no-report", action="store_true", help="do not write report.json / report.html")
+    fp.add_argument("--executor", metavar="WHERE",
+                    help="where media work runs: local (default), dask (a cluster of worker processes here), "
+                         "or dask://HOST:PORT (an existing Dask scheduler); default: [executor] in shotfill.toml")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = Parser(prog="shotfill", description="Fill GEN: placeholders in an edit with generated footage.",
+                epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--version", action="version", version=f"shotfill {__version__}")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=Parser)
+
+    sp = sub.add_parser("scan", help="list the placeholders of a timeline")
+    _common_args(sp)
+    sp.add_argument("--json", action="store_true", help="print a JSON array")
+
+    fp = sub.add_parser("fill", help="generate, conform and place clips; write a new timeline")
+    fill_args(fp)
 
     kp = sub.add_parser("pick", help="make another take active in a timeline ShotFill filled with takes")
     kp.add_argument("timeline", type=Path, help="a timeline `shotfill fill` wrote (.otio .otioz .edl .xml .fcpxml)")
@@ -165,6 +175,7 @@ def build_parser() -> argparse.ArgumentParser:
     pp.add_argument("--json", action="store_true", help="print JSON")
 
     add_resolve_parser(sub)
+    add_farm_parser(sub, fill_args)
     return p
 
 
@@ -180,6 +191,10 @@ def _markers_arg(args: argparse.Namespace) -> Optional[Path]:
     if args.markers is not None and not args.markers.exists():
         raise UsageError(f"{args.markers}: no such file", hint="check the path given to --markers")
     return args.markers
+
+
+def cmd_farm(args: argparse.Namespace) -> int:
+    return run_farm_command(args, fill_settings, lambda argv: build_parser().parse_args(argv))
 
 
 def cmd_resolve(args: argparse.Namespace) -> int:
@@ -265,11 +280,26 @@ def _plan_line(plan: dict[str, Any], ph: Placeholder) -> str:
     return text + "".join(f"\n        note: {n}" for n in notes)
 
 
-def cmd_fill(args: argparse.Namespace) -> int:
+def with_executor(config: Settings, text: Optional[str]) -> Settings:
+    """``--executor`` over ``[executor]``: local, dask, or dask://HOST:PORT."""
+    if text is None:
+        return config
+    m = re.fullmatch(r"(local|dask)(?:://([^\s/:]+):(\d+)/?)?", text.strip())
+    if not m or (m[1] == "local" and m[2]):
+        raise UsageError(f"--executor {text}: not an executor",
+                         hint="give local, dask, or dask://HOST:PORT (an existing Dask scheduler)")
+    address = f"tcp://{m[2]}:{m[3]}" if m[2] else None
+    ex = config.executor.model_copy(update={"kind": m[1], "address": address if m[1] == "dask" else None})
+    return config.model_copy(update={"executor": ex})
+
+
+def fill_settings(args: argparse.Namespace) -> tuple[list[BatchItem], FillSettings, Optional[Fraction],
+                                                   Optional[tuple[int, int]]]:
+    """What ``fill`` (and each ``farm`` step) runs: the batch, its settings, --rate and --resolution."""
     rate = parse_rate(args.rate) if args.rate else None
     res = parse_resolution(args.resolution) if args.resolution else None
     items = plan_outputs(args.timeline, args.output, args.format)
-    config = load_settings(args.config)
+    config = with_executor(load_settings(args.config), args.executor)
     settings = FillSettings(output=items[0].output, provider=args.provider, model=args.model, config=config,
                             media_dir=args.media_dir, codec=Codec(args.codec),
                             relative_paths=args.relative_paths, absolute_media=args.absolute_media,
@@ -278,6 +308,11 @@ def cmd_fill(args: argparse.Namespace) -> int:
                             markers=_markers_arg(args), state_dir=args.state_dir, max_cost=args.max_cost,
                             resubmit=args.resubmit, report=not args.no_report, allow_long=args.allow_long,
                             takes=args.takes)
+    return items, settings, rate, res
+
+
+def cmd_fill(args: argparse.Namespace) -> int:
+    items, settings, rate, res = fill_settings(args)
 
     if args.dry_run:
         rows: list[PlanPreview] = []
@@ -421,7 +456,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         with stopping_like_ctrl_c():
             args = build_parser().parse_args(argv)
             return {"scan": cmd_scan, "fill": cmd_fill, "providers": cmd_providers, "pick": cmd_pick,
-                    "resolve": cmd_resolve}[args.command](args)
+                    "resolve": cmd_resolve, "farm": cmd_farm}[args.command](args)
     except ShotFillError as exc:
         _say(f"shotfill: error: {exc}")
         return exc.exit_code

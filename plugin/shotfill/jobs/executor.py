@@ -13,8 +13,11 @@ from __future__ import annotations
 import asyncio
 import os
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Awaitable, Callable, Optional, Protocol, TypeVar
+from pathlib import Path
+from typing import Any, Awaitable, Callable, Optional, Protocol, Sequence, TypeVar
 
+from shotfill.config import ExecutorSettings
+from shotfill.jobs.limits import ServiceLimits
 from shotfill.system import children
 
 T = TypeVar("T")
@@ -29,6 +32,10 @@ class Executor(Protocol):
         """Run an I/O-bound stage (a provider job) under the limit named ``key``."""
         ...
 
+    def worker(self) -> Optional[str]:
+        """Who ran the calling task's last :meth:`cpu` stage (a Dask worker's address), None for this process."""
+        ...
+
     def close(self) -> None: ...
 
 
@@ -38,33 +45,23 @@ def conform_slots(cores: Optional[int] = None, threads_per_job: int = 2) -> int:
     return max(1, cores // max(1, threads_per_job))
 
 
-class LocalExecutor:
+class LocalExecutor(ServiceLimits):
     """asyncio for waiting on services, a bounded thread pool for ffmpeg."""
 
     def __init__(self, limits: Optional[dict[str, int]] = None, *, default_limit: int = 2,
                  total_limit: Optional[int] = None, cpu_slots: Optional[int] = None,
                  threads_per_job: int = 2) -> None:
+        super().__init__(limits, default_limit=default_limit, total_limit=total_limit)
         self.threads_per_job = threads_per_job
         self._pool = ThreadPoolExecutor(max_workers=cpu_slots or conform_slots(threads_per_job=threads_per_job),
                                         thread_name_prefix="shotfill-cpu")
-        self._limits = dict(limits or {})
-        self._default = default_limit
-        self._sems: dict[str, asyncio.Semaphore] = {}
-        self._total = asyncio.Semaphore(total_limit) if total_limit else None
 
     async def cpu(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._pool, lambda: fn(*args, **kwargs))
 
-    async def io(self, key: str, coro_fn: Callable[[], Awaitable[T]]) -> T:
-        sem = self._sems.get(key)
-        if sem is None:
-            sem = self._sems[key] = asyncio.Semaphore(self._limits.get(key, self._default))
-        if self._total is None:
-            async with sem:
-                return await coro_fn()
-        async with self._total, sem:
-            return await coro_fn()
+    def worker(self) -> Optional[str]:
+        return None
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
@@ -76,3 +73,17 @@ class LocalExecutor:
             # Interrupted: asyncio.run and then the interpreter wait for the worker threads,
             # which wait for their ffmpeg; stop every ffmpeg now and start no more.
             children.kill_all()
+
+
+def make_executor(settings: ExecutorSettings, *, shared: Sequence[Path], needed: Sequence[Path],
+                  limits: dict[str, int], total_limit: int, cpu_slots: int, threads_per_job: int) -> Executor:
+    """The executor ``[executor]`` / ``--executor`` asks for.
+
+    ``shared``: the media and state folders every worker must see; ``needed``:
+    files the workers read (the neighbours' media), checked before anything runs.
+    """
+    if settings.kind == "dask":
+        from shotfill.jobs.dask_executor import DaskExecutor   # distributed is an extra: only loaded when asked
+
+        return DaskExecutor(settings, shared=shared, needed=needed, limits=limits, total_limit=total_limit)
+    return LocalExecutor(limits, total_limit=total_limit, cpu_slots=cpu_slots, threads_per_job=threads_per_job)

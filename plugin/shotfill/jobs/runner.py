@@ -39,7 +39,7 @@ from shotfill.events import EventSink, Stage
 from shotfill.jobs.cache import MediaCache
 from shotfill.system.files import os_failure, write_failed
 from shotfill.jobs import takes
-from shotfill.jobs.executor import LocalExecutor
+from shotfill.jobs.executor import Executor, make_executor
 from shotfill.jobs.journal import JobRecord, Journal
 from shotfill.media.conform import conform, length_check
 from shotfill.media.credentials import Claim, Signing
@@ -130,9 +130,12 @@ class Runner:
         threads = max(1, cores // max(1, min(cores, len(specs))))
         limits = {name: ps.concurrency for name, ps in self.settings.config.providers.items()}
         limits.setdefault("local", max(1, cores // threads))
-        executor = LocalExecutor(limits, total_limit=max(1, self.settings.concurrency),
-                                 cpu_slots=max(1, cores // threads), threads_per_job=threads)
+        executor = make_executor(self.settings.config.executor, shared=[self.state_dir, *{s.media_dir for s in specs}],
+                                 needed=_neighbour_media(specs), limits=limits,
+                                 total_limit=max(1, self.settings.concurrency), cpu_slots=max(1, cores // threads),
+                                 threads_per_job=threads)
         self.ctx.cpu_threads = threads
+        self.ctx.offload = executor.cpu   # the offline generator renders where conforms run
         try:
             outcomes = list(await asyncio.gather(*(self._plan(executor, s) for s in specs)))
             self._budget(outcomes)
@@ -144,7 +147,7 @@ class Runner:
 
     # -- 1. plan ---------------------------------------------------------------------------
 
-    async def _plan(self, executor: LocalExecutor, spec: JobSpec) -> Outcome:
+    async def _plan(self, executor: Executor, spec: JobSpec) -> Outcome:
         ph, info = spec.placeholder, spec.info
         out = Outcome(spec, "queued")
         t0 = time.monotonic()
@@ -201,7 +204,7 @@ class Runner:
 
     # -- 3 + 4. media and conform ----------------------------------------------------------
 
-    async def _media(self, executor: LocalExecutor, out: Outcome, threads: int) -> Outcome:
+    async def _media(self, executor: Executor, out: Outcome, threads: int) -> Outcome:
         if out.status != "queued":
             return out
         spec, req = out.spec, out.request
@@ -229,6 +232,7 @@ class Runner:
                 claim = Claim(provider=gen.provider, model=gen.model, seed=req.seed, request_hash=req.request_hash,
                               prompt=req.prompt)
                 await executor.cpu(self.signing.sign, dst, claim, original=Path(gen.path), frames=ph.duration)
+            out.worker = executor.worker()
             out.timings["conform"] = time.monotonic() - t1
             out.status, out.media, out.provenance = "filled", dst, provenance(req, gen)
             self.emit(spec.key, Stage.DONE, str(dst))
@@ -253,7 +257,7 @@ class Runner:
         out.status, out.error = "failed", str(exc)
         self.emit(out.spec.key, Stage.FAILED, str(exc))
 
-    async def _generated(self, executor: LocalExecutor, spec: JobSpec, req: GenerationRequest) -> GeneratedMedia:
+    async def _generated(self, executor: Executor, spec: JobSpec, req: GenerationRequest) -> GeneratedMedia:
         """The request's media, made once per run: look-alike holes (one request hash) share one job.
 
         The first hole with a hash gets the media; the others wait for it and conform their own copy.
@@ -267,7 +271,7 @@ class Runner:
         # Shielded: one waiter cancelled must not cancel the job the others wait for.
         return await asyncio.shield(task)
 
-    async def _make(self, executor: LocalExecutor, spec: JobSpec, req: GenerationRequest) -> GeneratedMedia:
+    async def _make(self, executor: Executor, spec: JobSpec, req: GenerationRequest) -> GeneratedMedia:
         """The request's media: from the cache, the journal, a resumed job, or a new one."""
         hit = self.cache.get(req.request_hash)
         if hit is not None:
@@ -314,6 +318,16 @@ class Runner:
             "provider": gen.provider, "model": gen.model, "job_id": gen.job_id,
             "prompt": req.prompt, "placeholder": req.placeholder_id})
         return gen
+
+
+def _neighbour_media(specs: Iterable[JobSpec]) -> list[Path]:
+    """The neighbours' media files the plan reads frames from (what exists here; workers must see it too)."""
+    found: list[Path] = []
+    for s in specs:
+        for nb in (s.placeholder.before, s.placeholder.after):
+            if nb is not None and nb.media_path and Path(nb.media_path).is_file():
+                found.append(Path(nb.media_path))
+    return found
 
 
 def _intact(rec: JobRecord) -> bool:

@@ -22,7 +22,7 @@ import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, AsyncIterator, Callable, Literal, Optional
+from typing import Any, AsyncIterator, Awaitable, Callable, Literal, Optional
 
 import httpx
 from pydantic import BaseModel
@@ -83,6 +83,8 @@ class ProviderContext:
     clock: Callable[[], float] = time.monotonic
     #: ffmpeg threads a local render may use (the run sizes it so renders do not oversubscribe the cores)
     cpu_threads: Optional[int] = None
+    #: where a local render runs: the run's executor (``cpu(fn, *args)``, e.g. a Dask worker); None: a thread here
+    offload: Optional[Callable[..., Awaitable[Any]]] = None
 
 
 @dataclass

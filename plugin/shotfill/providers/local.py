@@ -50,7 +50,11 @@ class LocalProvider(Provider):
         yield
 
     async def start(self, request: GenerationRequest, workdir: Path) -> Started:
-        gen = await asyncio.to_thread(self._render, request, workdir)
+        args = (request, workdir, self.codec or Codec.PRORES, self.ctx.cpu_threads)
+        if self.ctx.offload is not None:
+            gen: GeneratedMedia = await self.ctx.offload(render_offline, *args)
+        else:
+            gen = await asyncio.to_thread(render_offline, *args)
         return Started(handle=JobHandle(job_id="", data={"path": gen.path}),
                        status=JobStatus(state="succeeded"), model=self.model)
 
@@ -66,19 +70,22 @@ class LocalProvider(Provider):
                         record: JobRecord) -> Optional[GeneratedMedia]:
         return None   # nothing was sent anywhere: rendering again cannot pay twice
 
-    def _render(self, request: GenerationRequest, workdir: Path) -> GeneratedMedia:
-        make_dirs(workdir)
-        target = ConformTarget(width=request.width, height=request.height, rate=request.rate,
-                               frames=request.frames, timecode=request.timecode, codec=self.codec or Codec.PRORES)
-        out = workdir / f"local_{request.request_hash[:16]}{target.codec.suffix}"
-        first, last = request.first_frame, request.last_frame
-        start = first or last
-        if start:
-            synth.render_bridge(Path(start), Path(last or start), target,
-                                prompt=request.prompt, shot_label=request.shot_label,
-                                seed=request.seed, out=out, threads=self.ctx.cpu_threads, take=request.take)
-        else:
-            synth.render_slate(target, prompt=request.prompt, shot_label=request.shot_label,
-                               seed=request.seed, out=out, threads=self.ctx.cpu_threads, take=request.take)
-        return GeneratedMedia(request_hash=request.request_hash, path=str(out),
-                              provider=self.name, model=self.model)
+
+def render_offline(request: GenerationRequest, workdir: Path, codec: Codec,
+                   threads: Optional[int]) -> GeneratedMedia:
+    """The bridge or slate for ``request``: a plain function of paths, so a Dask worker can run it."""
+    make_dirs(workdir)
+    target = ConformTarget(width=request.width, height=request.height, rate=request.rate,
+                           frames=request.frames, timecode=request.timecode, codec=codec)
+    out = workdir / f"local_{request.request_hash[:16]}{target.codec.suffix}"
+    first, last = request.first_frame, request.last_frame
+    start = first or last
+    if start:
+        synth.render_bridge(Path(start), Path(last or start), target,
+                            prompt=request.prompt, shot_label=request.shot_label,
+                            seed=request.seed, out=out, threads=threads, take=request.take)
+    else:
+        synth.render_slate(target, prompt=request.prompt, shot_label=request.shot_label,
+                           seed=request.seed, out=out, threads=threads, take=request.take)
+    return GeneratedMedia(request_hash=request.request_hash, path=str(out),
+                          provider=LocalProvider.name, model=LocalProvider.model)

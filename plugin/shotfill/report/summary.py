@@ -97,6 +97,8 @@ class ReportEntry(BaseModel):
     after_name: Optional[str] = None
     takes: list[TakeEntry] = []
     """every take, when the placeholder asked for more than one"""
+    worker: Optional[str] = None
+    """the Dask worker that did its media work (None: the machine that ran ShotFill)"""
 
 
 def pick_command(output: str | os.PathLike[str], placeholder_id: str, take: int) -> str:
@@ -143,6 +145,7 @@ def entry_from_outcome(outcome: Outcome, *, timeline: str | os.PathLike[str],
         before_frame=req.first_frame if req else None, after_frame=req.last_frame if req else None,
         before_name=ph.before.name if ph.before else None, after_name=ph.after.name if ph.after else None,
         takes=_takes(outcome, output),
+        worker=outcome.worker,
     )
 
 
