@@ -44,6 +44,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/conform_ratio.py
 	$(BIN)/python bench/edl_5000.py
 	$(BIN)/python bench/batch_concurrency.py
+	$(BIN)/python bench/colour_match.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info demo_output

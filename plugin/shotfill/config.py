@@ -145,11 +145,21 @@ class ProviderSettings(_Strict):
 class Settings(_Strict):
     default_provider: str = "local"
     concurrency: int = Field(default=4, ge=1, le=256)
+    #: bring each clip's look toward its neighbours: "on", "off", or unset (on unless the offline generator)
+    match: Optional[Literal["on", "off"]] = None
     providers: dict[str, ProviderSettings] = Field(default_factory=dict)
     #: the files these settings came from (for messages)
     sources: tuple[str, ...] = ()
     #: provider name -> the file that set its base_url (the last one that did)
     base_url_files: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("match", mode="before")
+    @classmethod
+    def _on_off(cls, v: object) -> object:
+        # TOML's own true / false mean on / off too; anything else is refused by the Literal.
+        if isinstance(v, bool):
+            return "on" if v else "off"
+        return v.lower() if isinstance(v, str) else v
 
     @field_validator("default_provider")
     @classmethod

@@ -67,6 +67,19 @@ class ShotOptions(Frozen):
     model: Optional[str] = None
     negative: Optional[str] = None
     fit: Optional[Fit] = None
+    #: bring the clip's look toward the neighbours (default: on unless the offline generator made it)
+    match: Optional[Literal["on", "off"]] = None
+
+
+class ColourMatch(Frozen):
+    """What the colour match did to one clip; distances are CIEDE2000 (see shotfill.media.match)."""
+
+    applied: bool
+    method: str
+    note: str
+    distance_before: Optional[float] = None
+    distance_after: Optional[float] = None
+    lut: Optional[str] = None
 
 
 class Neighbour(Frozen):
@@ -276,6 +289,8 @@ class Outcome:
     after_frame: Optional[str] = None
     #: what an editor should know of a filled placeholder (a clip padded by more than a few frames)
     warnings: list[str] = field(default_factory=list)
+    #: the colour match of its clip, when one was tried
+    colour: Optional[ColourMatch] = None
 
     @property
     def ok(self) -> bool:

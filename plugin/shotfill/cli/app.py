@@ -135,6 +135,9 @@ def build_parser() -> argparse.ArgumentParser:
     fp.add_argument("--state-dir", type=Path,
                     help="journal and cache folder (default: .shotfill beside the outputs)")
     fp.add_argument("--no-report", action="store_true", help="do not write report.json / report.html")
+    fp.add_argument("--match", choices=("on", "off"),
+                    help="bring each clip's colour and exposure toward the shots around its hole (default: on "
+                         "when a neighbour frame can be read, unless the offline generator made it)")
 
     pp = sub.add_parser("providers", help="list the providers, whether each is configured, and what it supports")
     pp.add_argument("--config", type=Path, help="a shotfill.toml to use instead of ./shotfill.toml")
@@ -242,7 +245,8 @@ def cmd_fill(args: argparse.Namespace) -> int:
                             relative_paths=args.relative_paths, concurrency=args.concurrency,
                             media_search=args.media_search, allow_stray_markers=args.allow_stray_markers,
                             markers=_markers_arg(args), state_dir=args.state_dir, max_cost=args.max_cost,
-                            resubmit=args.resubmit, report=not args.no_report, allow_long=args.allow_long)
+                            resubmit=args.resubmit, report=not args.no_report, allow_long=args.allow_long,
+                            match=args.match)
 
     if args.dry_run:
         rows: list[PlanPreview] = []

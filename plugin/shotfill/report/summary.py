@@ -74,6 +74,12 @@ class ReportEntry(BaseModel):
     after_frame: Optional[PathText] = None
     before_name: Optional[str] = None
     after_name: Optional[str] = None
+    match: Optional[str] = None
+    """the colour match: "matched", "already matches its neighbours", ...; None when none was tried"""
+    colour_distance_before: Optional[float] = None
+    """CIEDE2000 zone distance of the generated clip to the neighbour frames (shotfill.media.match)"""
+    colour_distance_after: Optional[float] = None
+    """the same, measured on the conformed clip"""
 
 
 def entry_from_outcome(outcome: Outcome, *, timeline: str | os.PathLike[str],
@@ -95,6 +101,9 @@ def entry_from_outcome(outcome: Outcome, *, timeline: str | os.PathLike[str],
         media=None if outcome.media is None else os.fspath(outcome.media),
         before_frame=req.first_frame if req else None, after_frame=req.last_frame if req else None,
         before_name=ph.before.name if ph.before else None, after_name=ph.after.name if ph.after else None,
+        match=outcome.colour.note if outcome.colour else None,
+        colour_distance_before=outcome.colour.distance_before if outcome.colour else None,
+        colour_distance_after=outcome.colour.distance_after if outcome.colour else None,
     )
 
 

@@ -85,13 +85,16 @@ def parse_note(text: str) -> Note:
         if raw["provider"].lower() not in provider_names():
             problems.append(f"unknown provider '{raw.pop('provider')}' (known: {', '.join(provider_names())})")
     for key, value in raw.items():
+        if key == "match":
+            value = value.lower()
         try:
             ShotOptions.model_validate({key: value})
             good[key] = value
         except ValidationError:
             allowed = (
                 "one of " + ", ".join(f.value for f in Fit) if key == "fit"
-                else "a whole number" if key == "seed" else "a non-empty value"
+                else "a whole number" if key == "seed" else "on or off" if key == "match"
+                else "a non-empty value"
             )
             problems.append(f"option {key}={value!r} is not valid: it must be {allowed}")
     if not prompt:
