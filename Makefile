@@ -58,6 +58,7 @@ bench: $(STAMP)
 	  $(BIN)/python bench/offline_fill.py --ffmpeg system; \
 	fi
 	$(BIN)/python bench/dask_scale.py
+	$(BIN)/python bench/colour_match.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info demo_output

@@ -302,12 +302,22 @@ class Settings(_Strict):
     #: reference images (a character, a style) sent with every shot to models that take them
     references: list[Annotated[str, Field(min_length=1)]] = Field(default_factory=list, max_length=16)
     executor: ExecutorSettings = Field(default_factory=ExecutorSettings)
+    #: bring each clip's look toward its neighbours: "on", "off", or unset (on unless the offline generator)
+    match: Optional[Literal["on", "off"]] = None
     providers: dict[str, ProviderSettings] = Field(default_factory=dict)
     c2pa: Optional[C2paSettings] = None
     #: the files these settings came from (for messages)
     sources: tuple[str, ...] = ()
     #: provider name -> the file that set its base_url (the last one that did)
     base_url_files: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("match", mode="before")
+    @classmethod
+    def _on_off(cls, v: object) -> object:
+        # TOML's own true / false mean on / off too; anything else is refused by the Literal.
+        if isinstance(v, bool):
+            return "on" if v else "off"
+        return v.lower() if isinstance(v, str) else v
 
     @field_validator("default_provider")
     @classmethod

@@ -75,6 +75,19 @@ class ShotOptions(Frozen):
     takes: Optional[int] = Field(default=None, ge=1, le=MAX_TAKES)
     #: reference images (a character, a style), comma-separated paths
     ref: Optional[str] = None
+    #: bring the clip's look toward the neighbours (default: on unless the offline generator made it)
+    match: Optional[Literal["on", "off"]] = None
+
+
+class ColourMatch(Frozen):
+    """What the colour match did to one clip; distances are CIEDE2000 (see shotfill.media.match)."""
+
+    applied: bool
+    method: str
+    note: str
+    distance_before: Optional[float] = None
+    distance_after: Optional[float] = None
+    lut: Optional[str] = None
 
 
 class Neighbour(Frozen):
@@ -311,6 +324,8 @@ class Outcome:
     takes: list["Outcome"] = field(default_factory=list)
     #: the Dask worker that did its media work (None: this process)
     worker: Optional[str] = None
+    #: the colour match of its clip, when one was tried
+    colour: Optional[ColourMatch] = None
 
     @property
     def ok(self) -> bool:

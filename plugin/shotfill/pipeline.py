@@ -15,7 +15,7 @@ import tempfile
 from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import Literal, Optional, Sequence
 
 from shotfill.config import KEY_ENV, Settings
 from shotfill.errors import (ConfigError, Interrupted, MediaError, PlaceholderError, TimelineError, UsageError,
@@ -67,11 +67,13 @@ class FillSettings:
     allow_long: bool = False
     #: takes per placeholder (``--takes``) where its note does not say; None: the config's
     takes: Optional[int] = None
+    #: ``--match on|off``: the colour match for the run (a note's ``match=`` wins)
+    match: Optional[Literal["on", "off"]] = None
 
     def run_settings(self) -> RunSettings:
         return RunSettings(config=self.config, provider=self.provider, model=self.model, codec=self.codec,
                            concurrency=self.concurrency, max_cost=self.max_cost, resubmit=self.resubmit,
-                           takes=self.takes)
+                           takes=self.takes, match=self.match)
 
 
 @dataclass

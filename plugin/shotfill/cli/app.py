@@ -150,6 +150,9 @@ def fill_args(fp: argparse.ArgumentParser) -> None:
     fp.add_argument("--executor", metavar="WHERE",
                     help="where media work runs: local (default), dask (a cluster of worker processes here), "
                          "or dask://HOST:PORT (an existing Dask scheduler); default: [executor] in shotfill.toml")
+    fp.add_argument("--match", choices=("on", "off"),
+                    help="bring each clip's colour and exposure toward the shots around its hole (default: on "
+                         "when a neighbour frame can be read, unless the offline generator made it)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -307,7 +310,7 @@ def fill_settings(args: argparse.Namespace) -> tuple[list[BatchItem], FillSettin
                             media_search=args.media_search, allow_stray_markers=args.allow_stray_markers,
                             markers=_markers_arg(args), state_dir=args.state_dir, max_cost=args.max_cost,
                             resubmit=args.resubmit, report=not args.no_report, allow_long=args.allow_long,
-                            takes=args.takes)
+                            takes=args.takes, match=args.match)
     return items, settings, rate, res
 
 

@@ -30,7 +30,7 @@ import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Optional
+from typing import Any, Iterable, Literal, Optional
 
 from shotfill import __version__
 from shotfill.config import Settings
@@ -41,6 +41,7 @@ from shotfill.system.files import os_failure, write_failed
 from shotfill.jobs import takes
 from shotfill.jobs.executor import Executor, make_executor
 from shotfill.jobs.journal import JobRecord, Journal
+from shotfill.media import match
 from shotfill.media.conform import conform, length_check
 from shotfill.media.credentials import Claim, Signing
 from shotfill.media.probe import probe
@@ -66,6 +67,8 @@ class RunSettings:
     resubmit: bool = False
     #: takes per placeholder (``--takes``) where its note does not say; None: the config's
     takes: Optional[int] = None
+    #: ``--match on|off`` (a note's ``match=`` wins, then this, then shotfill.toml's ``match``)
+    match: Optional[Literal["on", "off"]] = None
 
 
 def _timeline_dir(info: TimelineInfo) -> str:
@@ -218,16 +221,25 @@ class Runner:
             assert info.width is not None and info.height is not None   # loading settled the size
             target = ConformTarget(width=info.width, height=info.height, rate=ph.rate, frames=ph.duration,
                                    timecode=ph.timecode, codec=self.settings.codec, fit=ph.options.fit or Fit.FILL)
-            # Named by all that decides its bytes (fit is not in the request): look-alike holes of two
-            # timelines sharing a media folder never write one file.
-            tag = hashlib.sha256(f"{req.request_hash}\0{target.model_dump_json()}".encode()).hexdigest()[:8]
+            # Measured before conforming: a short clip is padded by holding its last frame.
+            out.warnings += await executor.cpu(length_check, Path(gen.path), target)
+            neighbours = (req.first_frame, req.last_frame)
+            look = await executor.cpu(match.prepare, Path(gen.path), neighbours, self.state_dir / "looks",
+                                      choice=ph.options.match or self.settings.match or self.settings.config.match,
+                                      provider=req.provider)
+            # Named by all that decides its bytes (fit and look are not in the request): look-alike holes of
+            # two timelines sharing a media folder never write one file.
+            lut = look.cube if look else None
+            decides = f"{req.request_hash}\0{target.model_dump_json()}" + (f"\0{look.digest}" if lut and look else "")
+            tag = hashlib.sha256(decides.encode()).hexdigest()[:8]
             take = f"_take{spec.take}" if spec.take > 1 else ""
             dst = spec.media_dir / (f"{media_stem(Path(info.path).stem)}_{ph.id}{take}_{tag}"
                                     f"{self.settings.codec.suffix}")
-            # Measured before conforming: a short clip is padded by holding its last frame.
-            out.warnings += await executor.cpu(length_check, Path(gen.path), target)
             self.emit(spec.key, Stage.CONFORM, dst.name)
-            await executor.cpu(conform, Path(gen.path), dst, target, threads=threads)
+            await executor.cpu(conform, Path(gen.path), dst, target, threads=threads, look=lut)
+            if look is not None:
+                out.warnings += look.warnings
+                out.colour = await executor.cpu(match.result, look, dst, neighbours)
             if self.signing is not None:   # the last write: any re-encode after it would drop the manifest
                 claim = Claim(provider=gen.provider, model=gen.model, seed=req.seed, request_hash=req.request_hash,
                               prompt=req.prompt)

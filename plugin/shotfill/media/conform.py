@@ -73,9 +73,13 @@ CODECS: dict[Codec, CodecSpec] = {
 
 
 def conform_argv(
-    src: MediaInfo, dst: str | os.PathLike[str], target: ConformTarget, *, threads: int | None = None
+    src: MediaInfo, dst: str | os.PathLike[str], target: ConformTarget, *, threads: int | None = None,
+    look: str | os.PathLike[str] | None = None,
 ) -> list[str]:
-    """The single ffmpeg command that turns ``src`` into ``dst`` as ``target`` asks. Runs nothing."""
+    """The single ffmpeg command that turns ``src`` into ``dst`` as ``target`` asks. Runs nothing.
+
+    ``look`` is a ``.cube`` 3D LUT (the colour match) applied in the same pass, before the fit.
+    """
     spec = CODECS[target.codec]
     v = ffmpeg.input(tools.file_url(src.path))["v:0"]
     v = v.filter("setpts", expr="PTS-STARTPTS")
@@ -84,6 +88,11 @@ def conform_argv(
     # the source length, with no frame-count arithmetic that rounding could break.
     v = v.filter("tpad", stop=-1, stop_mode="clone")
     v = v.filter("trim", end_frame=target.frames)
+    if look is not None:
+        # To 16-bit RGB read with the source's own matrix (as the match read it), so the LUT sees the
+        # colours it was computed from and the 10-bit encode loses nothing; ffmpeg-python escapes the path.
+        v = v.filter("scale", **rgb_input_options(src)).filter("format", pix_fmts="rgb48le")
+        v = v.filter("lut3d", file=os.path.abspath(look), interp="tetrahedral")
     v = fit_filters(v, src, target)
     v = v.filter("setsar", sar="1")
     v = v.filter("format", pix_fmts=spec.pix_fmt)
@@ -122,14 +131,19 @@ def encode_kwargs(target: ConformTarget, *, threads: int | None = None) -> dict[
     return kwargs
 
 
+def rgb_input_options(src: MediaInfo) -> dict[str, Any]:
+    """``scale`` options that read ``src`` into RGB with the matrix the conform assumes for it."""
+    if src.color_space is None:
+        # Untagged video: HD and up is BT.709 in practice, SD is BT.601 (swscale's own default).
+        return {"in_color_matrix": BT709 if src.height >= 720 else "bt601"}
+    return {}
+
+
 def fit_filters(v: Any, src: MediaInfo, target: ConformTarget) -> Any:
     """Scale (with the BT.709 conversion) and crop or pad ``v`` from ``src``'s size to the target's."""
     w, h = target.width, target.height
     display_w = src.width * _sar(src.sample_aspect_ratio)
-    scale_opts: dict[str, Any] = {"out_color_matrix": BT709, "out_range": "tv"}
-    if src.color_space is None:
-        # Untagged video: HD and up is BT.709 in practice, SD is BT.601 (swscale's own default).
-        scale_opts["in_color_matrix"] = BT709 if src.height >= 720 else "bt601"
+    scale_opts: dict[str, Any] = {"out_color_matrix": BT709, "out_range": "tv", **rgb_input_options(src)}
 
     if target.fit is Fit.STRETCH:
         return v.filter("scale", w=w, h=h, **scale_opts)
@@ -237,10 +251,11 @@ def length_check(src_path: str | os.PathLike[str], target: ConformTarget) -> lis
 
 def conform(
     src_path: str | os.PathLike[str], dst: str | os.PathLike[str], target: ConformTarget,
-    *, threads: int | None = None,
+    *, threads: int | None = None, look: str | os.PathLike[str] | None = None,
 ) -> MediaInfo:
     """Write ``dst`` as ``target`` asks from ``src_path`` and return what it now holds.
 
+    ``look``: a ``.cube`` LUT applied in the same single pass (so a clip with one is always encoded).
     Raises ConformError (and leaves no ``dst``) when the result is not exactly
     the size, rate, frame count, codec and timecode asked for.
     """
@@ -252,12 +267,12 @@ def conform(
         )
     src = probe(src_path)
     same_file = dst.exists() and os.path.samefile(src_path, dst)
-    if same_file and matches(src, target) and src.timecode == target.timecode:
+    if same_file and look is None and matches(src, target) and src.timecode == target.timecode:
         return src
 
     with atomic_path(dst) as tmp:
-        if not matches(src, target):
-            tools.run(conform_argv(src, tmp, target, threads=threads), what=f"conforming {src_path}")
+        if look is not None or not matches(src, target):
+            tools.run(conform_argv(src, tmp, target, threads=threads, look=look), what=f"conforming {src_path}")
         elif src.timecode == target.timecode and Path(src_path).suffix.lower() == dst.suffix.lower():
             # Same bytes: a hard link costs no disk (media never changes once written).
             try:

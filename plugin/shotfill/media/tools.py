@@ -173,9 +173,17 @@ def run(argv: Sequence[str], *, what: str, timeout: float | None = None) -> subp
     of stderr are captured as text (undecodable bytes replaced) so errors can
     quote them. The child dies with ShotFill (:mod:`shotfill.system.children`).
     """
+    proc = run_bytes(argv, what=what, timeout=timeout)
+    return subprocess.CompletedProcess(proc.args, proc.returncode, proc.stdout.decode("utf-8", "replace"),
+                                       proc.stderr.decode("utf-8", "replace"))
+
+
+def run_bytes(argv: Sequence[str], *, what: str, timeout: float | None = None,
+              max_stdout: int = children.MAX_STDOUT) -> subprocess.CompletedProcess[bytes]:
+    """:func:`run` keeping stdout as bytes (raw decoded pictures), at most ``max_stdout`` of them."""
     argv = [str(a) for a in argv]
     try:
-        proc = children.run(argv, timeout=timeout)
+        proc = children.run_bytes(argv, timeout=timeout, max_stdout=max_stdout)
     except children.OutputTooLarge as exc:
         raise FFmpegError(f"{what}: {exc}", argv=argv, returncode=-1, stderr="") from None
     except FileNotFoundError:
@@ -188,7 +196,8 @@ def run(argv: Sequence[str], *, what: str, timeout: float | None = None) -> subp
         stderr = exc.stderr.decode("utf-8", "replace") if isinstance(exc.stderr, bytes) else (exc.stderr or "")
         raise FFmpegError(f"{what} took longer than {timeout} s", argv=argv, returncode=-1, stderr=stderr) from None
     if proc.returncode != 0:
-        raise FFmpegError(f"{what} failed", argv=argv, returncode=proc.returncode, stderr=proc.stderr)
+        raise FFmpegError(f"{what} failed", argv=argv, returncode=proc.returncode,
+                          stderr=proc.stderr.decode("utf-8", "replace"))
     return proc
 
 

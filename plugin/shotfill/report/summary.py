@@ -99,6 +99,12 @@ class ReportEntry(BaseModel):
     """every take, when the placeholder asked for more than one"""
     worker: Optional[str] = None
     """the Dask worker that did its media work (None: the machine that ran ShotFill)"""
+    match: Optional[str] = None
+    """the colour match: "matched", "already matches its neighbours", ...; None when none was tried"""
+    colour_distance_before: Optional[float] = None
+    """CIEDE2000 zone distance of the generated clip to the neighbour frames (shotfill.media.match)"""
+    colour_distance_after: Optional[float] = None
+    """the same, measured on the conformed clip"""
 
 
 def pick_command(output: str | os.PathLike[str], placeholder_id: str, take: int) -> str:
@@ -146,6 +152,9 @@ def entry_from_outcome(outcome: Outcome, *, timeline: str | os.PathLike[str],
         before_name=ph.before.name if ph.before else None, after_name=ph.after.name if ph.after else None,
         takes=_takes(outcome, output),
         worker=outcome.worker,
+        match=outcome.colour.note if outcome.colour else None,
+        colour_distance_before=outcome.colour.distance_before if outcome.colour else None,
+        colour_distance_after=outcome.colour.distance_after if outcome.colour else None,
     )
 
 

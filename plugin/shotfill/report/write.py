@@ -1,6 +1,6 @@
 """The run report written beside the outputs: ``report.json`` and ``report.html``.
 
-``report.json`` lists every placeholder of the run (timeline, track, timecode,
+``report.json`` lists every placeholder of the run (timeline, track, timecode, colour match,
 prompt, provider, model, job id, estimated cost, timings, result or error).
 ``report.html`` is a contact sheet an editor opens in any browser: one row per
 placeholder with the last frame before the hole, the first, middle and last
@@ -351,6 +351,16 @@ def _timings(t: dict[str, float]) -> str:
     return " · ".join(f"{k} {_seconds(t[k])}" for k in keys) or "—"
 
 
+def _colour(e: ReportEntry) -> str:
+    """The match and its CIEDE2000 distance to the neighbours, before and after."""
+    b, a = e.colour_distance_before, e.colour_distance_after
+    if b is None:
+        return e.match or ""
+    if a is None or a == b:
+        return f"{e.match}: ΔE00 {b:.1f} to the neighbours"
+    return f"{e.match}: ΔE00 {b:.1f} → {a:.1f} to the neighbours"
+
+
 def _figure(t: Thumb, alt: str) -> str:
     if t.path:
         pic = (f'<div class="pic"><img src="{_e(quote(t.path))}" alt="{_e(alt)}" '
@@ -378,6 +388,8 @@ def _row(index: int, e: ReportEntry, sheet: Sheet) -> str:
         ("record", _e(f"frame {e.record_frame} · track start +{e.start}"), "mono"),
         ("media", _e(Path(e.media).name if e.media else "—"), "mono"),
     ]
+    if e.match:
+        meta.append(("colour match", _e(_colour(e)), ""))
     dl = "".join(f'<dt>{k}</dt><dd class="{c}"' + (f' title="{_e(e.media)}"' if k == "media" and e.media else "")
                  + f">{v}</dd>" for k, v, c in meta)
     err = f'<pre class="error">{_e(e.error)}</pre>' if e.error else ""

@@ -194,6 +194,14 @@ def run(argv: Sequence[str], *, timeout: Optional[float] = None, max_stdout: int
     than ``max_stdout`` bytes, and :class:`Interrupted` once ShotFill is
     stopping; ``OSError`` when it cannot be started.
     """
+    proc = run_bytes(argv, timeout=timeout, max_stdout=max_stdout, stderr_tail=stderr_tail)
+    return subprocess.CompletedProcess(proc.args, proc.returncode, proc.stdout.decode("utf-8", "replace"),
+                                       proc.stderr.decode("utf-8", "replace"))
+
+
+def run_bytes(argv: Sequence[str], *, timeout: Optional[float] = None, max_stdout: int = MAX_STDOUT,
+              stderr_tail: int = STDERR_TAIL) -> subprocess.CompletedProcess[bytes]:
+    """:func:`run` keeping stdout as bytes (decoded pictures); raises as :func:`run` does."""
     proc = spawn(argv)
     try:
         assert proc.stdout is not None and proc.stderr is not None
@@ -217,8 +225,7 @@ def run(argv: Sequence[str], *, timeout: Optional[float] = None, max_stdout: int
         raise Interrupted("interrupted: ffmpeg was stopped with ShotFill", hint="run the same command again to resume")
     if out.overflow:
         raise OutputTooLarge(f"{argv[0]} printed more than {max_stdout // (1024 * 1024)} MB")
-    return subprocess.CompletedProcess(proc.args, proc.returncode, out.data.decode("utf-8", "replace"),
-                                       err.data.decode("utf-8", "replace"))
+    return subprocess.CompletedProcess(proc.args, proc.returncode, bytes(out.data), bytes(err.data))
 
 
 def _as_interrupt(signum: int, frame: Any) -> None:
