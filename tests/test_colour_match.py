@@ -220,6 +220,16 @@ def test_no_look_is_the_plain_conform(graded_pair, tmp_path):
     assert "lut3d" not in " ".join(conform_argv(info, tmp_path / "x.mov", target()))
 
 
+@pytest.mark.slow
+def test_a_clip_whose_colours_cannot_be_read_keeps_its_place(graded_pair, tmp_path):
+    _, pngs, _, _ = graded_pair
+    broken = tmp_path / "clip.mp4"
+    broken.write_bytes(b"not a video at all")
+    look = match.prepare(broken, pngs, tmp_path / "looks", choice=None, provider="openai")
+    assert look is not None and look.cube is None
+    assert "left as generated" in look.warnings[0] and str(broken) in look.warnings[0]
+
+
 # --------------------------------------------------------------------------- end to end, fake service
 
 

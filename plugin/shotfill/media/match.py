@@ -61,6 +61,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import threading
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Literal, Optional, Sequence
@@ -69,7 +70,7 @@ import ffmpeg
 import numpy as np
 from numpy.typing import NDArray
 
-from shotfill.errors import MediaError
+from shotfill.errors import FFmpegNotFound, MediaError
 from shotfill.media import tools
 from shotfill.media.conform import rgb_input_options
 from shotfill.media.probe import probe
@@ -115,15 +116,27 @@ _RGB_TO_XYZ = np.array([[0.4124564, 0.3575761, 0.1804375],
                         [0.2126729, 0.7151522, 0.0721750],
                         [0.0193339, 0.1191920, 0.9503041]])
 _XYZ_TO_RGB = np.linalg.inv(_RGB_TO_XYZ)
+#: LAPACK and BLAS (the bench's ``mkl`` methods) are called by one thread at a time; see :func:`_apply`
+_LAPACK = threading.Lock()
 _WHITE = np.array([0.95047, 1.0, 1.08883])
 _EPS = (6 / 29) ** 3
+
+
+def _apply(matrix: Array, values: Array) -> Array:
+    """``values @ matrix.T`` over ``(..., 3)``, without BLAS.
+
+    ``@`` goes to OpenBLAS, whose thread pool was seen to hang for good when conform workers
+    called it from two threads at once; einsum's own loop is as fast for 3x3 and safe.
+    """
+    out: Array = np.einsum("ij,...j->...i", matrix, values)
+    return out
 
 
 def rgb_to_lab(rgb: Array) -> Array:
     """sRGB-encoded values in [0, 1] (``(..., 3)``) to CIELAB under D65."""
     c = np.asarray(rgb, dtype=np.float64)
     lin = np.where(c <= 0.04045, c / 12.92, ((np.maximum(c, 0) + 0.055) / 1.055) ** 2.4)
-    xyz = lin @ _RGB_TO_XYZ.T / _WHITE
+    xyz = _apply(_RGB_TO_XYZ, lin) / _WHITE
     f = np.where(xyz > _EPS, np.cbrt(xyz), xyz / (3 * (6 / 29) ** 2) + 4 / 29)
     return np.stack([116 * f[..., 1] - 16, 500 * (f[..., 0] - f[..., 1]), 200 * (f[..., 1] - f[..., 2])], axis=-1)
 
@@ -133,7 +146,7 @@ def lab_to_rgb(lab: Array) -> Array:
     fy = (lab[..., 0] + 16) / 116
     f = np.stack([fy + lab[..., 1] / 500, fy, fy - lab[..., 2] / 200], axis=-1)
     xyz = np.where(f > 6 / 29, f ** 3, 3 * (6 / 29) ** 2 * (f - 4 / 29)) * _WHITE
-    lin = xyz @ _XYZ_TO_RGB.T
+    lin = _apply(_XYZ_TO_RGB, xyz)
     return np.where(lin <= 0.0031308, 12.92 * lin, 1.055 * np.maximum(lin, 0.0031308) ** (1 / 2.4) - 0.055)
 
 
@@ -202,7 +215,7 @@ class Transform:
     roll_off: bool = False
 
     def lab(self, lab: Array) -> Array:
-        out: Array = (lab - self.src_mean) @ self.matrix.T + self.ref_mean
+        out: Array = _apply(self.matrix, lab - self.src_mean) + self.ref_mean
         if self.zone_l is not None and self.zone_tint is not None:
             tint = [np.interp(out[..., 0], self.zone_l, self.zone_tint[:, c]) for c in (0, 1)]
             out = out + np.stack([np.zeros_like(tint[0]), *tint], axis=-1)
@@ -220,7 +233,7 @@ def _into_range(rgb: Array, *, roll_off: bool) -> Array:
     :data:`HEADROOM` inside 0 and 1.  A saturated orange keeps its lightness and loses a little
     chroma instead of having its blue channel cut at 0; colours already in range are not touched.
     """
-    grey = rgb @ np.array([0.2126, 0.7152, 0.0722])
+    grey = np.einsum("...j,j->...", rgb, np.array([0.2126, 0.7152, 0.0722]))
     toned = _roll_off(grey) if roll_off else grey
     chroma = rgb - grey[..., None]
     lo, hi = HEADROOM, 1 - HEADROOM
@@ -265,6 +278,11 @@ def _reinhard(src: Array, ref: Array) -> Array:
 
 
 def _mkl(src: Array, ref: Array) -> Array:
+    with _LAPACK:
+        return _mkl_unlocked(src, ref)
+
+
+def _mkl_unlocked(src: Array, ref: Array) -> Array:
     # Regularised: a flat picture (one colour) has a singular covariance.
     reg = np.eye(3) * 0.5
     sa, sb = np.cov(src, rowvar=False) + reg, np.cov(ref, rowvar=False) + reg
@@ -392,9 +410,24 @@ def wanted(choice: MatchChoice, provider: str) -> bool:
 
 def prepare(clip: str | os.PathLike[str], neighbours: Sequence[Optional[str]], looks_dir: Path, *,
             choice: MatchChoice, provider: str, method: str = METHOD) -> Optional[Look]:
-    """The look for one generated clip, its ``.cube`` written into ``looks_dir``; None when not matched."""
+    """The look for one generated clip, its ``.cube`` written into ``looks_dir``; None when not matched.
+
+    A clip whose colours cannot be read is placed as generated, with a warning: the match is a
+    refinement, never a reason to lose a paid clip.
+    """
     if not wanted(choice, provider):
         return None
+    try:
+        return _prepare(clip, neighbours, looks_dir, choice=choice, method=method)
+    except FFmpegNotFound:
+        raise
+    except MediaError as exc:
+        return Look(None, None, None, method, "not matched",
+                    [f"the colour match could not read {clip} ({exc.message}): its colour was left as generated"])
+
+
+def _prepare(clip: str | os.PathLike[str], neighbours: Sequence[Optional[str]], looks_dir: Path, *,
+             choice: MatchChoice, method: str) -> Optional[Look]:
     ref = neighbour_pixels(neighbours)
     if ref is None:
         if choice == "on":
@@ -418,9 +451,13 @@ def result(look: Look, conformed: str | os.PathLike[str], neighbours: Sequence[O
     """What the report records: the distance before, and after measured on the conformed file itself."""
     after: Optional[float] = look.before
     if look.cube is not None:
-        ref = neighbour_pixels(neighbours)
-        if ref is not None:
-            after = distance(rgb_to_lab(clip_pixels(conformed)), rgb_to_lab(ref))
+        try:
+            ref = neighbour_pixels(neighbours)
+            after = None if ref is None else distance(rgb_to_lab(clip_pixels(conformed)), rgb_to_lab(ref))
+        except FFmpegNotFound:
+            raise
+        except MediaError:
+            after = None   # the conform itself was checked; only this measurement is missing
     return ColourMatch(applied=look.cube is not None, method=look.method, note=look.note,
                        distance_before=None if look.before is None else round(look.before, 3),
                        distance_after=None if after is None else round(after, 3),
