@@ -247,7 +247,7 @@ def write_cut(tmp_path: Path, note: str) -> Path:
 
 @pytest.mark.slow
 def test_fill_matches_by_default_and_match_off_leaves_pixels_alone(graded_pair, tmp_path, monkeypatch, capsys):
-    from fakes.openai import FakeOpenAI
+    from fakes.openai import GATEWAY_MODEL, FakeOpenAI
 
     plain, _, before, after = graded_pair
     for p in (before, after):
@@ -255,7 +255,7 @@ def test_fill_matches_by_default_and_match_off_leaves_pixels_alone(graded_pair, 
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test-match")
     with FakeOpenAI(plain.read_bytes(), key="sk-test-match") as fake:
         cfg = tmp_path / "shotfill.toml"
-        cfg.write_text(f'[providers.openai]\nbase_url = "{fake.url}"\npoll_interval = 0.01\n')
+        cfg.write_text(f'[providers.openai]\nbase_url = "{fake.url}"\npoll_interval = 0.01\n' + GATEWAY_MODEL)
         outs = {}
         for name, note, flag in (("on", "a street | seed=3", []), ("off", "a street | seed=3 match=off", []),
                                  ("flag_off", "a street | seed=3", ["--match", "off"])):
