@@ -23,14 +23,13 @@ from pathlib import Path
 import opentimelineio as otio
 import pytest
 
-from fakes.openai import FakeOpenAI
+from fakes.openai import GATEWAY_MODEL, FakeOpenAI
 from mediautil import decoded_frames, make_test_clip
 from shotfill.cli.app import main
 from shotfill.jobs.journal import Journal
 from timelines import clip, gap, marker
 
 #: a gateway's /v1/videos model, declared as shotfill.toml must (the catalog ships none for openai)
-GATEWAY_MODEL = '[providers.openai.models."sora-2"]\ndurations = [4, 8, 12]\nsizes = ["1280x720", "720x1280"]\nfirst_frame = true\n'
 
 pytestmark = pytest.mark.slow
 

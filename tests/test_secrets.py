@@ -31,9 +31,9 @@ from shotfill.errors import AuthError, ConfigError
 from shotfill.providers import _http
 from test_providers_e2e import fake_for
 from timelines import clip, gap, marker, slug
+from fakes.openai import GATEWAY_MODEL
 
 #: a gateway's /v1/videos model, declared as shotfill.toml must (the catalog ships none for openai)
-GATEWAY_MODEL = '[providers.openai.models."sora-2"]\ndurations = [4, 8, 12]\nsizes = ["1280x720", "720x1280"]\nfirst_frame = true\n'
 
 #: '/', '+' and '=' make the URL-encoded and JSON-escaped shapes differ from the raw key
 KEY = "sk-live/ECHO+planted=7f3a9c1e55d0"

@@ -18,7 +18,7 @@ import sys
 from dataclasses import replace
 from fractions import Fraction
 from pathlib import Path
-from typing import Any, Iterable, Optional, Sequence
+from typing import Any, Callable, Iterable, Optional, Sequence
 
 from shotfill import __version__
 from shotfill.system.children import stopping_like_ctrl_c
@@ -69,27 +69,22 @@ def _amount(text: str) -> float:
     return value
 
 
-def _count(text: str) -> int:
-    """--concurrency: a whole number of jobs at once, at least one."""
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if not 1 <= value <= 256:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a number of jobs: give a whole number from 1 to 256")
-    return value
+def _whole_number(what: str, most: int) -> Callable[[str], int]:
+    """An argument type: a whole number of ``what`` from 1 to ``most``."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = 0
+        if not 1 <= value <= most:
+            raise argparse.ArgumentTypeError(f"'{text}' is not a number of {what}: give a whole number from 1 to "
+                                             f"{most}")
+        return value
+    return parse
 
 
-def _takes(text: str) -> int:
-    """--takes: how many takes per placeholder, 1 to MAX_TAKES."""
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if not 1 <= value <= MAX_TAKES:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a number of takes: give a whole number from 1 to "
-                                         f"{MAX_TAKES}")
-    return value
+_count = _whole_number("jobs", 256)          # --concurrency
+_takes = _whole_number("takes", MAX_TAKES)   # --takes
 
 
 def _common_args(sp: argparse.ArgumentParser, many: bool = False) -> None:

@@ -299,9 +299,4 @@ class DaskExecutor(ServiceLimits):
                 cluster.close(timeout=10)
         except Exception:
             pass
-        try:
-            task = asyncio.current_task()
-        except RuntimeError:
-            task = None
-        if task is not None and task.cancelling():
-            children.kill_all()
+        children.kill_all_if_interrupted()

@@ -65,14 +65,8 @@ class LocalExecutor(ServiceLimits):
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
-        try:
-            task = asyncio.current_task()
-        except RuntimeError:
-            task = None
-        if task is not None and task.cancelling():
-            # Interrupted: asyncio.run and then the interpreter wait for the worker threads,
-            # which wait for their ffmpeg; stop every ffmpeg now and start no more.
-            children.kill_all()
+        children.kill_all_if_interrupted()
+
 
 
 def make_executor(settings: ExecutorSettings, *, shared: Sequence[Path], needed: Sequence[Path],

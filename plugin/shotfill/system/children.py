@@ -21,6 +21,7 @@ an error message quotes.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import signal
@@ -263,3 +264,17 @@ def stopping_like_ctrl_c() -> Iterator[None]:
         kill_all(refuse_new=False)
         for sig, old in previous.items():
             signal.signal(sig, old)
+
+
+def kill_all_if_interrupted() -> None:
+    """Closing because the run was interrupted: stop every ffmpeg now and start no more.
+
+    Otherwise asyncio.run, and then the interpreter, wait for the worker threads,
+    which wait for their ffmpeg.
+    """
+    try:
+        task = asyncio.current_task()
+    except RuntimeError:
+        task = None
+    if task is not None and task.cancelling():
+        kill_all()
