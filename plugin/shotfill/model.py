@@ -276,6 +276,27 @@ class Placement:
     takes: tuple["Take", ...] = ()
     #: the take shown (1-based ``Take.number``)
     active: int = 1
+    #: the first frame of the file the clip shows: H with ``handles=H``, where the shot left off for a
+    #: neighbour's own media (``source=handles``); 0 when the file is exactly the hole
+    source_in: int = 0
+    #: the file's length in frames, its available range; None: the hole's length plus ``source_in``
+    media_frames: Optional[int] = None
+    #: the file's first frame as a timecode frame count at the placeholder's rate; None: the
+    #: placeholder's record frame minus ``source_in`` (what conform stamps on a generated file)
+    media_start: Optional[int] = None
+
+    @property
+    def available(self) -> tuple[int, int]:
+        """(first timecode frame, length) of the whole file: the clip's available range."""
+        ph = self.placeholder
+        start = self.media_start if self.media_start is not None else ph.record_frame - self.source_in
+        length = self.media_frames if self.media_frames is not None else self.source_in + ph.duration
+        return start, length
+
+    @property
+    def source(self) -> tuple[int, int]:
+        """(first timecode frame, length) of what the clip shows: the hole's length, ``source_in`` in."""
+        return self.available[0] + self.source_in, self.placeholder.duration
 
 
 @dataclass(frozen=True)

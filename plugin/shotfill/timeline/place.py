@@ -43,9 +43,11 @@ def take_key(number: int) -> str:
 def build_clip(old: otio.core.Item, pl: Placement, *, relative_to: Optional[Path]) -> otio.schema.Clip:
     ph = pl.placeholder
     rate = ph.rate
-    rng = otio.opentime.TimeRange(rational_time(ph.record_frame, rate), rational_time(ph.duration, rate))
+    rng = otio.opentime.TimeRange(rational_time(pl.source[0], rate), rational_time(ph.duration, rate))
+    # Handles (or a neighbour's own media) make the file longer than the hole: its whole length is available.
+    avail = otio.opentime.TimeRange(rational_time(pl.available[0], rate), rational_time(pl.available[1], rate))
     ref = otio.schema.ExternalReference(
-        target_url=media_url(pl.media_path, relative_to=relative_to), available_range=rng,
+        target_url=media_url(pl.media_path, relative_to=relative_to), available_range=avail,
     )
     clip = otio.schema.Clip(name=f"GEN {ph.id}", media_reference=ref, source_range=rng)
     takes = []
@@ -53,7 +55,7 @@ def build_clip(old: otio.core.Item, pl: Placement, *, relative_to: Optional[Path
         # Every take is a media reference of the one clip (OTIO's multiple media references); the
         # active key is the take shown, and `shotfill pick` only moves that key.
         refs = {take_key(t.number): otio.schema.ExternalReference(
-            target_url=media_url(t.media_path, relative_to=relative_to), available_range=rng) for t in pl.takes}
+            target_url=media_url(t.media_path, relative_to=relative_to), available_range=avail) for t in pl.takes}
         clip.set_media_references(refs, take_key(pl.active))
         takes = [{**t.provenance, "take": t.number, "key": take_key(t.number),
                   "target_url": refs[take_key(t.number)].target_url} for t in pl.takes]
