@@ -285,3 +285,34 @@ def test_fill_matches_by_default_and_match_off_leaves_pixels_alone(graded_pair, 
     assert framemd5(outs["flag_off"][0]) == framemd5(plain_conform)
     assert framemd5(on_media) != framemd5(plain_conform)
     assert on_media.name != off_media.name                   # the look is part of the media's name
+
+
+@pytest.mark.slow
+def test_each_take_records_its_own_colour_distances_in_the_report_and_the_json_summary(
+        graded_pair, tmp_path, monkeypatch, capsys):
+    from fakes.openai import GATEWAY_MODEL, FakeOpenAI
+
+    plain, _, before, after = graded_pair
+    for p in (before, after):
+        (tmp_path / p.name).write_bytes(p.read_bytes())
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-match")
+    with FakeOpenAI(plain.read_bytes(), key="sk-test-match") as fake:
+        cfg = tmp_path / "shotfill.toml"
+        cfg.write_text(f'[providers.openai]\nbase_url = "{fake.url}"\npoll_interval = 0.01\n' + GATEWAY_MODEL)
+        out = tmp_path / "takes" / "filled.otio"
+        capsys.readouterr()
+        code = main(["fill", str(write_cut(tmp_path, "a street | seed=3 takes=2")), "-o", str(out),
+                     "--config", str(cfg), "--provider", "openai", "--state-dir", str(tmp_path / "state"),
+                     "--json", "--quiet"])
+        assert code == 0, capsys.readouterr().err
+        assert sum(1 for r in fake.requests if r.method == "POST") == 2
+    summary = json.loads(capsys.readouterr().out)
+    [row] = summary["placeholders"]
+    assert row["match"] == "matched"
+    assert row["colour_distance_after"] < 0.4 * row["colour_distance_before"]
+    [report_row] = json.loads((out.parent / "report.json").read_text())["placeholders"]
+    for rows in (row["takes"], report_row["takes"]):
+        assert [t["take"] for t in rows] == [1, 2]
+        for t in rows:
+            assert t["match"] == "matched"
+            assert t["colour_distance_after"] < 0.4 * t["colour_distance_before"]

@@ -354,7 +354,8 @@ def _summary_row(e: ReportEntry) -> dict[str, Any]:
     return {"timeline": e.timeline, "output": e.output, "id": e.placeholder_id, "track": e.track,
             "timecode": e.timecode, "start": e.start, "duration": e.duration, "rate": e.rate, "prompt": e.prompt,
             "result": e.result, "error": e.error, "warnings": e.warnings, "media": e.media, "provider": e.provider, "job_id": e.job_id,
-            "estimated_cost": e.estimated_cost, "timings": e.timings,
+            "estimated_cost": e.estimated_cost, "timings": e.timings, "worker": e.worker, "match": e.match,
+            "colour_distance_before": e.colour_distance_before, "colour_distance_after": e.colour_distance_after,
             "takes": [t.model_dump(mode="json") for t in e.takes]}
 
 

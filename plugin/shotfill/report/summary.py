@@ -39,6 +39,10 @@ class TakeEntry(BaseModel):
     """the take the written timeline shows"""
     pick: Optional[str] = None
     """the ``shotfill pick`` command that makes this take the active one, quoted for a POSIX shell"""
+    match: Optional[str] = None
+    """this take's colour match (each take is matched on its own); None when none was tried"""
+    colour_distance_before: Optional[float] = None
+    colour_distance_after: Optional[float] = None
 
 
 def _path_str(value: object) -> object:
@@ -127,7 +131,10 @@ def _takes(outcome: Outcome, output: str | os.PathLike[str] | None) -> list[Take
             request_hash=t.request.request_hash if t.request else None, job_id=prov.get("job_id"),
             estimated_cost=t.estimated_cost, error=t.error,
             media=None if t.media is None else os.fspath(t.media), active=t.spec.take == active,
-            pick=pick_command(output, outcome.placeholder.id, t.spec.take) if output is not None and t.ok else None))
+            pick=pick_command(output, outcome.placeholder.id, t.spec.take) if output is not None and t.ok else None,
+            match=t.colour.note if t.colour else None,
+            colour_distance_before=t.colour.distance_before if t.colour else None,
+            colour_distance_after=t.colour.distance_after if t.colour else None))
     return rows
 
 
