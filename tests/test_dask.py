@@ -175,6 +175,43 @@ def test_batch_across_two_external_workers(cluster, tmp_path):
     assert not list(out.parent.rglob(".shotfill-probe-*"))
 
 
+def logging_ffmpeg(folder: Path, name: str) -> tuple[Path, Path]:
+    """An ffmpeg that writes each command line it runs to a log: who ran what, on which side."""
+    log, path = folder / f"{name}-ffmpeg.log", folder / f"{name}-ffmpeg"
+    path.write_text(f"#!/bin/sh\necho \"$*\" >> '{log}'\nexec '{tools.ffmpeg_path()}' \"$@\"\n")
+    path.chmod(path.stat().st_mode | stat.S_IXUSR)
+    return path, log
+
+
+@pytest.mark.slow
+def test_report_thumbnails_are_made_on_the_workers(cluster, tmp_path, monkeypatch):
+    cluster.scheduler()
+    worker_ffmpeg, worker_log = logging_ffmpeg(tmp_path, "worker")
+    cluster.worker("w1", {"SHOTFILL_FFMPEG": str(worker_ffmpeg)})
+    cluster.wait_for(1)
+    client_ffmpeg, client_log = logging_ffmpeg(tmp_path, "client")
+    monkeypatch.setenv("SHOTFILL_FFMPEG", str(client_ffmpeg))
+    tools.reset_cache()
+    src = cut(tmp_path / "in", [(12, f"offline shot {i}") for i in range(3)], tmp_path / "media")
+    out = tmp_path / "out" / "cut.otio"
+    try:
+        assert main(["fill", str(src), "-o", str(out), "--quiet",
+                     "--executor", f"dask://127.0.0.1:{cluster.port}"]) == 0
+    finally:
+        monkeypatch.delenv("SHOTFILL_FFMPEG")
+        tools.reset_cache()
+    rows = report_rows(out.parent)
+    assert_exact(rows)
+    stills = [line for line in worker_log.read_text().splitlines() if "mjpeg" in line]
+    assert len(stills) == 3 * len(rows)   # first, middle and last of every clip, on the worker
+    client = client_log.read_text().splitlines() if client_log.exists() else []
+    assert not [line for line in client if "mjpeg" in line and "_first.jpg" in line]   # the report copied them
+    for row in rows:
+        for kind in ("first", "middle", "last"):
+            thumb = out.parent / row["thumbnails"][kind]["path"]
+            assert thumb.read_bytes()[:3] == b"\xff\xd8\xff"   # a JPEG, in the report's own folder
+
+
 def slow_ffmpeg(folder: Path) -> Path:
     """An ffmpeg that takes half a second to start: a worker is caught conforming, every time."""
     path = folder / "slow-ffmpeg"

@@ -308,6 +308,28 @@ class Take:
     provenance: dict[str, Any]
 
 
+@dataclass(frozen=True)
+class Still:
+    """One picture of a report row: a JPEG thumbnail, or why there is none."""
+
+    kind: str                      # first / middle / last
+    path: Optional[Path] = None
+    #: the frame of the clip it shows
+    frame: Optional[int] = None
+    error: str = ""
+
+
+@dataclass(frozen=True)
+class ClipStills:
+    """A conformed clip's first, middle and last frames as thumbnails, and what the sheet needs to lay them out."""
+
+    frames: int
+    width: int
+    height: int
+    sample_aspect_ratio: Optional[str]
+    stills: tuple[Still, ...]
+
+
 @dataclass
 class JobSpec:
     """One placeholder of one timeline, and where its media goes."""
@@ -347,6 +369,8 @@ class Outcome:
     worker: Optional[str] = None
     #: the colour match of its clip, when one was tried
     colour: Optional[ColourMatch] = None
+    #: its clip's contact-sheet thumbnails, made with its media work (None: the report makes them)
+    stills: Optional[ClipStills] = None
 
     @property
     def ok(self) -> bool:

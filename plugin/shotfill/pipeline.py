@@ -73,7 +73,7 @@ class FillSettings:
     def run_settings(self) -> RunSettings:
         return RunSettings(config=self.config, provider=self.provider, model=self.model, codec=self.codec,
                            concurrency=self.concurrency, max_cost=self.max_cost, resubmit=self.resubmit,
-                           takes=self.takes, match=self.match)
+                           takes=self.takes, match=self.match, stills=self.report)
 
 
 @dataclass

@@ -45,7 +45,8 @@ from shotfill.media import match
 from shotfill.media.conform import conform, length_check
 from shotfill.media.credentials import Claim, Signing
 from shotfill.media.probe import probe
-from shotfill.model import (Codec, ConformTarget, Fit, GeneratedMedia, GenerationRequest, JobSpec, Outcome,
+from shotfill.media.thumbs import clip_stills
+from shotfill.model import (ClipStills, Codec, ConformTarget, Fit, GeneratedMedia, GenerationRequest, JobSpec, Outcome,
                             TimelineInfo)
 from shotfill.plan.requests import PlanSettings, plan_request
 from shotfill.providers import get_provider
@@ -69,6 +70,8 @@ class RunSettings:
     takes: Optional[int] = None
     #: ``--match on|off`` (a note's ``match=`` wins, then this, then shotfill.toml's ``match``)
     match: Optional[Literal["on", "off"]] = None
+    #: make each clip's report thumbnails with its media work (where it runs: a Dask worker, maybe)
+    stills: bool = False
 
 
 def _timeline_dir(info: TimelineInfo) -> str:
@@ -246,6 +249,8 @@ class Runner:
                 await executor.cpu(self.signing.sign, dst, claim, original=Path(gen.path), frames=ph.duration)
             out.worker = executor.worker()
             out.timings["conform"] = time.monotonic() - t1
+            if self.settings.stills:
+                out.stills = await _stills(executor, dst, self.state_dir)
             out.status, out.media, out.provenance = "filled", dst, provenance(req, gen)
             self.emit(spec.key, Stage.DONE, str(dst))
         except UsageError:
@@ -340,6 +345,14 @@ def _neighbour_media(specs: Iterable[JobSpec]) -> list[Path]:
             if nb is not None and nb.media_path and Path(nb.media_path).is_file():
                 found.append(Path(nb.media_path))
     return found
+
+
+async def _stills(executor: Executor, media: Path, state_dir: Path) -> Optional[ClipStills]:
+    """The report's thumbnails of a placed clip (None: the report tries again, it never fails a shot)."""
+    try:
+        return await executor.cpu(clip_stills, media, state_dir / "stills", media.stem)
+    except (ShotFillError, OSError):
+        return None
 
 
 def _intact(rec: JobRecord) -> bool:

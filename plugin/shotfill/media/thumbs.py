@@ -8,13 +8,17 @@ first, so an anamorphic frame shows at its display shape.
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 import ffmpeg
 
-from shotfill.system.files import atomic_path
-from shotfill.errors import MediaError
+from shotfill.system.files import atomic_path, make_dirs
+from shotfill.errors import MediaError, ShotFillError
 from shotfill.media import tools
+from shotfill.media.frames import extract_frame
+from shotfill.media.probe import probe
+from shotfill.model import ClipStills, Still
 
 #: default thumbnail width in pixels (the height follows the picture's shape)
 THUMB_WIDTH = 320
@@ -51,3 +55,32 @@ def thumbnail(
         if not tmp.is_file() or tmp.stat().st_size == 0:
             raise MediaError(f"ffmpeg wrote no thumbnail for {src}")
     return dst
+
+
+# --------------------------------------------------------------------------- a clip's contact-sheet stills
+
+#: the generated clip's pictures on a report row, left to right
+CLIP_KINDS = ("first", "middle", "last")
+
+
+def clip_stills(media: Path, out_dir: Path, stem: str, *, width: int = THUMB_WIDTH) -> ClipStills:
+    """Thumbnails of ``media``'s first, middle and last frames, ``out_dir/STEM_KIND.jpg``.
+
+    Part of a clip's media work (so on a Dask worker it runs there, beside the conform): the report then
+    only copies the pictures.  A still that cannot be made is an error text, never an exception; an
+    unreadable clip raises MediaError.
+    """
+    info = probe(media)
+    make_dirs(out_dir)
+    stills = []
+    with tempfile.TemporaryDirectory(prefix="shotfill-stills-") as scratch:
+        for kind, n in zip(CLIP_KINDS, (0, info.frames // 2, info.frames - 1)):
+            png = Path(scratch) / f"{kind}.png"
+            dst = out_dir / f"{stem}_{kind}.jpg"
+            try:
+                extract_frame(media, n, png)
+                thumbnail(png, dst, width=width)
+                stills.append(Still(kind, dst, n))
+            except ShotFillError as exc:
+                stills.append(Still(kind, None, n, str(exc)))
+    return ClipStills(info.frames, info.width, info.height, info.sample_aspect_ratio, tuple(stills))

@@ -14,9 +14,9 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Annotated, Any, Literal, Optional, Sequence
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
-from shotfill.model import Outcome
+from shotfill.model import ClipStills, Outcome
 from shotfill.rates import normalize_rate, rate_str
 
 Result = Literal["filled", "failed", "skipped"]
@@ -43,6 +43,8 @@ class TakeEntry(BaseModel):
     """this take's colour match (each take is matched on its own); None when none was tried"""
     colour_distance_before: Optional[float] = None
     colour_distance_after: Optional[float] = None
+    stills: Optional[ClipStills] = Field(default=None, exclude=True)
+    """thumbnails made with the take's media work (not in report.json: the report copies them)"""
 
 
 def _path_str(value: object) -> object:
@@ -109,6 +111,8 @@ class ReportEntry(BaseModel):
     """CIEDE2000 zone distance of the generated clip to the neighbour frames (shotfill.media.match)"""
     colour_distance_after: Optional[float] = None
     """the same, measured on the conformed clip"""
+    stills: Optional[ClipStills] = Field(default=None, exclude=True)
+    """thumbnails made with the clip's media work, maybe on a Dask worker (not in report.json)"""
 
 
 def pick_command(output: str | os.PathLike[str], placeholder_id: str, take: int) -> str:
@@ -134,7 +138,7 @@ def _takes(outcome: Outcome, output: str | os.PathLike[str] | None) -> list[Take
             pick=pick_command(output, outcome.placeholder.id, t.spec.take) if output is not None and t.ok else None,
             match=t.colour.note if t.colour else None,
             colour_distance_before=t.colour.distance_before if t.colour else None,
-            colour_distance_after=t.colour.distance_after if t.colour else None))
+            colour_distance_after=t.colour.distance_after if t.colour else None, stills=t.stills))
     return rows
 
 
@@ -162,6 +166,7 @@ def entry_from_outcome(outcome: Outcome, *, timeline: str | os.PathLike[str],
         match=outcome.colour.note if outcome.colour else None,
         colour_distance_before=outcome.colour.distance_before if outcome.colour else None,
         colour_distance_after=outcome.colour.distance_after if outcome.colour else None,
+        stills=outcome.stills,
     )
 
 

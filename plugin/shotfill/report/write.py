@@ -22,7 +22,7 @@ import html
 import json
 import os
 import re
-import tempfile
+import shutil
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -33,10 +33,10 @@ from urllib.parse import quote
 from shotfill import __version__
 from shotfill.errors import ShotFillError
 from shotfill.config import register_environment_secrets
-from shotfill.system.files import make_dirs, write_text
-from shotfill.media.frames import extract_frame
+from shotfill.system.files import atomic_path, make_dirs, write_text
 from shotfill.media.probe import probe
-from shotfill.media.thumbs import thumbnail
+from shotfill.media.thumbs import CLIP_KINDS, clip_stills, thumbnail
+from shotfill.model import ClipStills
 from shotfill.system.secrets import scrub
 from shotfill.report.summary import ReportEntry, totals
 
@@ -87,7 +87,7 @@ def _probe_size(path: Path) -> Optional[tuple[int, int]]:
     return info.width, info.height
 
 
-def _sheet(index: int, entry: ReportEntry, thumbs_dir: Path, scratch: Path) -> Sheet:
+def _sheet(index: int, entry: ReportEntry, thumbs_dir: Path) -> Sheet:
     """Make the five thumbnails of one row (each one that can be made)."""
     stem = f"{index:03d}_{_safe(entry.placeholder_id)}"
     sheet = Sheet(thumbs=[])
@@ -110,9 +110,9 @@ def _sheet(index: int, entry: ReportEntry, thumbs_dir: Path, scratch: Path) -> S
     before = still("before", entry.before_frame, _caption("before", entry.before_name), "no media before")
     after = still("after", entry.after_frame, _caption("after", entry.after_name), "no media after")
 
-    gen = _generated_thumbs(sheet, entry.media, entry.result, stem, thumbs_dir, scratch)
+    gen = _generated_thumbs(sheet, entry.media, entry.result, stem, thumbs_dir, entry.stills)
     # Every take side by side; the active one again, so the row and its takes read alike.
-    sheet.takes = [_generated_thumbs(sheet, t.media, t.result, f"{stem}-t{t.take}", thumbs_dir, scratch)
+    sheet.takes = [_generated_thumbs(sheet, t.media, t.result, f"{stem}-t{t.take}", thumbs_dir, t.stills)
                    for t in entry.takes]
     if sheet.gen_frames is None:
         size = next((s for s in (_probe_size(Path(p)) for p in (entry.before_frame, entry.after_frame)
@@ -124,33 +124,43 @@ def _sheet(index: int, entry: ReportEntry, thumbs_dir: Path, scratch: Path) -> S
 
 
 def _generated_thumbs(sheet: Sheet, media_path: Optional[str], result: str, stem: str, thumbs_dir: Path,
-                      scratch: Path) -> list[Thumb]:
-    """The first, middle and last frames of a generated clip (labelled boxes where there are none)."""
+                      made: Optional[ClipStills]) -> list[Thumb]:
+    """The first, middle and last frames of a generated clip (labelled boxes where there are none).
+
+    ``made``: the stills its media work made (on a Dask worker, maybe): copied, not made again.
+    """
     gen_missing = {"filled": "no media", "failed": "not generated", "skipped": "skipped"}[result]
-    gen = [Thumb(kind, kind, missing=gen_missing) for kind in ("first", "middle", "last")]
+    gen = [Thumb(kind, kind, missing=gen_missing) for kind in CLIP_KINDS]
     if not media_path:
         return gen
-    media = Path(media_path)
-    try:
-        info = probe(media)
-        if sheet.gen_frames is None:
-            sheet.gen_frames = info.frames
-            sheet.aspect = _display_aspect(info.width, info.height, info.sample_aspect_ratio)
-        last = info.frames - 1
-        for t, n in zip(gen, (0, info.frames // 2, last)):
-            t.frame, t.caption = n, f"{t.kind} · frame {n}"
-            png = scratch / f"{stem}_{t.kind}.png"
-            try:
-                extract_frame(media, n, png)
-                dst = thumbs_dir / f"{stem}_{t.kind}.jpg"
-                thumbnail(png, dst, width=THUMB_WIDTH)
-                t.path = f"{THUMBS_DIR}/{dst.name}"
-            except ShotFillError as exc:
-                t.missing, t.why = "no thumbnail", str(exc)
-    except ShotFillError as exc:
-        for t in gen:
-            t.missing, t.why = "media unreadable", str(exc)
+    if made is None or not all(s.path is None or s.path.is_file() for s in made.stills):
+        try:
+            made = clip_stills(Path(media_path), thumbs_dir, stem, width=THUMB_WIDTH)
+        except ShotFillError as exc:
+            for t in gen:
+                t.missing, t.why = "media unreadable", str(exc)
+            return gen
+    if sheet.gen_frames is None:
+        sheet.gen_frames = made.frames
+        sheet.aspect = _display_aspect(made.width, made.height, made.sample_aspect_ratio)
+    for t, still in zip(gen, made.stills):
+        t.frame, t.caption = still.frame, f"{t.kind} · frame {still.frame}"
+        if still.path is None:
+            t.missing, t.why = "no thumbnail", still.error
+            continue
+        dst = thumbs_dir / f"{stem}_{t.kind}.jpg"
+        try:
+            if still.path != dst:
+                _copy(still.path, dst)
+            t.path = f"{THUMBS_DIR}/{dst.name}"
+        except ShotFillError as exc:
+            t.missing, t.why = "no thumbnail", str(exc)
     return gen
+
+
+def _copy(src: Path, dst: Path) -> None:
+    with atomic_path(dst) as tmp:
+        shutil.copyfile(src, tmp)
 
 
 def _display_aspect(width: int, height: int, sar: Optional[str]) -> tuple[int, int]:
@@ -169,11 +179,10 @@ def _caption(side: str, name: Optional[str]) -> str:
 
 def _make_sheets(entries: Sequence[ReportEntry], thumbs_dir: Path) -> list[Sheet]:
     make_dirs(thumbs_dir)
-    with tempfile.TemporaryDirectory(prefix="shotfill-report-") as tmp:
-        workers = max(1, min(4, os.cpu_count() or 2, len(entries)))
-        with ThreadPoolExecutor(max_workers=workers) as pool:
-            futures = [pool.submit(_sheet, i, e, thumbs_dir, Path(tmp)) for i, e in enumerate(entries, 1)]
-            return [f.result() for f in futures]
+    workers = max(1, min(4, os.cpu_count() or 2, len(entries)))
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        futures = [pool.submit(_sheet, i, e, thumbs_dir) for i, e in enumerate(entries, 1)]
+        return [f.result() for f in futures]
 
 
 def _remove_stale_thumbs(thumbs_dir: Path, keep: set[str]) -> None:
