@@ -14,7 +14,7 @@ import pytest
 
 from slow_guard import allow_spawns, pytest_runtest_setup, pytest_runtest_teardown  # noqa: F401 - hooks
 
-_KEEP = {"SHOTFILL_FFMPEG", "SHOTFILL_FFPROBE", "SHOTFILL_FONT"}
+_KEEP = {"SHOTFILL_FFMPEG", "SHOTFILL_FFPROBE", "SHOTFILL_FONT", "SHOTFILL_FCPXML_DTDS"}
 _KEYS = ("OPENAI_API_KEY", "RUNWAYML_API_SECRET", "LUMAAI_API_KEY", "GEMINI_API_KEY", "FAL_KEY",
          "REPLICATE_API_TOKEN")
 

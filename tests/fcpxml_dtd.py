@@ -13,10 +13,17 @@ repositories) carry no licence that lets them be copied here. So the check is ge
   editor's own elements pass as they are;
 * ``id`` attributes are IDs and ``ref``/``format`` attributes IDREFs throughout, so a duplicate id
   or a reference to no resource fails.
+
+Where Apple's own DTDs are at hand (a Final Cut Pro install, or ``SHOTFILL_FCPXML_DTDS`` naming a folder
+of ``FCPXMLv1_N.dtd`` files), :func:`apple_dtd` finds the one of a document's version, and
+``test_fcpxml_interop.py`` validates every output against it as well.
 """
 
 from __future__ import annotations
 
+import glob
+import os
+import re
 import subprocess
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -120,6 +127,30 @@ def xmllint_valid(doc: Path, dtd_dir: Path) -> tuple[bool, str]:
     """``xmllint --noout --dtdvalid`` on ``doc`` with its generated DTD: (valid, what xmllint said)."""
     dtd = dtd_dir / ("".join(c if c.isalnum() else "_" for c in doc.stem) + ".dtd")   # a URI, to xmllint
     dtd.write_text(dtd_for(doc), encoding="utf-8")
+    done = subprocess.run(["xmllint", "--noout", "--dtdvalid", str(dtd), str(doc)],
+                          capture_output=True, text=True, timeout=60)
+    return done.returncode == 0, done.stderr
+
+
+#: where Final Cut Pro keeps its DTDs (macOS); a folder in SHOTFILL_FCPXML_DTDS comes first
+_FCP_DTD_GLOB = "/Applications/Final Cut Pro*.app/Contents/Frameworks/Interchange.framework/Versions/A/Resources"
+
+
+def apple_dtd_dirs() -> list[Path]:
+    dirs = [Path(os.environ["SHOTFILL_FCPXML_DTDS"])] if os.environ.get("SHOTFILL_FCPXML_DTDS") else []
+    return dirs + [Path(p) for p in sorted(glob.glob(_FCP_DTD_GLOB))]
+
+
+def apple_dtd(version: str) -> Path | None:
+    """Apple's DTD for FCPXML ``version`` ("1.10" -> FCPXMLv1_10.dtd), when one is on this machine."""
+    if not re.fullmatch(r"\d+\.\d+", version):
+        return None
+    name = "FCPXMLv" + version.replace(".", "_") + ".dtd"
+    return next((d / name for d in apple_dtd_dirs() if (d / name).is_file()), None)
+
+
+def xmllint_apple(doc: Path, dtd: Path) -> tuple[bool, str]:
+    """``xmllint --noout --dtdvalid`` on ``doc`` with Apple's DTD: (valid, what xmllint said)."""
     done = subprocess.run(["xmllint", "--noout", "--dtdvalid", str(dtd), str(doc)],
                           capture_output=True, text=True, timeout=60)
     return done.returncode == 0, done.stderr

@@ -14,7 +14,7 @@ import opentimelineio as otio
 import pytest
 
 from conftest import CORPUS
-from fcpxml_dtd import xmllint_valid
+from fcpxml_dtd import apple_dtd, apple_dtd_dirs, xmllint_apple, xmllint_valid
 from shotfill.cli.app import main
 from shotfill.errors import TimelineError
 from shotfill.model import Placeholder, Placement, ShotOptions
@@ -258,3 +258,34 @@ def test_spliced_corpus_documents_stay_valid_against_the_dtd_of_their_version(tm
             assert ok, f"{path.relative_to(CORPUS)} with {ph.id} filled: {said}"
             written[_version(path)] = written.get(_version(path), 0) + 1
     assert {"1.8", "1.9", "1.11", "1.13"} <= set(written), written
+
+
+@pytest.mark.skipif(not CORPUS_FCPXML, reason="no corpus")
+@pytest.mark.skipif(not any(d.is_dir() for d in apple_dtd_dirs()),
+                    reason="Apple's FCPXML DTDs are not on this machine (they may not be redistributed): install "
+                           "Final Cut Pro or set SHOTFILL_FCPXML_DTDS to a folder of FCPXMLv1_N.dtd files")
+def test_spliced_corpus_documents_stay_valid_against_apples_own_dtds(tmp_path: Path):
+    """As above, against Apple's DTD of each document's version, for every version one is found for."""
+    checked = 0
+    for n, path in enumerate(CORPUS_FCPXML):
+        dtd = apple_dtd(_version(path))
+        if dtd is None or not xmllint_apple(path, dtd)[0]:
+            continue
+        try:
+            candidates = _candidates(path)
+            read = read_timeline(path)
+        except TimelineError:
+            continue
+        source, _ = read_xml_source(path)
+        for ph in candidates[:6]:
+            pl = Placement(ph, tmp_path / f"gen {ph.id}.mov", {"provider": "local", "request_hash": "h"})
+            try:
+                text = splice_fcpxml(source, [pl], rate=read.rate, drop_frame=read.drop_frame, source_name=path.name)
+            except TimelineError:
+                continue
+            out = tmp_path / f"out_{n}_{ph.id}.fcpxml"
+            out.write_text(text, encoding="utf-8")
+            ok, said = xmllint_apple(out, dtd)
+            assert ok, f"{path.relative_to(CORPUS)} with {ph.id} filled, against {dtd.name}: {said}"
+            checked += 1
+    assert checked, "no corpus document validated against the Apple DTDs found"
