@@ -17,7 +17,7 @@ import pytest
 from fakes.openai import GATEWAY_MODEL, FakeOpenAI
 from mediautil import decoded_frames
 from shotfill.cli.app import main
-from timelines import gap, marker
+from timelines import generated, holes_timeline
 
 #: a gateway's /v1/videos model, declared as shotfill.toml must (the catalog ships none for openai)
 
@@ -28,20 +28,6 @@ R25 = Fraction(25)
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def holes_timeline(path: Path, prompts: list[str], frames: int = 10) -> Path:
-    """A 25 fps timeline of GEN: gaps, one per prompt."""
-    tl = otio.schema.Timeline(name=path.stem, global_start_time=otio.opentime.RationalTime(90000, 25))
-    t = otio.schema.Track(name="V1", kind="Video")
-    for p in prompts:
-        t.append(gap(frames, R25, marker(f"GEN: {p}", 0, 1, R25)))
-    tl.tracks.append(t)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    otio.adapters.write_to_file(tl, str(path))
-    return path
-
-
-def generated(path: Path) -> list[otio.schema.Clip]:
-    return [c for c in otio.adapters.read_from_file(str(path)).find_clips() if "shotfill" in c.metadata]
 
 
 @pytest.fixture

@@ -19,25 +19,13 @@ from shotfill.jobs import takes
 from shotfill.model import JobSpec, Outcome, ShotOptions
 from shotfill.plan.requests import PlanSettings, default_seed, preview_request, request_hash
 from shotfill.scan.notes import parse_note
-from timelines import gap, info, marker
+from timelines import gap, generated, info, marker
+from timelines import holes_timeline as holes
 
 R25 = Fraction(25)
 KEY = "sk-takes-test-key"
 
 
-def holes(path: Path, notes: list[str], frames: int = 10) -> Path:
-    tl = otio.schema.Timeline(name=path.stem, global_start_time=otio.opentime.RationalTime(90000, 25))
-    t = otio.schema.Track(name="V1", kind="Video")
-    for n in notes:
-        t.append(gap(frames, R25, marker(f"GEN: {n}", 0, 1, R25)))
-    tl.tracks.append(t)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    otio.adapters.write_to_file(tl, str(path))
-    return path
-
-
-def generated(path: Path) -> list[otio.schema.Clip]:
-    return [c for c in otio.adapters.read_from_file(str(path)).find_clips() if "shotfill" in c.metadata]
 
 
 # --------------------------------------------------------------------------- the option

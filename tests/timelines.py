@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from fractions import Fraction
+from pathlib import Path
 
 import opentimelineio as otio
 
@@ -58,3 +59,21 @@ def info(rate: Fraction, start_frame: int = 0, *, drop_frame: bool | None = None
     df = rate.denominator == 1001 and rate.numerator in (30000, 60000) if drop_frame is None else drop_frame
     return TimelineInfo(path=path, format="otio_json", name="t", rate=rate, drop_frame=df,
                         start_frame=start_frame, width=size[0] if size else None, height=size[1] if size else None)
+
+
+def holes_timeline(path: Path, notes: list[str], frames: int = 10) -> Path:
+    """A 25 fps .otio from 01:00:00:00 of GEN: gaps, one per note (``"a prompt | takes=2"``), written to ``path``."""
+    r25 = Fraction(25)
+    tl = otio.schema.Timeline(name=path.stem, global_start_time=otio.opentime.RationalTime(90000, 25))
+    t = otio.schema.Track(name="V1", kind="Video")
+    for n in notes:
+        t.append(gap(frames, r25, marker(f"GEN: {n}", 0, 1, r25)))
+    tl.tracks.append(t)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    otio.adapters.write_to_file(tl, str(path))
+    return path
+
+
+def generated(path: Path) -> list[otio.schema.Clip]:
+    """The clips ShotFill placed in the timeline file at ``path``."""
+    return [c for c in otio.adapters.read_from_file(str(path)).find_clips() if "shotfill" in c.metadata]
