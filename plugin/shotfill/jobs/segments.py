@@ -58,6 +58,11 @@ async def survey(out: Outcome, paid: Callable[[GenerationRequest], bool], kept: 
         first = str(await cpu(last_shown_frame, _part(seg, path), out.request.rate, _frame_png(frames_dir, req)))
 
 
+def first_request(out: Outcome) -> GenerationRequest:
+    """Segment 1's request: the only one that can be submitted before any segment has landed."""
+    return _request(out, out.segments[0], out.request.first_frame if out.request else None)
+
+
 def unpaid_cost(out: Outcome) -> Optional[float]:
     """What the placeholder's segments not yet paid for are estimated to cost (None: one has no price)."""
     costs = [s.estimated_cost for s in out.segments if s.status != "paid"]
