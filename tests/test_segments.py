@@ -188,6 +188,8 @@ def test_a_long_hole_is_made_in_segments_and_joined_frame_exact(gateway, tmp_pat
                                                                                   (19, 1, "made")]
     assert [g["job_id"] for g in segs["segments"]] == [j["video"]["id"] for j in jobs]
     assert row["estimated_cost"] == pytest.approx(0.3)
+    html = (tmp_path / "out" / "report.html").read_text()
+    assert f"3: 21 fr made ({jobs[0]['video']['id']}), 20 fr made" in html
     # a second run pays nothing: every segment is cached, and their hashes come out the same
     assert main(fill(src, out, gateway.config, "-q")) == 0
     assert gateway.count("POST /v1/videos") == 3

@@ -201,7 +201,8 @@ class FakeOpenAI(FakeService):
                              param="model", code="invalid_value")
         seconds = fields.get("seconds", "4")
         if not isinstance(seconds, str) or seconds not in self.seconds:
-            allowed = ", ".join(f"'{s}'" for s in sorted(self.seconds, key=float))
+            quoted = [f"'{s}'" for s in sorted(self.seconds, key=float)]
+            allowed = quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + ", and " + quoted[-1]
             return oai_error(400, f"Invalid value: '{seconds}'. Supported values are: {allowed}.",
                              param="seconds", code="invalid_value")
         size = fields.get("size", "720x1280")
