@@ -181,7 +181,27 @@ class GenerationRequest(Frozen):
     shot_label: str = ""
     #: which take of its placeholder this is (1-based); part of the hash only when > 1
     take: int = 1
+    #: segment k of n of a hole longer than the model's longest clip (shotfill.plan.segments); part of
+    #: the hash only when n > 1, so segment 1 never shares a hash with a whole-hole request
+    segment: int = 1
+    segments: int = 1
     request_hash: str = ""
+
+
+class Segment(Frozen):
+    """One segment of a placeholder made in segments: what it shows, what it asks for, what became of it."""
+
+    index: int                      # 1-based
+    #: frames it shows on the timeline, and frames asked of the service (one more after the first: a
+    #: first-frame-conditioned clip starts on the frame it was given, which the segment before shows)
+    frames: int
+    request_frames: int
+    seconds: float
+    estimated_cost: Optional[float] = None
+    request_hash: str = ""
+    job_id: Optional[str] = None
+    #: planned (not reached yet), paid (cached or journaled before this run), made, failed, skipped
+    status: str = "planned"
 
 
 class GeneratedMedia(Frozen):
@@ -371,6 +391,8 @@ class Outcome:
     colour: Optional[ColourMatch] = None
     #: its clip's contact-sheet thumbnails, made with its media work (None: the report makes them)
     stills: Optional[ClipStills] = None
+    #: a hole made in segments (shotfill.plan.segments): each segment, in order; empty otherwise
+    segments: list[Segment] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:

@@ -15,6 +15,7 @@ import email.policy
 import itertools
 import struct
 import time
+import zlib
 from typing import Any, Callable, Optional
 
 from fakes.server import FakeService, Recorded, Reply, bearer
@@ -52,6 +53,53 @@ def image_size(data: bytes) -> Optional[tuple[int, int]]:
     return None
 
 
+def decode_png(data: bytes) -> tuple[int, int, bytes]:
+    """(width, height, packed RGB) of an 8-bit RGB or RGBA PNG, unfiltered the way the PNG spec says.
+
+    The fake decodes what it is sent (as the service does): a file that is not a whole, readable
+    picture is refused, and a test can look at the pixels a client really sent.
+    """
+    if data[:8] != b"\x89PNG\r\n\x1a\n":
+        raise ValueError("not a PNG")
+    i, idat, ihdr = 8, b"", b""
+    while i + 8 <= len(data):
+        length, kind = struct.unpack(">I4s", data[i:i + 8])
+        body = data[i + 8:i + 8 + length]
+        if kind == b"IHDR":
+            ihdr = body
+        elif kind == b"IDAT":
+            idat += body
+        i += 12 + length
+    w, h, depth, colour, _, _, interlace = struct.unpack(">IIBBBBB", ihdr)
+    if depth != 8 or colour not in (2, 6) or interlace:
+        raise ValueError(f"PNG kind not decoded by the fake (depth {depth}, colour type {colour})")
+    bpp = 3 if colour == 2 else 4
+    raw, stride = zlib.decompress(idat), w * bpp
+    prev, rows = bytearray(stride), []
+    for y in range(h):
+        kind, line = raw[y * (stride + 1)], bytearray(raw[y * (stride + 1) + 1:(y + 1) * (stride + 1)])
+        for x in range(stride if kind else 0):   # filter 0 (ffmpeg's default): the row as it is
+            a = line[x - bpp] if x >= bpp else 0
+            b, c = prev[x], prev[x - bpp] if x >= bpp else 0
+            if kind == 1:
+                line[x] = (line[x] + a) & 0xFF
+            elif kind == 2:
+                line[x] = (line[x] + b) & 0xFF
+            elif kind == 3:
+                line[x] = (line[x] + (a + b) // 2) & 0xFF
+            elif kind == 4:
+                pa, pb, pc = abs(b - c), abs(a - c), abs(a + b - 2 * c)
+                line[x] = (line[x] + (a if pa <= pb and pa <= pc else b if pb <= pc else c)) & 0xFF
+        rows.append(bytes(line) if bpp == 3 else bytes(v for j in range(0, stride, 4) for v in line[j:j + 3]))
+        prev = line
+    return w, h, b"".join(rows)
+
+
+def mean_colour(rgb: bytes) -> tuple[float, float, float]:
+    n = len(rgb) // 3
+    return sum(rgb[0::3]) / n, sum(rgb[1::3]) / n, sum(rgb[2::3]) / n
+
+
 def parse_multipart(rec: Recorded) -> tuple[dict[str, str], dict[str, tuple[str, str, bytes]]]:
     """Form fields and file parts (name -> (filename, content type, bytes)) of a multipart body."""
     ctype = rec.headers.get("content-type", "")
@@ -84,14 +132,21 @@ class FakeOpenAI(FakeService):
         #: called with (job id) inside each retrieve, before it answers (tests check the journal there)
         self.on_poll: Optional[Callable[[str], None]] = None
         self.seen_polls: list[Any] = []
+        #: the seconds the gateway's model takes (a test declares a model with other durations)
+        self.seconds = set(SECONDS)
+        #: the video served for the n-th job created (1-based); None: ``video`` for every job
+        self.video_for: Optional[Callable[[int], bytes]] = None
+        self._fail_after = 0
+        self._created = 0
         super().__init__(video)
 
     # -- scripting ---------------------------------------------------------------------
 
     def fail_next_job(self, message: str = "Your request was blocked by our moderation system.",
-                      code: str = "moderation_blocked") -> None:
-        """The next job created ends ``failed`` with this ``error``."""
+                      code: str = "moderation_blocked", *, after: int = 0) -> None:
+        """The next job created (after ``after`` more) ends ``failed`` with this ``error``."""
         self._fail_next = {"code": code, "message": message}
+        self._fail_after = after
 
     def lose_next_create_reply(self) -> None:
         """Create the next job, then drop the connection before answering (an uncertain submit)."""
@@ -145,14 +200,17 @@ class FakeOpenAI(FakeService):
             return oai_error(400, f"Invalid value: '{model}'. Supported values are: 'sora-2' and 'sora-2-pro'.",
                              param="model", code="invalid_value")
         seconds = fields.get("seconds", "4")
-        if not isinstance(seconds, str) or seconds not in SECONDS:
-            return oai_error(400, f"Invalid value: '{seconds}'. Supported values are: '4', '8', and '12'.",
+        if not isinstance(seconds, str) or seconds not in self.seconds:
+            quoted = [f"'{s}'" for s in sorted(self.seconds, key=float)]
+            allowed = quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + ", and " + quoted[-1]
+            return oai_error(400, f"Invalid value: '{seconds}'. Supported values are: {allowed}.",
                              param="seconds", code="invalid_value")
         size = fields.get("size", "720x1280")
         if size not in SIZES[model]:
             return oai_error(400, f"Invalid value: '{size}'. Supported values for {model} are: "
                                   + ", ".join(f"'{s}'" for s in sorted(SIZES[model])) + ".",
                              param="size", code="invalid_value")
+        reference: Optional[tuple[int, int, bytes]] = None   # (w, h, RGB) as decoded
         if "input_reference" in files:
             _, _, data = files["input_reference"]
             dims = image_size(data)
@@ -163,15 +221,26 @@ class FakeOpenAI(FakeService):
             if dims != want:
                 return oai_error(400, f"Inpaint image must match the requested width and height "
                                       f"(got {dims[0]}x{dims[1]}, expected {size}).", param="input_reference")
+            if data[:8] == b"\x89PNG\r\n\x1a\n":
+                try:
+                    pixels = decode_png(data)
+                except (ValueError, zlib.error, struct.error) as exc:
+                    return oai_error(400, f"Invalid image for input_reference: {exc}.", param="input_reference")
+                reference = pixels
         vid = f"video_{next(self._ids):04d}{'ab' * 8}"
         job = {"id": vid, "object": "video", "model": model, "status": "queued", "progress": 0,
                "created_at": int(time.time()), "completed_at": None, "expires_at": None,
                "prompt": fields["prompt"], "seconds": seconds, "size": size, "remixed_from_video_id": None,
                "error": None}
         with self._lock:
-            self.jobs[vid] = {"video": job, "step": 0, "fail": self._fail_next, "fields": fields,
-                              "files": files}
-            self._fail_next = None
+            self._created += 1
+            fail = self._fail_next if self._fail_after == 0 else None
+            if self._fail_next is not None and self._fail_after > 0:
+                self._fail_after -= 1
+            self.jobs[vid] = {"video": job, "step": 0, "fail": fail, "fields": fields, "files": files,
+                              "number": self._created, "reference": reference}
+            if fail is not None:
+                self._fail_next = None
             lose, self._lose_next_create_reply = self._lose_next_create_reply, False
         return Reply(200, dict(job), drop=lose)          # lost: the job exists, its answer never arrives
 
@@ -249,6 +318,8 @@ class FakeOpenAI(FakeService):
         if self.downloads_expired:
             return oai_error(404, "The video content has expired.", code="video_expired")
         reply = self.video_reply()
+        if self.video_for is not None and reply.status == 200:
+            reply.body = self.video_for(job["number"])
         reply.headers["Content-Type"] = "video/mp4"
         return reply
 

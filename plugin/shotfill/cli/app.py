@@ -275,6 +275,11 @@ def _plan_line(plan: dict[str, Any], ph: Placeholder) -> str:
             + (f", est. {cost * n:.2f}" + (f" ({cost:.2f} a take)" if n > 1 else "") if cost is not None
                else ", price unknown"))
     notes = plan.get("notes") or []
+    segs = plan.get("segments")
+    if segs:   # a hole longer than the longest clip: each segment its own job and cost
+        text += f"\n        in {segs['summary']}" + "".join(
+            f"\n        segment {s['segment']}: {s['frames']} frames shown, {s['seconds']:g} s asked"
+            + (f", est. {s['estimated_cost']:.2f}" if s["estimated_cost"] is not None else "") for s in segs["segments"])
     return text + "".join(f"\n        note: {n}" for n in notes)
 
 
@@ -356,7 +361,8 @@ def _summary_row(e: ReportEntry) -> dict[str, Any]:
             "result": e.result, "error": e.error, "warnings": e.warnings, "media": e.media, "provider": e.provider, "job_id": e.job_id,
             "estimated_cost": e.estimated_cost, "timings": e.timings, "worker": e.worker, "match": e.match,
             "colour_distance_before": e.colour_distance_before, "colour_distance_after": e.colour_distance_after,
-            "takes": [t.model_dump(mode="json") for t in e.takes]}
+            "takes": [t.model_dump(mode="json") for t in e.takes],
+            "segments": e.segments.model_dump(mode="json") if e.segments else None}
 
 
 def _summary(results: list[FillResult]) -> dict[str, Any]:
@@ -385,12 +391,18 @@ def _print_dry_run(rows: list[PlanPreview], *, as_json: bool) -> int:
             print(f"  REFUSED: {r.refused}")
             continue
         plan = r.plan
-        cost = plan.estimated_cost
+        cost = r.take_cost
         seeds = f", seeds {plan.seed} to {plan.seed + r.takes - 1}" if plan.seed is not None else ""
         takes = f" x {r.takes} takes{seeds}" if r.takes > 1 else ""
         each = f" a take, {r.total_cost:.2f} in all" if r.takes > 1 and r.total_cost is not None else ""
-        print(f"  {plan.model}: {_length(plan.model_dump(mode='json'))} at {plan.size_label}{takes}; "
+        length = f"{r.segments.count} segments" if r.segments is not None else _length(plan.model_dump(mode="json"))
+        print(f"  {plan.model}: {length} at {plan.size_label}{takes}; "
               f"est. {'%.2f' % cost if cost is not None else 'unknown (set price_per_second)'}{each}")
+        if r.segments is not None:
+            print(f"  in {r.segments.summary()}")
+            for k, (f, sp) in enumerate(zip(r.segments.frames, r.segments.plans), 1):
+                each_cost = f"{sp.estimated_cost:.2f}" if sp.estimated_cost is not None else "unknown"
+                print(f"    segment {k}: {f} frames shown, {_length(sp.model_dump(mode='json'))} asked; est. {each_cost}")
         for n in plan.notes:
             print(f"  note: {n}")
         if r.body is not None:

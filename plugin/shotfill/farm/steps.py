@@ -20,10 +20,11 @@ from typing import Any, Optional
 
 from shotfill.errors import Interrupted, ShotFillError, StateError, UsageError
 from shotfill.events import EventSink
+from shotfill.jobs import segments
 from shotfill.jobs.executor import Executor
 from shotfill.jobs.journal import check_journal
 from shotfill.jobs.runner import Runner
-from shotfill.model import GeneratedMedia, GenerationRequest, JobSpec, Outcome
+from shotfill.model import GeneratedMedia, GenerationRequest, JobSpec, Outcome, Segment
 from shotfill.pipeline import (BatchItem, FillResult, FillSettings, Prepared, batch_specs, batch_state_dir,
                                prepare_batch, unwritten, write_batch)
 from shotfill.system.bounded import read_bytes
@@ -50,7 +51,7 @@ def save_outcome(state_dir: Path, out: Outcome) -> Path:
             "request": None if out.request is None else out.request.model_dump(mode="json"),
             "provenance": out.provenance, "estimated_cost": out.estimated_cost, "timings": out.timings,
             "before_frame": out.before_frame, "after_frame": out.after_frame, "warnings": out.warnings,
-            "worker": out.worker}
+            "worker": out.worker, "segments": [g.model_dump(mode="json") for g in out.segments]}
     return write_text(outcome_path(state_dir, out.spec.key), json.dumps(data, indent=1) + "\n")
 
 
@@ -72,7 +73,8 @@ def load_outcome(state_dir: Path, spec: JobSpec) -> Optional[Outcome]:
                    provenance=data.get("provenance"), estimated_cost=data.get("estimated_cost"),
                    timings=dict(data.get("timings") or {}), before_frame=data.get("before_frame"),
                    after_frame=data.get("after_frame"), warnings=list(data.get("warnings") or []),
-                   worker=data.get("worker"))
+                   worker=data.get("worker"),
+                   segments=[Segment.model_validate(g) for g in data.get("segments") or []])
 
 
 class _SubmitRunner(Runner):
@@ -87,7 +89,8 @@ class _SubmitRunner(Runner):
         if out.status != "queued" or out.request is None:
             return out
         try:
-            await self._generated(executor, out.spec, out.request)
+            # A hole in segments: only the first can go now, the others start on frames its Media task makes.
+            await self._generated(executor, out.spec, segments.first_request(out) if out.segments else out.request)
         except UsageError:
             raise
         except (ShotFillError, OSError) as exc:

@@ -38,17 +38,18 @@ from shotfill.errors import MediaError, ProviderError, ShotFillError, UsageError
 from shotfill.events import EventSink, Stage
 from shotfill.jobs.cache import MediaCache
 from shotfill.system.files import os_failure, write_failed
-from shotfill.jobs import takes
+from shotfill.jobs import segments, takes
 from shotfill.jobs.executor import Executor, make_executor
 from shotfill.jobs.journal import JobRecord, Journal
 from shotfill.media import match
-from shotfill.media.conform import conform, length_check
+from shotfill.media.conform import conform, conform_joined, length_check
 from shotfill.media.credentials import Claim, Signing
 from shotfill.media.probe import probe
 from shotfill.media.thumbs import clip_stills
 from shotfill.model import (ClipStills, Codec, ConformTarget, Fit, GeneratedMedia, GenerationRequest, JobSpec, Outcome,
                             TimelineInfo)
 from shotfill.plan.requests import PlanSettings, plan_request
+from shotfill.plan.segments import plan_segments
 from shotfill.providers import get_provider
 from shotfill.providers.base import JobHandle, Provider, ProviderContext
 from shotfill.system import partials
@@ -167,6 +168,11 @@ class Runner:
             out.request, out.before_frame, out.after_frame = req, req.first_frame, req.last_frame
             plan = self.provider(req.provider).plan(req)
             out.estimated_cost = plan.estimated_cost
+            # Longer than the model's longest clip: in segments where it can continue one (else refused here).
+            segs = plan_segments(self.provider(req.provider), req, plan)
+            if segs is not None:
+                out.segments, out.estimated_cost = segs.rows(), segs.estimated_cost
+                await segments.survey(out, self._already_paid, self._kept, executor.cpu, frames_dir)
         except UsageError:
             raise
         except (ShotFillError, OSError) as exc:
@@ -182,6 +188,15 @@ class Runner:
         rec = self.journal.get(req.request_hash)
         return rec is not None and rec.state in ("submitted", "downloaded")
 
+    def _kept(self, request_hash: str) -> Optional[str]:
+        """The file a paid request left (cache, else the journal's download), if it is still there."""
+        hit = self.cache.get(request_hash)
+        if hit is not None:
+            return str(hit[0])
+        rec = self.journal.get(request_hash)
+        ok = rec is not None and rec.state == "downloaded" and rec.media_path and Path(rec.media_path).is_file()
+        return str(rec.media_path) if ok and rec is not None else None
+
     def _budget(self, outcomes: list[Outcome]) -> None:
         limit = self.settings.max_cost
         if limit is None:
@@ -191,9 +206,14 @@ class Runner:
         for o in outcomes:
             if o.status != "queued" or o.request is None:
                 continue
-            if self._already_paid(o.request) or o.request.request_hash in counted:
+            if o.segments:
+                cost = segments.unpaid_cost(o)   # every segment not paid before this run, or none at all
+                if cost == 0:
+                    continue
+            elif self._already_paid(o.request) or o.request.request_hash in counted:
                 continue   # paid already, or a look-alike of a hole counted above: one job serves both
-            cost = o.estimated_cost
+            else:
+                cost = o.estimated_cost
             if cost is None:
                 o.status = "skipped"
                 o.error = (f"no price known for {o.request.provider}; set price_per_second for it in "
@@ -206,6 +226,7 @@ class Runner:
                 spent += cost
                 counted.add(o.request.request_hash)
                 continue
+            segments.skipped(o)
             self.emit(o.spec.key, Stage.SKIPPED, o.error or "")
 
     # -- 3 + 4. media and conform ----------------------------------------------------------
@@ -217,7 +238,12 @@ class Runner:
         assert req is not None
         t0 = time.monotonic()
         try:
-            gen = await self._generated(executor, spec, req)
+            made: list[GeneratedMedia] = []
+            if out.segments:   # one after the other: each starts on the last frame of the one before
+                made = await segments.generate(
+                    out, lambda r: self._generated(executor, spec, r), executor.cpu,
+                    self.state_dir / "frames" / _timeline_dir(spec.info), lambda t: self.emit(spec.key, Stage.GENERATE, t))
+            gen = made[0] if made else await self._generated(executor, spec, req)
             out.timings["generate"] = time.monotonic() - t0
             t1 = time.monotonic()
             ph, info = spec.placeholder, spec.info
@@ -225,7 +251,11 @@ class Runner:
             target = ConformTarget(width=info.width, height=info.height, rate=ph.rate, frames=ph.duration,
                                    timecode=ph.timecode, codec=self.settings.codec, fit=ph.options.fit or Fit.FILL)
             # Measured before conforming: a short clip is padded by holding its last frame.
-            out.warnings += await executor.cpu(length_check, Path(gen.path), target)
+            for part in segments.parts(out, made) if made else []:
+                out.warnings += await executor.cpu(length_check, Path(part.path),
+                                                   target.model_copy(update={"frames": part.skip + part.frames}))
+            if not made:
+                out.warnings += await executor.cpu(length_check, Path(gen.path), target)
             neighbours = (req.first_frame, req.last_frame)
             look = await executor.cpu(match.prepare, Path(gen.path), neighbours, self.state_dir / "looks",
                                       choice=ph.options.match or self.settings.match or self.settings.config.match,
@@ -233,13 +263,17 @@ class Runner:
             # Named by all that decides its bytes (fit and look are not in the request): look-alike holes of
             # two timelines sharing a media folder never write one file.
             lut = look.cube if look else None
-            decides = f"{req.request_hash}\0{target.model_dump_json()}" + (f"\0{look.digest}" if lut and look else "")
+            decides = f"{req.request_hash}\0{target.model_dump_json()}" + (f"\0{look.digest}" if lut and look else "") + (
+                "".join(f"\0{s.request_hash}" for s in out.segments))
             tag = hashlib.sha256(decides.encode()).hexdigest()[:8]
             take = f"_take{spec.take}" if spec.take > 1 else ""
             dst = spec.media_dir / (f"{media_stem(Path(info.path).stem)}_{ph.id}{take}_{tag}"
                                     f"{self.settings.codec.suffix}")
             self.emit(spec.key, Stage.CONFORM, dst.name)
-            await executor.cpu(conform, Path(gen.path), dst, target, threads=threads, look=lut)
+            if made:
+                await executor.cpu(conform_joined, segments.parts(out, made), dst, target, threads=threads, look=lut)
+            else:
+                await executor.cpu(conform, Path(gen.path), dst, target, threads=threads, look=lut)
             if look is not None:
                 out.warnings += look.warnings
                 out.colour = await executor.cpu(match.result, look, dst, neighbours)
@@ -252,6 +286,8 @@ class Runner:
             if self.settings.stills:
                 out.stills = await _stills(executor, dst, self.state_dir)
             out.status, out.media, out.provenance = "filled", dst, provenance(req, gen)
+            if out.segments:
+                out.provenance["segments"] = segments.provenance(out)
             self.emit(spec.key, Stage.DONE, str(dst))
         except UsageError:
             raise

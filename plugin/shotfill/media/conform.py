@@ -80,14 +80,26 @@ def conform_argv(
 
     ``look`` is a ``.cube`` 3D LUT (the colour match) applied in the same pass, before the fit.
     """
-    spec = CODECS[target.codec]
-    v = ffmpeg.input(tools.file_url(src.path))["v:0"]
+    v = _fitted(_retimed(ffmpeg.input(tools.file_url(src.path))["v:0"], target.rate, target.frames), src, target, look)
+    v = tag_bt709(v)
+    out = ffmpeg.output(v, tools.file_url(dst), **encode_kwargs(target, threads=threads))
+    return tools.compile_argv(out)
+
+
+def _retimed(v: Any, rate: Fraction, frames: int, skip: int = 0) -> Any:
+    """Frames ``skip`` .. ``skip + frames - 1`` of ``v`` at ``rate``, from pts 0."""
     v = v.filter("setpts", expr="PTS-STARTPTS")
-    v = v.filter("fps", fps=rate_str(target.rate))
+    v = v.filter("fps", fps=rate_str(rate))
     # Pad "forever" by holding the last frame and let trim cut: exact whatever
     # the source length, with no frame-count arithmetic that rounding could break.
     v = v.filter("tpad", stop=-1, stop_mode="clone")
-    v = v.filter("trim", end_frame=target.frames)
+    if not skip:
+        return v.filter("trim", end_frame=frames)
+    return v.filter("trim", start_frame=skip, end_frame=skip + frames).filter("setpts", expr="PTS-STARTPTS")
+
+
+def _fitted(v: Any, src: MediaInfo, target: ConformTarget, look: str | os.PathLike[str] | None) -> Any:
+    """The look (if any), the fit to the target's size, square pixels and the encoder's pixel format."""
     if look is not None:
         # To 16-bit RGB read with the source's own matrix (as the match read it), so the LUT sees the
         # colours it was computed from and the 10-bit encode loses nothing; ffmpeg-python escapes the path.
@@ -95,10 +107,63 @@ def conform_argv(
         v = v.filter("lut3d", file=os.path.abspath(look), interp="tetrahedral")
     v = fit_filters(v, src, target)
     v = v.filter("setsar", sar="1")
-    v = v.filter("format", pix_fmts=spec.pix_fmt)
-    v = tag_bt709(v)
-    out = ffmpeg.output(v, tools.file_url(dst), **encode_kwargs(target, threads=threads))
-    return tools.compile_argv(out)
+    return v.filter("format", pix_fmts=CODECS[target.codec].pix_fmt)
+
+
+@dataclass(frozen=True)
+class Part:
+    """One segment of a clip made in segments: its file, the frames it shows, and the frames of its
+    start it does not show (its first frame repeats the segment before's last: see shotfill.plan.segments)."""
+
+    path: str
+    frames: int
+    skip: int = 0
+
+
+def joined_argv(srcs: list[MediaInfo], parts: list[Part], dst: str | os.PathLike[str], target: ConformTarget, *,
+                threads: int | None = None, look: str | os.PathLike[str] | None = None) -> list[str]:
+    """The single ffmpeg command that joins ``parts`` frame-exactly into ``dst``. Runs nothing.
+
+    Each input is retimed to the timeline rate and cut to its own frames (as :func:`conform_argv` cuts
+    one clip), fitted to the target size on its own (segments may come back in different sizes), then
+    the concat filter joins them and the one encode writes exactly ``target.frames``.
+    """
+    streams = [_fitted(_retimed(ffmpeg.input(tools.file_url(src.path))["v:0"], target.rate, part.frames, part.skip),
+                       src, target, look) for src, part in zip(srcs, parts)]
+    v = tag_bt709(ffmpeg.concat(*streams, v=1, a=0))
+    return tools.compile_argv(ffmpeg.output(v, tools.file_url(dst), **encode_kwargs(target, threads=threads)))
+
+
+def conform_joined(parts: list[Part], dst: str | os.PathLike[str], target: ConformTarget, *,
+                   threads: int | None = None, look: str | os.PathLike[str] | None = None) -> MediaInfo:
+    """:func:`conform` for a clip made in segments: one pass over every part, the result probed."""
+    if sum(p.frames for p in parts) != target.frames:
+        raise ConformError(f"{dst}: the segments show {sum(p.frames for p in parts)} frames, not the hole's "
+                           f"{target.frames}")
+    srcs = [probe(p.path) for p in parts]
+    with atomic_path(Path(dst)) as tmp:
+        tools.run(joined_argv(srcs, parts, tmp, target, threads=threads, look=look),
+                  what=f"joining {len(parts)} segments into {Path(dst).name}")
+        result = _checked(tmp, Path(dst), target, ", ".join(p.path for p in parts))
+    return result.model_copy(update={"path": str(dst)})
+
+
+def last_shown_frame(part: Part, rate: Fraction, out_png: str | os.PathLike[str]) -> Path:
+    """The last frame of ``part`` that the joined clip shows, through the same retime, as a PNG.
+
+    This is the frame the next segment is asked to start on: taken by the conform's own chain, the
+    join continues exactly from what the viewer last saw, whatever the service's rate and length.
+    """
+    v = _retimed(ffmpeg.input(tools.file_url(part.path))["v:0"], rate, 1, part.skip + part.frames - 1)
+    with atomic_path(Path(out_png)) as tmp:
+        # bitexact: the same file gives the same bytes, so the next segment's request hash is stable
+        out = ffmpeg.output(v, tools.file_url(tmp), **{"frames:v": 1, "update": 1, "format": "image2", "c:v": "png",
+                                                       "map_metadata": -1, "fflags": "+bitexact",
+                                                       "flags:v": "+bitexact"})
+        tools.run(tools.compile_argv(out), what=f"taking the last frame of {part.path}")
+        if not tmp.is_file() or tmp.stat().st_size == 0:
+            raise ConformError(f"ffmpeg wrote no picture for the last frame of {part.path}")
+    return Path(out_png)
 
 
 def tag_bt709(v: Any) -> Any:
@@ -281,14 +346,20 @@ def conform(
                 shutil.copyfile(src_path, tmp)
         else:
             tools.run(_restamp_argv(src, tmp, target), what=f"setting the timecode of {src_path}")
-        result = probe(tmp)
-        wrong = problems(result, target)
-        if wrong:
-            raise ConformError(
-                f"{dst}: the conformed file is wrong: " + "; ".join(wrong),
-                hint=f"the source {src_path} may be damaged or unusual; check it plays, or re-export it",
-            )
+        result = _checked(tmp, dst, target, str(src_path))
     return result.model_copy(update={"path": str(dst)})
+
+
+def _checked(tmp: Path, dst: Path, target: ConformTarget, source: str) -> MediaInfo:
+    """What ffprobe finds in the written file; ConformError unless it is exactly what was asked."""
+    result = probe(tmp)
+    wrong = problems(result, target)
+    if wrong:
+        raise ConformError(
+            f"{dst}: the conformed file is wrong: " + "; ".join(wrong),
+            hint=f"the source {source} may be damaged or unusual; check it plays, or re-export it",
+        )
+    return result
 
 
 def _restamp_argv(src: MediaInfo, dst: str | os.PathLike[str], target: ConformTarget) -> list[str]:

@@ -15,11 +15,13 @@ from typing import Any, Iterable, Optional
 from pydantic import BaseModel
 
 from shotfill.config import Settings
-from shotfill.errors import ShotFillError
+from shotfill.errors import Rejected, ShotFillError
 from shotfill.model import Placeholder
 from shotfill.plan.requests import PlanSettings, plan_request, preview_request
+from shotfill.plan.segments import SegmentPlan, plan_segments, segment_requests_preview
 from shotfill.providers import get_provider, provider_endpoint
 from shotfill.providers.base import Provider, ProviderContext, ServicePlan
+from shotfill.rates import rate_str
 
 
 class PlanPreview(BaseModel):
@@ -38,18 +40,30 @@ class PlanPreview(BaseModel):
     endpoint: Optional[dict[str, Any]] = None
     #: takes to be made, each a request like this one with the next seed, each paid for
     takes: int = 1
+    #: a hole longer than the model's longest clip, made in segments (``plan`` is then the first one's)
+    segments: Optional[SegmentPlan] = None
+
+    @property
+    def take_cost(self) -> Optional[float]:
+        """The estimate for one take: its plan's, or every segment's added up."""
+        if self.segments is not None:
+            return self.segments.estimated_cost
+        return self.plan.estimated_cost if self.plan is not None else None
 
     @property
     def total_cost(self) -> Optional[float]:
-        """The estimate for every take (the plan's is for one)."""
-        cost = self.plan.estimated_cost if self.plan is not None else None
+        """The estimate for every take (and every segment of each)."""
+        cost = self.take_cost
         return None if cost is None else cost * self.takes
 
     def plan_or_refusal(self) -> dict[str, Any]:
         """The plan as JSON (with its endpoint), or ``{"provider", "refused"}`` when there is none."""
         if self.plan is not None:
-            return {**self.plan.model_dump(mode="json"), "endpoint": self.endpoint, "takes": self.takes,
-                    "total_cost": self.total_cost}
+            shown = {**self.plan.model_dump(mode="json"), "endpoint": self.endpoint, "takes": self.takes,
+                     "total_cost": self.total_cost}
+            if self.segments is not None:   # the estimate of a take is then every segment's
+                shown.update(estimated_cost=self.take_cost, segments=segments_json(self.segments))
+            return shown
         return {"provider": self.provider, "refused": self.refused}
 
 
@@ -80,8 +94,27 @@ def preview_plans(placeholders: Iterable[Placeholder], *, width: int, height: in
                 row.plan, row.body = shown.plan, shown.body
             else:
                 row.plan = chosen.plan(req)
+            try:
+                segs = plan_segments(chosen, req, row.plan)
+            except Rejected as exc:   # too long, and no way to continue a clip: the plan's refusal says so
+                segs, row.plan = None, row.plan.model_copy(
+                    update={"refused": exc.message.removeprefix(f"{req.provider}: ")})
+            if segs is not None:
+                row.segments, row.plan = segs, segs.plans[0]
+                if bodies:   # the first segment's body: the others start on frames not made yet
+                    row.body = chosen.request_preview(segment_requests_preview(req, segs)[0]).body
             row.refused = row.plan.refused
         except ShotFillError as exc:
             row.refused = str(exc)
         rows.append(row)
     return rows
+
+
+def segments_json(segs: SegmentPlan) -> dict[str, Any]:
+    """The segments as ``scan --json`` and ``--dry-run --json`` show them."""
+    return {"count": segs.count, "how": segs.how, "summary": segs.summary(),
+            "segments": [{"segment": k + 1, "frames": f, "request_frames": r, "seconds": p.seconds,
+                          "service_frames": p.frames, "fps": None if p.fps is None else rate_str(p.fps),
+                          "estimated_cost": p.estimated_cost}
+                         for k, (f, r, p) in enumerate(zip(segs.frames, segs.request_frames, segs.plans))],
+            "estimated_cost": segs.estimated_cost}

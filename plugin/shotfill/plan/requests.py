@@ -142,7 +142,7 @@ def take_seed(ph: Placeholder, take: int = 1) -> int:
 def request_hash(req: GenerationRequest) -> str:
     # Take 1 hashes as a request did before takes existed, so earlier caches and journals still serve it.
     skip = {"request_hash", "first_frame", "last_frame", "references", "placeholder_id", "shot_label"} | (
-        {"take"} if req.take == 1 else set())
+        {"take"} if req.take == 1 else set()) | ({"segment", "segments"} if req.segments == 1 else set())
     data = req.model_dump(mode="json", exclude=skip)
     h = hashlib.sha256(json.dumps(data, sort_keys=True).encode())
     for frame in (req.first_frame, req.last_frame):

@@ -114,6 +114,9 @@ class Provider(abc.ABC):
     """
 
     name: str = ""
+    #: the client sends its service's documented extend call (continue a clip); no client does yet, so
+    #: long holes are made in segments by first frame only (shotfill.plan.segments)
+    extends: bool = False
 
     @abc.abstractmethod
     def plan(self, request: GenerationRequest) -> ServicePlan:

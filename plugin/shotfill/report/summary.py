@@ -47,6 +47,40 @@ class TakeEntry(BaseModel):
     """thumbnails made with the take's media work (not in report.json: the report copies them)"""
 
 
+class SegmentEntry(BaseModel):
+    """One segment of a placeholder made in segments (a hole longer than the model's longest clip)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    segment: int
+    frames: int
+    """frames it shows on the timeline"""
+    request_frames: int
+    """frames asked of the service (one more after the first: its first frame is the one before's last)"""
+    seconds: float
+    job_id: Optional[str] = None
+    request_hash: Optional[str] = None
+    estimated_cost: Optional[float] = None
+    status: str
+    """planned (not reached), paid (before this run), made, failed, skipped"""
+
+
+class SegmentsEntry(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    count: int
+    segments: list[SegmentEntry]
+
+
+def _segments(outcome: Outcome) -> Optional[SegmentsEntry]:
+    if not outcome.segments:
+        return None
+    return SegmentsEntry(count=len(outcome.segments), segments=[
+        SegmentEntry(segment=s.index, frames=s.frames, request_frames=s.request_frames, seconds=s.seconds,
+                     job_id=s.job_id, request_hash=s.request_hash or None, estimated_cost=s.estimated_cost,
+                     status=s.status) for s in outcome.segments])
+
+
 def _path_str(value: object) -> object:
     return os.fspath(value) if isinstance(value, os.PathLike) else value
 
@@ -113,6 +147,8 @@ class ReportEntry(BaseModel):
     """the same, measured on the conformed clip"""
     stills: Optional[ClipStills] = Field(default=None, exclude=True)
     """thumbnails made with the clip's media work, maybe on a Dask worker (not in report.json)"""
+    segments: Optional[SegmentsEntry] = None
+    """a hole longer than the model's longest clip, made in segments: each one's frames, job and status"""
 
 
 def pick_command(output: str | os.PathLike[str], placeholder_id: str, take: int) -> str:
@@ -167,6 +203,7 @@ def entry_from_outcome(outcome: Outcome, *, timeline: str | os.PathLike[str],
         colour_distance_before=outcome.colour.distance_before if outcome.colour else None,
         colour_distance_after=outcome.colour.distance_after if outcome.colour else None,
         stills=outcome.stills,
+        segments=_segments(outcome),
     )
 
 

@@ -399,6 +399,9 @@ def _row(index: int, e: ReportEntry, sheet: Sheet) -> str:
     ]
     if e.match:
         meta.append(("colour match", _e(_colour(e)), ""))
+    if e.segments:
+        meta.append(("segments", _e(f"{e.segments.count}: " + ", ".join(
+            f"{g.frames} fr {g.status}" + (f" ({g.job_id})" if g.job_id else "") for g in e.segments.segments)), "mono"))
     dl = "".join(f'<dt>{k}</dt><dd class="{c}"' + (f' title="{_e(e.media)}"' if k == "media" and e.media else "")
                  + f">{v}</dd>" for k, v, c in meta)
     err = f'<pre class="error">{_e(e.error)}</pre>' if e.error else ""
