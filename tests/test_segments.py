@@ -285,3 +285,21 @@ def test_fill_refuses_a_long_hole_for_a_model_that_cannot_continue(gateway, tmp_
     assert row["result"] == "failed" and "longest clip" in row["error"]
     assert "neither from a first frame (first_frame) nor by extending it (extend)" in row["error"]
     assert gateway.requests == []
+
+
+def test_a_chained_segment_is_hashed_by_the_segment_it_continues_not_by_its_frame_bytes(tmp_path):
+    # Another ffmpeg build may write the extracted last frame with other bytes: the kept segment
+    # must still be found (never paid twice), so its hash names the segment before, not the PNG.
+    from shotfill.model import GenerationRequest
+    from shotfill.plan.segments import segment_request
+
+    one, other = tmp_path / "one.png", tmp_path / "other.png"
+    one.write_bytes(b"\x89PNG first build")
+    other.write_bytes(b"\x89PNG second build")
+    whole = GenerationRequest(placeholder_id="V1_x", provider="openai", prompt="fog", seed=1, width=320,
+                              height=180, rate=24, frames=60, timecode="01:00:00:00")
+    a = segment_request(whole, 2, 3, 21, str(one), chained_from="h1", hashed=True)
+    b = segment_request(whole, 2, 3, 21, str(other), chained_from="h1", hashed=True)
+    c = segment_request(whole, 2, 3, 21, str(one), chained_from="h1-other", hashed=True)
+    assert a.request_hash == b.request_hash
+    assert a.request_hash != c.request_hash

@@ -185,6 +185,10 @@ class GenerationRequest(Frozen):
     #: the hash only when n > 1, so segment 1 never shares a hash with a whole-hole request
     segment: int = 1
     segments: int = 1
+    #: a segment after the first: the request hash of the segment whose last frame is its first frame.
+    #: Hashed instead of that frame's bytes, which another ffmpeg build may encode differently: a kept
+    #: segment is then found again whatever extracts the frame, and never paid twice.
+    chained_from: str = ""
     request_hash: str = ""
 
 

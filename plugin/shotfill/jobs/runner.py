@@ -172,7 +172,7 @@ class Runner:
             segs = plan_segments(self.provider(req.provider), req, plan)
             if segs is not None:
                 out.segments, out.estimated_cost = segs.rows(), segs.estimated_cost
-                await segments.survey(out, self._already_paid, self._kept, executor.cpu, frames_dir)
+                segments.survey(out, self._already_paid)
         except UsageError:
             raise
         except (ShotFillError, OSError) as exc:

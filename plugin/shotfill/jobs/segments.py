@@ -6,8 +6,8 @@ has landed: a placeholder's segments run one after the other, while other placeh
 concurrently as ever.  Each segment goes through the runner's one path for a request (cache ->
 journal -> resumed job -> new job), so each has its own journal row and cache entry: a segment that
 fails fails the placeholder, and the segments already paid stay kept, so the next run pays only for
-the missing ones (their first frames are taken again from the kept files, byte for byte the same, so
-their hashes find them).
+the missing ones (a segment's hash names the segment it continues, not its first frame's bytes, so
+the kept ones are found again).
 """
 
 from __future__ import annotations
@@ -34,33 +34,30 @@ def _frame_png(frames_dir: Path, req: GenerationRequest) -> Path:
     return frames_dir / f"{req.placeholder_id}{take}_seg{req.segment}_{req.request_hash[:16]}_last.png"
 
 
-def _request(out: Outcome, seg: Segment, first: Optional[str]) -> GenerationRequest:
+def _request(out: Outcome, seg: Segment, first: Optional[str], before: str) -> GenerationRequest:
+    """Segment ``seg``'s request; ``before``: the request hash of the segment it continues ("" for the first)."""
     assert out.request is not None
-    return segment_request(out.request, seg.index, len(out.segments), seg.request_frames, first, hashed=True)
+    return segment_request(out.request, seg.index, len(out.segments), seg.request_frames, first,
+                           chained_from=before, hashed=True)
 
 
-async def survey(out: Outcome, paid: Callable[[GenerationRequest], bool], kept: Callable[[str], Optional[str]],
-                 cpu: Cpu, frames_dir: Path) -> None:
+def survey(out: Outcome, paid: Callable[[GenerationRequest], bool]) -> None:
     """Mark the segments paid before this run (cached or journaled), so the budget counts only the rest.
 
-    A segment's hash needs the segment before's file, so the walk stops at the first one not kept.
+    Each segment's hash follows from the one before's (``chained_from``), so no file is read.
     """
     assert out.request is not None
-    first = out.request.first_frame
+    before = ""
     for i, seg in enumerate(out.segments):
-        req = _request(out, seg, first)
-        is_paid = paid(req)
+        req = _request(out, seg, out.request.first_frame if i == 0 else None, before)
         out.segments[i] = seg.model_copy(update={"request_hash": req.request_hash,
-                                                 "status": "paid" if is_paid else seg.status})
-        path = kept(req.request_hash) if is_paid else None
-        if path is None:
-            return
-        first = str(await cpu(last_shown_frame, _part(seg, path), out.request.rate, _frame_png(frames_dir, req)))
+                                                 "status": "paid" if paid(req) else seg.status})
+        before = req.request_hash
 
 
 def first_request(out: Outcome) -> GenerationRequest:
     """Segment 1's request: the only one that can be submitted before any segment has landed."""
-    return _request(out, out.segments[0], out.request.first_frame if out.request else None)
+    return _request(out, out.segments[0], out.request.first_frame if out.request else None, "")
 
 
 def unpaid_cost(out: Outcome) -> Optional[float]:
@@ -80,8 +77,10 @@ async def generate(out: Outcome, make: Callable[[GenerationRequest], Awaitable[G
     first = out.request.first_frame
     made: list[GeneratedMedia] = []
     n = len(out.segments)
+    before = ""
     for i, seg in enumerate(out.segments):
-        req = _request(out, seg, first)
+        req = _request(out, seg, first, before)
+        before = req.request_hash
         note(f"segment {seg.index} of {n}: {seg.frames} frames")
         try:
             gen = await make(req)

@@ -142,10 +142,12 @@ def take_seed(ph: Placeholder, take: int = 1) -> int:
 def request_hash(req: GenerationRequest) -> str:
     # Take 1 hashes as a request did before takes existed, so earlier caches and journals still serve it.
     skip = {"request_hash", "first_frame", "last_frame", "references", "placeholder_id", "shot_label"} | (
-        {"take"} if req.take == 1 else set()) | ({"segment", "segments"} if req.segments == 1 else set())
+        {"take"} if req.take == 1 else set()) | ({"segment", "segments"} if req.segments == 1 else set()) | (
+        {"chained_from"} if not req.chained_from else set())
     data = req.model_dump(mode="json", exclude=skip)
     h = hashlib.sha256(json.dumps(data, sort_keys=True).encode())
-    for frame in (req.first_frame, req.last_frame):
+    # A chained segment's first frame is named by the segment it comes from (chained_from), not by its bytes.
+    for frame in (req.last_frame,) if req.chained_from else (req.first_frame, req.last_frame):
         h.update(b"\0frame\0")
         if frame:
             h.update(Path(frame).read_bytes())

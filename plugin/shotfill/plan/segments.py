@@ -146,13 +146,14 @@ def plan_segments(provider: Provider, req: GenerationRequest, plan: ServicePlan)
 
 
 def segment_request(req: GenerationRequest, index: int, count: int, frames: int,
-                    first_frame: Optional[str], *, hashed: bool = False) -> GenerationRequest:
+                    first_frame: Optional[str], *, chained_from: str = "", hashed: bool = False) -> GenerationRequest:
     """Segment ``index`` of ``count`` of the whole-hole ``req``: its length, its first frame (the shot
-    before for the first, the segment before's last frame for the others), the shot after only for the
-    last; ``hashed``: with its request hash (its first frame must then be a real file)."""
+    before for the first, the segment before's last frame for the others, whose request hash is
+    ``chained_from``), the shot after only for the last; ``hashed``: with its request hash."""
     seg = req.model_copy(update={
         "frames": frames, "segment": index, "segments": count, "first_frame": first_frame,
-        "last_frame": req.last_frame if index == count else None, "request_hash": ""})
+        "last_frame": req.last_frame if index == count else None, "request_hash": "",
+        "chained_from": chained_from if index > 1 else ""})
     return seg.model_copy(update={"request_hash": request_hash(seg)}) if hashed else seg
 
 
