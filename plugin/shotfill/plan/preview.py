@@ -18,6 +18,7 @@ from shotfill.config import Settings
 from shotfill.errors import ShotFillError
 from shotfill.model import Placeholder
 from shotfill.plan.requests import PlanSettings, plan_request, preview_request
+from shotfill.scan.runon import SOURCE, label, serving
 from shotfill.providers import get_provider, provider_endpoint
 from shotfill.providers.base import Provider, ProviderContext, ServicePlan
 
@@ -38,15 +39,22 @@ class PlanPreview(BaseModel):
     endpoint: Optional[dict[str, Any]] = None
     #: takes to be made, each a request like this one with the next seed, each paid for
     takes: int = 1
+    #: filled from a neighbour's own media instead (``source=handles``): "from shot_a's media (free)"
+    from_media: Optional[str] = None
 
     @property
     def total_cost(self) -> Optional[float]:
         """The estimate for every take (the plan's is for one)."""
+        if self.from_media:
+            return 0.0
         cost = self.plan.estimated_cost if self.plan is not None else None
         return None if cost is None else cost * self.takes
 
     def plan_or_refusal(self) -> dict[str, Any]:
         """The plan as JSON (with its endpoint), or ``{"provider", "refused"}`` when there is none."""
+        if self.from_media:
+            return {"provider": self.provider, "from_media": self.from_media, "estimated_cost": 0.0,
+                    "total_cost": 0.0, "takes": 1}
         if self.plan is not None:
             return {**self.plan.model_dump(mode="json"), "endpoint": self.endpoint, "takes": self.takes,
                     "total_cost": self.total_cost}
@@ -56,10 +64,11 @@ class PlanPreview(BaseModel):
 def preview_plans(placeholders: Iterable[Placeholder], *, width: int, height: int, settings: Settings,
                   provider: Optional[str] = None, model: Optional[str] = None,
                   frames_dir: Optional[Path] = None, bodies: bool = False,
-                  takes: Optional[int] = None) -> list[PlanPreview]:
+                  takes: Optional[int] = None, prefer_handles: bool = False) -> list[PlanPreview]:
     """The plan of each placeholder with the run's provider and model (a note's own choice wins).
 
     ``takes``: the run's ``--takes``; a note's ``takes=`` wins, the config's is the default.
+    A hole a neighbour's own media fills (``source=handles``, ``prefer_handles``) asks nothing of anyone.
     """
     ps = PlanSettings(width=width, height=height, provider=provider or settings.default_provider, model=model,
                       references=tuple(settings.references))
@@ -67,6 +76,11 @@ def preview_plans(placeholders: Iterable[Placeholder], *, width: int, height: in
     providers: dict[str, Provider] = {}
     rows = []
     for ph in placeholders:
+        media = serving(ph, prefer_handles)
+        if media is not None:
+            rows.append(PlanPreview(id=ph.id, timecode=ph.timecode, frames=ph.duration, provider=SOURCE,
+                                    prompt=ph.prompt, from_media=label(media)))
+            continue
         req = plan_request(ph, ps, frames_dir) if frames_dir is not None else preview_request(ph, ps)
         row = PlanPreview(id=ph.id, timecode=ph.timecode, frames=ph.duration, provider=req.provider,
                           prompt=ph.prompt, takes=ph.options.takes or takes or settings.takes)

@@ -105,6 +105,10 @@ class ReportEntry(BaseModel):
     """CIEDE2000 zone distance of the generated clip to the neighbour frames (shotfill.media.match)"""
     colour_distance_after: Optional[float] = None
     """the same, measured on the conformed clip"""
+    source: Optional[str] = None
+    """``"handles"``: filled from a neighbour's own media (no generation, cost 0); None: generated"""
+    source_note: Optional[str] = None
+    """what it was filled from: ``"from shot_a's media (free)"``"""
 
 
 def pick_command(output: str | os.PathLike[str], placeholder_id: str, take: int) -> str:
@@ -155,6 +159,7 @@ def entry_from_outcome(outcome: Outcome, *, timeline: str | os.PathLike[str],
         match=outcome.colour.note if outcome.colour else None,
         colour_distance_before=outcome.colour.distance_before if outcome.colour else None,
         colour_distance_after=outcome.colour.distance_after if outcome.colour else None,
+        source=prov.get("source"), source_note=prov.get("note") if prov.get("source") else None,
     )
 
 

@@ -36,7 +36,7 @@ from shotfill.errors import ShotFillError, UsageError
 from shotfill.events import Stage
 from shotfill.system.files import make_dirs, write_text
 from shotfill.jobs.runner import RunSettings
-from shotfill.jobs.takes import placement
+from shotfill.jobs.from_media import placement
 from shotfill.model import Codec, Loaded, Placeholder, ReadResult
 from shotfill.pipeline import plans, require_size, run_placeholders, settle
 from shotfill.providers import describe_providers, provider_names
