@@ -77,6 +77,8 @@ class ShotOptions(Frozen):
     ref: Optional[str] = None
     #: bring the clip's look toward the neighbours (default: on unless the offline generator made it)
     match: Optional[Literal["on", "off"]] = None
+    #: ``handles``: fill the hole from the neighbour's own unused media (free), refused when it cannot cover it
+    source: Optional[Literal["handles"]] = None
 
 
 class ColourMatch(Frozen):
@@ -102,6 +104,8 @@ class Neighbour(Frozen):
     source_rate: Optional[Rate] = None
     #: first frame of the media in source time, when the timeline says (available_range)
     available_start: Optional[int] = None
+    #: the media's length in frames at ``source_rate``, when the timeline says (available_range)
+    available_frames: Optional[int] = None
 
 
 class TimelineInfo(Frozen):

@@ -22,7 +22,7 @@ from shotfill.errors import (ConfigError, Interrupted, MediaError, PlaceholderEr
                              WriteError)
 from shotfill.events import EventSink, no_events
 from shotfill.system.files import make_dirs
-from shotfill.jobs import takes
+from shotfill.jobs import from_media
 from shotfill.jobs.journal import check_journal
 from shotfill.jobs.runner import Runner, RunSettings
 from shotfill.media.probe import probe
@@ -33,6 +33,7 @@ from shotfill.providers import provider_class, provider_endpoint
 from shotfill.rates import rate_str
 from shotfill.report.write import write_report
 from shotfill.scan.placeholders import long_hole_text, scan_timeline, too_long
+from shotfill.scan.runon import serving
 from shotfill.report.summary import entry_from_outcome
 from shotfill.timeline.markers import merge_markers
 from shotfill.timeline.read import read_timeline
@@ -69,6 +70,8 @@ class FillSettings:
     takes: Optional[int] = None
     #: ``--match on|off``: the colour match for the run (a note's ``match=`` wins)
     match: Optional[Literal["on", "off"]] = None
+    #: ``--prefer-handles``: fill a hole from a neighbour's own media wherever it covers it (free)
+    prefer_handles: bool = False
 
     def run_settings(self) -> RunSettings:
         return RunSettings(config=self.config, provider=self.provider, model=self.model, codec=self.codec,
@@ -207,13 +210,14 @@ def prepare(timeline: Path, settings: FillSettings, *, rate: Optional[Fraction] 
 
 
 def plans(loaded: Loaded, config: Settings, *, provider: Optional[str] = None, model: Optional[str] = None,
-          frames_dir: Optional[Path] = None, bodies: bool = False, takes: Optional[int] = None) -> list[PlanPreview]:
+          frames_dir: Optional[Path] = None, bodies: bool = False, takes: Optional[int] = None,
+          prefer_handles: bool = False) -> list[PlanPreview]:
     """The plan preview of a loaded timeline's usable placeholders (none while its size is unknown)."""
     if not loaded.info.width or not loaded.info.height:
         return []
     return preview_plans([ph for ph in loaded.scan.placeholders if not ph.problems], width=loaded.info.width,
                          height=loaded.info.height, settings=config, provider=provider, model=model,
-                         frames_dir=frames_dir, bodies=bodies, takes=takes)
+                         frames_dir=frames_dir, bodies=bodies, takes=takes, prefer_handles=prefer_handles)
 
 
 def dry_run(timeline: Path, settings: FillSettings, *, rate: Optional[Fraction] = None,
@@ -222,7 +226,8 @@ def dry_run(timeline: Path, settings: FillSettings, *, rate: Optional[Fraction] 
     loaded, _ = prepare(timeline, settings, rate=rate, resolution=resolution)
     with tempfile.TemporaryDirectory(prefix="shotfill-dry-") as tmp:
         return plans(loaded, settings.config, provider=settings.provider, model=settings.model,
-                     frames_dir=Path(tmp), bodies=True, takes=settings.takes)
+                     frames_dir=Path(tmp), bodies=True, takes=settings.takes,
+                     prefer_handles=settings.prefer_handles)
 
 
 @dataclass
@@ -254,8 +259,9 @@ def fill_many(items: list[BatchItem], settings: FillSettings, *, rate: Optional[
     for spec in specs:
         make_dirs(spec.media_dir)
     runner = Runner(settings.run_settings(), state_dir, on_event)
+    to_run, done = from_media.split(specs, settings.prefer_handles)   # no job for what the neighbours' media fills
     try:
-        outcomes = asyncio.run(runner.run(specs))
+        outcomes = from_media.ordered(specs, asyncio.run(runner.run(to_run)) + done)
     except KeyboardInterrupt:
         raise Interrupted("interrupted: nothing half-written; jobs already submitted are in the journal",
                           hint=f"run the same command again to resume (state in {state_dir})") from None
@@ -276,7 +282,8 @@ def prepare_batch(items: list[BatchItem], settings: FillSettings, *, rate: Optio
         s = replace(settings, output=item.output)
         loaded, adapter = prepare(item.timeline, s, rate=rate, resolution=resolution)
         prepared.append((item, loaded, adapter))
-    check_providers_ready([ph for _, loaded, _ in prepared for ph in loaded.scan.placeholders], settings)
+    check_providers_ready([ph for _, loaded, _ in prepared for ph in loaded.scan.placeholders
+                           if serving(ph, settings.prefer_handles) is None], settings)
     return prepared
 
 
@@ -305,7 +312,7 @@ def write_batch(prepared: list[Prepared], outcomes: list[Outcome], settings: Fil
     results = []
     for item, loaded, adapter in prepared:
         mine = [o for o in outcomes if o.spec.info is loaded.info]
-        placements = [takes.placement(o) for o in mine if o.ok and o.media]
+        placements = [from_media.placement(o) for o in mine if o.ok and o.media]
         warnings = list(loaded.scan.warnings)
         warnings += write_output(loaded, placements, item.output, adapter, relative_paths=settings.relative_paths,
                                  absolute_media=settings.absolute_media)
@@ -382,8 +389,9 @@ def run_placeholders(loaded: Loaded, run: RunSettings, media_dir: Path, on_event
     specs = [JobSpec(key=ph.id, info=loaded.info, placeholder=ph, media_dir=media_dir)
              for ph in loaded.scan.placeholders]
     runner = Runner(run, state_dir or media_dir / ".shotfill", on_event)
+    to_run, done = from_media.split(specs, False)   # a note's source=handles: no job
     try:
-        return asyncio.run(runner.run(specs))
+        return from_media.ordered(specs, asyncio.run(runner.run(to_run)) + done)
     except KeyboardInterrupt:
         raise Interrupted("interrupted: nothing half-written; jobs already submitted are in the journal",
                           hint="run ShotFill again to resume") from None

@@ -30,6 +30,7 @@ from shotfill.cli.resolve import add_resolve_parser, run_resolve_command
 from shotfill.config import Settings, load_settings
 from shotfill.errors import ShotFillError, UsageError
 from shotfill.system.files import os_failure
+from shotfill.jobs.from_media import is_from_media
 from shotfill.model import MAX_TAKES, Codec, Placeholder
 from shotfill.pipeline import BatchItem, FillResult, FillSettings, dry_run, fill_many, load, plans
 from shotfill.plan.preview import PlanPreview
@@ -38,6 +39,7 @@ from shotfill.rates import frames_to_timecode, parse_rate, rate_str
 from shotfill.system.secrets import ScrubbedStream
 from shotfill.timeline.pick import parse_choices, pick
 from shotfill.report.summary import ReportEntry, entry_from_outcome
+from shotfill.scan.runon import media_lines
 
 EPILOG = """\
 examples:
@@ -103,6 +105,9 @@ def _common_args(sp: argparse.ArgumentParser, many: bool = False) -> None:
     sp.add_argument("--takes", type=_takes, metavar="N",
                     help=f"takes per placeholder (1 to {MAX_TAKES}; a note's takes= wins; default: the "
                          "config's takes, else 1)")
+    sp.add_argument("--prefer-handles", action="store_true",
+                    help="fill a hole from a neighbour's own unused media wherever it covers the hole (free; "
+                         "a note's source=handles asks for it per hole)")
     sp.add_argument("--markers", type=Path, metavar="FILE",
                     help="merge the markers of FILE onto the timeline (Resolve's 'Timeline Markers "
                          "to EDL' export, or any timeline ShotFill reads)")
@@ -220,7 +225,8 @@ def cmd_scan(args: argparse.Namespace) -> int:
                   markers=_markers_arg(args))
     scan, info = loaded.scan, loaded.info
     planned = {row.id: row.plan_or_refusal()
-               for row in plans(loaded, settings, provider=args.provider, model=args.model, takes=args.takes)}
+               for row in plans(loaded, settings, provider=args.provider, model=args.model, takes=args.takes,
+                                prefer_handles=args.prefer_handles)}
     for w in scan.warnings:
         print(f"warning: {w}", file=sys.stderr)
     if args.json:
@@ -248,6 +254,8 @@ def cmd_scan(args: argparse.Namespace) -> int:
         nb = lambda n: "none" if n is None else (f"{n.name} ({'media found' if n.media_path else 'no media'})"
                                                  if n.kind == "clip" else n.kind)
         print(f"      before: {nb(ph.before)}   after: {nb(ph.after)}")
+        for line in media_lines(ph):
+            print(f"      {line}")
         for prob in ph.problems:
             print(f"      PROBLEM: {prob}")
         plan = planned.get(ph.id)
@@ -266,6 +274,8 @@ def _length(plan: dict[str, Any]) -> str:
 def _plan_line(plan: dict[str, Any], ph: Placeholder) -> str:
     if plan.get("refused"):
         return f"plan: {plan['provider']}: REFUSED: {plan['refused']}"
+    if plan.get("from_media"):
+        return f"plan: {plan['from_media']}: no generation"
     uses = [n for n, used, nb in (("first frame from the shot before", plan["use_first"], ph.before),
                                   ("last frame from the shot after", plan["use_last"], ph.after)) if used]
     cost, n = plan.get("estimated_cost"), plan.get("takes", 1)
@@ -310,7 +320,7 @@ def fill_settings(args: argparse.Namespace) -> tuple[list[BatchItem], FillSettin
                             media_search=args.media_search, allow_stray_markers=args.allow_stray_markers,
                             markers=_markers_arg(args), state_dir=args.state_dir, max_cost=args.max_cost,
                             resubmit=args.resubmit, report=not args.no_report, allow_long=args.allow_long,
-                            takes=args.takes, match=args.match)
+                            takes=args.takes, match=args.match, prefer_handles=args.prefer_handles)
     return items, settings, rate, res
 
 
@@ -342,6 +352,9 @@ def cmd_fill(args: argparse.Namespace) -> int:
             for o in r.outcomes:
                 for w in o.warnings:
                     print(f"  WARNING {o.placeholder.id} at {o.placeholder.timecode}: {w}")
+            for o in r.outcomes:
+                if is_from_media(o):
+                    print(f"  {o.placeholder.id} at {o.placeholder.timecode}: {(o.provenance or {}).get('note')}")
             for o in r.failed:
                 print(f"  FAILED {o.placeholder.id} at {o.placeholder.timecode}: {o.error}")
             for o in r.skipped:
@@ -359,7 +372,7 @@ def _summary_row(e: ReportEntry) -> dict[str, Any]:
     return {"timeline": e.timeline, "output": e.output, "id": e.placeholder_id, "track": e.track,
             "timecode": e.timecode, "start": e.start, "duration": e.duration, "rate": e.rate, "prompt": e.prompt,
             "result": e.result, "error": e.error, "warnings": e.warnings, "media": e.media, "provider": e.provider, "job_id": e.job_id,
-            "estimated_cost": e.estimated_cost, "timings": e.timings, "worker": e.worker, "match": e.match,
+            "estimated_cost": e.estimated_cost, "timings": e.timings, "worker": e.worker, "source": e.source, "match": e.match,
             "colour_distance_before": e.colour_distance_before, "colour_distance_after": e.colour_distance_after,
             "takes": [t.model_dump(mode="json") for t in e.takes],
             "segments": e.segments.model_dump(mode="json") if e.segments else None}
@@ -377,7 +390,8 @@ def _summary(results: list[FillResult]) -> dict[str, Any]:
 
 def _print_dry_run(rows: list[PlanPreview], *, as_json: bool) -> int:
     total = sum(r.total_cost or 0 for r in rows)
-    unknown = [r.id for r in rows if (r.plan is None or r.plan.estimated_cost is None) and not r.refused]
+    unknown = [r.id for r in rows if (r.plan is None or r.plan.estimated_cost is None) and not r.refused
+               and not r.from_media]
     if as_json:
         shown = [{**r.model_dump(mode="json"), "total_cost": r.total_cost} for r in rows]
         print(json.dumps({"placeholders": shown, "estimated_total": round(total, 4),
@@ -387,6 +401,9 @@ def _print_dry_run(rows: list[PlanPreview], *, as_json: bool) -> int:
         print(line)
     for r in rows:
         print(f"{r.id}  {r.timecode}  {r.frames} frames  provider {r.provider}")
+        if r.from_media:
+            print(f"  {r.from_media}: no generation, nothing sent")
+            continue
         if r.refused or r.plan is None:
             print(f"  REFUSED: {r.refused}")
             continue

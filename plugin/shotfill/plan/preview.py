@@ -19,6 +19,7 @@ from shotfill.errors import Rejected, ShotFillError
 from shotfill.model import Placeholder
 from shotfill.plan.requests import PlanSettings, plan_request, preview_request
 from shotfill.plan.segments import SegmentPlan, plan_segments, segment_requests_preview
+from shotfill.scan.runon import SOURCE, label, serving
 from shotfill.providers import get_provider, provider_endpoint
 from shotfill.providers.base import Provider, ProviderContext, ServicePlan
 from shotfill.rates import rate_str
@@ -42,10 +43,14 @@ class PlanPreview(BaseModel):
     takes: int = 1
     #: a hole longer than the model's longest clip, made in segments (``plan`` is then the first one's)
     segments: Optional[SegmentPlan] = None
+    #: filled from a neighbour's own media instead (``source=handles``): "from shot_a's media (free)"
+    from_media: Optional[str] = None
 
     @property
     def take_cost(self) -> Optional[float]:
-        """The estimate for one take: its plan's, or every segment's added up."""
+        """The estimate for one take: its plan's, or every segment's added up (nothing from media)."""
+        if self.from_media:
+            return 0.0
         if self.segments is not None:
             return self.segments.estimated_cost
         return self.plan.estimated_cost if self.plan is not None else None
@@ -58,6 +63,9 @@ class PlanPreview(BaseModel):
 
     def plan_or_refusal(self) -> dict[str, Any]:
         """The plan as JSON (with its endpoint), or ``{"provider", "refused"}`` when there is none."""
+        if self.from_media:
+            return {"provider": self.provider, "from_media": self.from_media, "estimated_cost": 0.0,
+                    "total_cost": 0.0, "takes": 1}
         if self.plan is not None:
             shown = {**self.plan.model_dump(mode="json"), "endpoint": self.endpoint, "takes": self.takes,
                      "total_cost": self.total_cost}
@@ -70,10 +78,11 @@ class PlanPreview(BaseModel):
 def preview_plans(placeholders: Iterable[Placeholder], *, width: int, height: int, settings: Settings,
                   provider: Optional[str] = None, model: Optional[str] = None,
                   frames_dir: Optional[Path] = None, bodies: bool = False,
-                  takes: Optional[int] = None) -> list[PlanPreview]:
+                  takes: Optional[int] = None, prefer_handles: bool = False) -> list[PlanPreview]:
     """The plan of each placeholder with the run's provider and model (a note's own choice wins).
 
     ``takes``: the run's ``--takes``; a note's ``takes=`` wins, the config's is the default.
+    A hole a neighbour's own media fills (``source=handles``, ``prefer_handles``) asks nothing of anyone.
     """
     ps = PlanSettings(width=width, height=height, provider=provider or settings.default_provider, model=model,
                       references=tuple(settings.references))
@@ -81,6 +90,11 @@ def preview_plans(placeholders: Iterable[Placeholder], *, width: int, height: in
     providers: dict[str, Provider] = {}
     rows = []
     for ph in placeholders:
+        media = serving(ph, prefer_handles)
+        if media is not None:
+            rows.append(PlanPreview(id=ph.id, timecode=ph.timecode, frames=ph.duration, provider=SOURCE,
+                                    prompt=ph.prompt, from_media=label(media)))
+            continue
         req = plan_request(ph, ps, frames_dir) if frames_dir is not None else preview_request(ph, ps)
         row = PlanPreview(id=ph.id, timecode=ph.timecode, frames=ph.duration, provider=req.provider,
                           prompt=ph.prompt, takes=ph.options.takes or takes or settings.takes)

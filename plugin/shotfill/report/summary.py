@@ -149,6 +149,10 @@ class ReportEntry(BaseModel):
     """thumbnails made with the clip's media work, maybe on a Dask worker (not in report.json)"""
     segments: Optional[SegmentsEntry] = None
     """a hole longer than the model's longest clip, made in segments: each one's frames, job and status"""
+    source: Optional[str] = None
+    """``"handles"``: filled from a neighbour's own media (no generation, cost 0); None: generated"""
+    source_note: Optional[str] = None
+    """what it was filled from: ``"from shot_a's media (free)"``"""
 
 
 def pick_command(output: str | os.PathLike[str], placeholder_id: str, take: int) -> str:
@@ -204,6 +208,7 @@ def entry_from_outcome(outcome: Outcome, *, timeline: str | os.PathLike[str],
         colour_distance_after=outcome.colour.distance_after if outcome.colour else None,
         stills=outcome.stills,
         segments=_segments(outcome),
+        source=prov.get("source"), source_note=prov.get("note") if prov.get("source") else None,
     )
 
 

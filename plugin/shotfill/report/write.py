@@ -388,7 +388,7 @@ def _row(index: int, e: ReportEntry, sheet: Sheet) -> str:
     before, first, middle, last, after = sheet.thumbs
     gen = "".join(_figure(t, f"{e.placeholder_id} generated, {t.caption}") for t in (first, middle, last))
     out_name = Path(e.output).name if e.output else "—"
-    provider = " / ".join(x for x in (e.provider, e.model) if x) or "—"
+    provider = e.source_note or " / ".join(x for x in (e.provider, e.model) if x) or "—"
     meta = [
         ("provider / model", _e(provider), ""),
         ("job id", _e(e.job_id or "—"), "mono"),

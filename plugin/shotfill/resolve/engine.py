@@ -36,6 +36,7 @@ from shotfill.errors import ShotFillError, UsageError
 from shotfill.events import Stage
 from shotfill.system.files import make_dirs, write_text
 from shotfill.jobs.runner import RunSettings
+from shotfill.jobs.from_media import placement
 from shotfill.model import Codec, Loaded, Placeholder, ReadResult
 from shotfill.pipeline import plans, require_size, run_placeholders, settle
 from shotfill.providers import describe_providers, provider_names
@@ -234,7 +235,7 @@ def run_command(snapshot: Snapshot, *, settings: Settings, emit: Emit) -> Report
             if e.result == "filled" and e.media:
                 results[ph.id] = _result(
                     built, ph, "filled", media_path=str(Path(e.media).resolve()), request_hash=e.request_hash,
-                    provider=e.provider, model=e.model,
+                    provider=e.provider, model=e.model, source_in=placement(o).source_in,
                     takes=[str(Path(t.media).resolve()) for t in e.takes if t.result == "filled" and t.media],
                     marker=_marker_update(built, ph, ok=True, request_hash=e.request_hash or "",
                                           error=None, media=e.media))

@@ -246,6 +246,9 @@ class PlaceholderResult(BaseModel):
     #: with several takes: every filled take's media, in take order, ``media_path`` (the one placed) first;
     #: the launcher gives the placed item the others through ``TimelineItem.AddTake`` (Resolve's Take Selector)
     takes: list[str] = []
+    #: the first media frame the clip shows (the launcher's startFrame): past 0 when the file is longer than
+    #: the hole (handles, a neighbour's own media)
+    source_in: int = 0
 
 
 class Report(BaseModel):

@@ -28,6 +28,7 @@ from typing import Iterator, Optional
 import opentimelineio as otio
 
 from shotfill.model import Neighbour, Placeholder, ScanResult, TimelineInfo
+from shotfill.scan.runon import checked
 from shotfill.scan.notes import has_tag, is_gen_marker, note_text, parse_note
 from shotfill.rates import frames_to_timecode, normalize_rate, to_frames
 
@@ -296,15 +297,16 @@ def _neighbour(item: Optional[_Item], side: str, search_dirs: list[Path]) -> Opt
     src_rate = normalize_rate(src_rate)
     first = to_frames(sr.start_time, src_rate)
     last = to_frames(sr.end_time_exclusive(), src_rate) - 1
-    avail = None
+    avail = length = None
     ref = obj.media_reference
     if ref is not None and ref.available_range is not None:
         avail = to_frames(ref.available_range.start_time, src_rate)
+        length = to_frames(ref.available_range.duration, src_rate) or None
     return Neighbour(
         name=obj.name or "clip", kind="clip",
         media_path=_resolve_media(obj, search_dirs),
         source_frame=last if side == "before" else first,
-        source_rate=src_rate, available_start=avail,
+        source_rate=src_rate, available_start=avail, available_frames=length,
     )
 
 
@@ -400,7 +402,7 @@ def scan_timeline(timeline: otio.schema.Timeline, info: TimelineInfo, *,
                             "the first one on the placeholder is used")
         siblings = it.lane.items
         idx = it.pos
-        placeholders.append(Placeholder(
+        placeholders.append(checked(Placeholder(
             id=pid, track=label, track_name=it.lane.name, track_index=it.lane.top_index,
             item_path=it.path, kind="gap" if isinstance(it.obj, otio.schema.Gap) else "clip",
             start=start, duration=duration, rate=rate,
@@ -409,7 +411,7 @@ def scan_timeline(timeline: otio.schema.Timeline, info: TimelineInfo, *,
             before=_neighbour(siblings[idx - 1] if idx > 0 else None, "before", search_dirs),
             after=_neighbour(siblings[idx + 1] if idx + 1 < len(siblings) else None, "after", search_dirs),
             problems=tuple(problems),
-        ))
+        )))
     placeholders.sort(key=lambda p: (p.start, p.track_index, p.track))
     warnings += [f"{src}: {long_hole_text(ph)}; `shotfill fill` refuses it without --allow-long"
                  for ph in placeholders if too_long(ph)]

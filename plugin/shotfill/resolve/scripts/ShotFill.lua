@@ -464,10 +464,11 @@ local function add_takes(item, r, clips)
   local paths = r.takes or {}
   if #paths < 2 then return end
   local added = 0
+  local src = tonumber(r.source_in) or 0
   for i = 2, #paths do
     local clip = clips[norm(paths[i])]
-    -- The same media frames as the placed take: every take is conformed to the hole's length.
-    if clip and call(item, "AddTake", clip, 0, r.duration) then
+    -- The same media frames as the placed take: every take of a placeholder is conformed alike.
+    if clip and call(item, "AddTake", clip, src, src + r.duration) then
       added = added + 1
     else
       log("warning: could not add " .. paths[i] .. " as a take of " .. r.id)
@@ -494,8 +495,11 @@ local function place(timeline, pool, clip, r, track_map, clips)
       if not target then return nil, "could not add a ShotFill track above video track " .. track end
     end
   end
-  local items = pool:AppendToTimeline({ { mediaPoolItem = clip, startFrame = 0, endFrame = dur, mediaType = 1,
-                                          trackIndex = target, recordFrame = rec } }) or {}
+  -- The media frames the clip shows: the file can be longer than the hole (handles, a neighbour's own
+  -- media), and endFrame is one past the last frame, as Resolve 21 takes it.
+  local src = tonumber(r.source_in) or 0
+  local items = pool:AppendToTimeline({ { mediaPoolItem = clip, startFrame = src, endFrame = src + dur,
+                                          mediaType = 1, trackIndex = target, recordFrame = rec } }) or {}
   local item = items[1]
   local start = item and call(item, "GetStart")
   if not start then

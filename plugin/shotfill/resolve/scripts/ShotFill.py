@@ -345,7 +345,10 @@ def place(timeline, pool, clip, result, track_map, clips_by_path=None):
             target = add_track_above(timeline, track, track_map)
             if target is None:
                 return None, "could not add a ShotFill track above video track {0}".format(track)
-    info = {"mediaPoolItem": clip, "startFrame": 0, "endFrame": dur, "mediaType": 1,
+    # The media frames the clip shows: the file can be longer than the hole (handles, a neighbour's own
+    # media), and endFrame is one past the last frame, as Resolve 21 takes it.
+    src = int(result.get("source_in") or 0)
+    info = {"mediaPoolItem": clip, "startFrame": src, "endFrame": src + dur, "mediaType": 1,
             "trackIndex": target, "recordFrame": rec}
     items = pool.AppendToTimeline([info]) or []
     item = items[0] if items else None
@@ -365,11 +368,12 @@ def add_takes(item, result, clips):
     if len(paths) < 2:
         return
     dur = int(result["duration"])
+    src = int(result.get("source_in") or 0)
     added = 0
     for path in paths[1:]:
         clip = clips.get(_norm(path))
-        # The same media frames as the placed take: every take is conformed to the hole's length.
-        if clip is not None and call(item, "AddTake", clip, 0, dur):
+        # The same media frames as the placed take: every take of a placeholder is conformed alike.
+        if clip is not None and call(item, "AddTake", clip, src, src + dur):
             added += 1
         else:
             log("warning: could not add {0} as a take of {1}".format(os.path.basename(path), result["id"]))

@@ -141,6 +141,10 @@ def splice_edl(text: str, placements: list[Placement], *, rate: Fraction, drop_f
             raise TimelineError(f"{source_name}: {ph.id} is on {ph.track}; an EDL has one video track",
                                 hint="write the output as .otio or .xml instead")
         rin, rout = ph.record_frame, ph.record_frame + ph.duration
+        # The source side is what the clip shows of its file: handles or a neighbour's own media put it past
+        # the file's first frame; the record side is the hole, always.
+        sin = pl.source[0]
+        sout = sin + ph.duration
         # A line break in a name or folder would start a line of its own: an event, to the editor.
         path = line_safe(str(Path(pl.media_path).resolve()))
         file_lines = [f"* FROM CLIP NAME: {line_safe(Path(pl.media_path).name)}{nl}",
@@ -153,7 +157,7 @@ def splice_edl(text: str, placements: list[Placement], *, rate: Fraction, drop_f
             if ev is None:
                 raise TimelineError(f"{source_name}: no event at {tc(rin)} to replace for {ph.id}",
                                     hint="write the output as .otio instead")
-            new_line = _replace_fields(lines[ev.line_index], {"reel": _reel_for(n), "si": tc(rin), "so": tc(rout)})
+            new_line = _replace_fields(lines[ev.line_index], {"reel": _reel_for(n), "si": tc(sin), "so": tc(sout)})
             kept = [ln for ln in lines[ev.line_index + 1: ev.end_index] if not _FILE_COMMENT.match(ln.strip())
                     and not TAKE_COMMENT.match(ln.rstrip("\r\n"))]
             # The file comments go right after the event line, before the event's own notes.
@@ -164,7 +168,7 @@ def splice_edl(text: str, placements: list[Placement], *, rate: Fraction, drop_f
         else:
             num = str(next_number).zfill(width)
             next_number += 1
-            block = [f"{num}  {_reel_for(n):<8} V     C        {tc(rin)} {tc(rout)} {tc(rin)} {tc(rout)}{nl}",
+            block = [f"{num}  {_reel_for(n):<8} V     C        {tc(sin)} {tc(sout)} {tc(rin)} {tc(rout)}{nl}",
                      *file_lines]
             after = [e for e in video if e.rec_in >= rout]
             at = min((e.line_index for e in after), default=len(lines))

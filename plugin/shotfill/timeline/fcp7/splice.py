@@ -165,6 +165,10 @@ def _clipitem(pl: Placement, *, cid: str, fid: str, timebase: int, ntsc: bool, r
               take_urls: Sequence[tuple[int, str]] = ()) -> El:
     ph = pl.placeholder
     d = ph.duration
+    # The file may be longer than the hole (handles, a neighbour's own media): <file> describes all of it,
+    # its timecode its first frame; the clipitem's in/out pick the hole's frames out of it.
+    media_start, media_frames = pl.available
+    src_in = pl.source_in
 
     def rate_el() -> El:
         return El("rate", children=[leaf("timebase", timebase), leaf("ntsc", "TRUE" if ntsc else "FALSE")])
@@ -177,14 +181,15 @@ def _clipitem(pl: Placement, *, cid: str, fid: str, timebase: int, ntsc: bool, r
         leaf("name", line_safe(Path(pl.media_path).name)),
         leaf("pathurl", url),
         rate_el(),
-        leaf("duration", d),
-        El("timecode", children=[rate_el(), leaf("string", frames_to_timecode(ph.record_frame, rate, drop)),
-                                 leaf("frame", ph.record_frame), leaf("displayformat", "DF" if drop else "NDF")]),
-        El("media", children=[El("video", children=[leaf("duration", d), El("samplecharacteristics", children=sc)])]),
+        leaf("duration", media_frames),
+        El("timecode", children=[rate_el(), leaf("string", frames_to_timecode(media_start, rate, drop)),
+                                 leaf("frame", media_start), leaf("displayformat", "DF" if drop else "NDF")]),
+        El("media", children=[El("video", children=[leaf("duration", media_frames),
+                                                    El("samplecharacteristics", children=sc)])]),
     ])
     children: list[El | Raw] = [
-        leaf("name", f"GEN {ph.id}"), leaf("duration", d), rate_el(),
-        leaf("start", ph.start), leaf("end", ph.start + d), leaf("in", 0), leaf("out", d),
+        leaf("name", f"GEN {ph.id}"), leaf("duration", media_frames), rate_el(),
+        leaf("start", ph.start), leaf("end", ph.start + d), leaf("in", src_in), leaf("out", src_in + d),
     ]
     if enabled is not None:
         children.append(leaf("enabled", enabled))
@@ -270,7 +275,8 @@ def splice_fcp7(xml_text: str, placements: list[Placement], *, rate: Fraction, d
 
     for pl, it in replaces:
         old = it.real
-        inner = list(link_edits) + moved + _marker_shift(old, -_int(old, "in", source_name))
+        # Clip markers count from the media's first frame: they move by the new in point less the old one.
+        inner = list(link_edits) + moved + _marker_shift(old, pl.source_in - _int(old, "in", source_name))
         kept = [Raw(doc.source(c, inner)) for c in old.children if c.tag in _KEEP]
         el = new_clip(pl, old.attrs.get("id") or _new_id("clipitem", used), kept, old.child_text("enabled"))
         edits.append((old.start, old.end, doc.render(el, doc.indent(old))))

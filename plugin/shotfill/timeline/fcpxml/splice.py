@@ -6,7 +6,9 @@ everything else it does not model.  So when FCPXML goes in and ``.fcpxml``
 comes out, ShotFill edits the text instead (see :mod:`shotfill.timeline.xml.document`):
 
 * a new ``<asset>`` per generated file is added to ``<resources>``: in the
-  sequence's ``format``, ``start`` = the placeholder's record timecode, with a
+  sequence's ``format``, ``start`` and ``duration`` the whole file's (the
+  placement's available range; the asset-clip's ``start`` is the first frame
+  shown, past the file's first with handles), with a
   ``<media-rep>`` from FCPXML 1.9 on and a ``src`` attribute before;
 * a filled placeholder in the primary storyline (a ``<gap>``, a ``<title>``,
   a generator ``<video>``, or a clip whose media is missing) or a connected
@@ -295,14 +297,15 @@ def splice_fcpxml(xml_text: str, placements: list[Placement], *, rate: Fraction,
     tc_format = sq.seq.attrs.get("tcFormat")
 
     def new_asset(pl: Placement, media: Optional[Path] = None) -> str:
-        ph = pl.placeholder
         media = Path(media or pl.media_path)
         aid = _new_id(used)
         url = file_url(media, relative_to=relative_to)
         attrs = [("id", aid), ("name", line_safe(media.stem))]
         if sq.version < (1, 9):
             attrs.append(("src", url))
-        attrs += [("start", sq.t(ph.record_frame * sq.fd)), ("duration", sq.t(ph.duration * sq.fd)),
+        # The asset is the whole file (longer than the hole with handles or a neighbour's own media).
+        first, length = pl.available
+        attrs += [("start", sq.t(first * sq.fd)), ("duration", sq.t(length * sq.fd)),
                   ("hasVideo", "1"), ("format", sq.format_id), ("videoSources", "1")]
         kids: list[El | Raw] = [El("media-rep", [("kind", "original-media"), ("src", url)])] \
             if sq.version >= (1, 9) else []
@@ -312,7 +315,7 @@ def splice_fcpxml(xml_text: str, placements: list[Placement], *, rate: Fraction,
     for pl, old in replaces:
         ph = pl.placeholder
         aid = new_asset(pl)
-        start = ph.record_frame * sq.fd
+        start = pl.source[0] * sq.fd       # the first frame shown, in the asset's own time
         delta = start - seconds(old.attrs.get("start"))
         note = provenance_line(ph.id, pl.provenance)
         kids: list[El | Raw] = []
@@ -345,7 +348,7 @@ def splice_fcpxml(xml_text: str, placements: list[Placement], *, rate: Fraction,
         a0 = sq.tc_start + ph.start * sq.fd
         offset = seconds(anchor.attrs.get("start")) + a0 - seconds(anchor.attrs.get("offset"))
         attrs = [("ref", aid), ("lane", lane), ("offset", sq.t(offset)), ("name", f"GEN {ph.id}"),
-                 ("start", sq.t(ph.record_frame * sq.fd)), ("duration", sq.t(ph.duration * sq.fd))]
+                 ("start", sq.t(pl.source[0] * sq.fd)), ("duration", sq.t(ph.duration * sq.fd))]
         if tc_format:
             attrs.append(("tcFormat", tc_format))
         el = _auditioned(El("asset-clip", attrs, [El("note", text=provenance_line(ph.id, pl.provenance))]), pl,
