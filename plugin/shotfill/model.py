@@ -38,6 +38,8 @@ Rate = Annotated[Fraction, PlainValidator(_to_rate), PlainSerializer(rate_str, r
 
 #: the most takes one placeholder may ask for (``takes=N``)
 MAX_TAKES = 8
+#: the most handle frames a side (``handles=N``): more is a slip (10,000 frames is ~7 minutes at 24)
+MAX_HANDLES = 10000
 
 
 class Frozen(BaseModel):
@@ -73,6 +75,8 @@ class ShotOptions(Frozen):
     fit: Optional[Fit] = None
     #: how many takes to generate (each its own seed, job and cost); the editor picks one
     takes: Optional[int] = Field(default=None, ge=1, le=MAX_TAKES)
+    #: frames generated before and after the hole, for the editor to trim, roll or dissolve into
+    handles: Optional[int] = Field(default=None, ge=0, le=MAX_HANDLES)
     #: reference images (a character, a style), comma-separated paths
     ref: Optional[str] = None
     #: bring the clip's look toward the neighbours (default: on unless the offline generator made it)
@@ -181,7 +185,19 @@ class GenerationRequest(Frozen):
     shot_label: str = ""
     #: which take of its placeholder this is (1-based); part of the hash only when > 1
     take: int = 1
+    #: handle frames a side included in ``frames`` (``timecode`` is then the hole's minus these);
+    #: part of the hash only when > 0
+    handles: int = Field(default=0, ge=0)
     request_hash: str = ""
+
+
+class Handles(Frozen):
+    """A placeholder's handles: asked for, and made (fewer when the model's longest clip is short)."""
+
+    asked: int
+    made: int
+    #: why fewer were made, e.g. "handles 12 → 7 frames: veo veo-3.1's longest clip is 8 s"
+    note: Optional[str] = None
 
 
 class GeneratedMedia(Frozen):
@@ -347,6 +363,8 @@ class Outcome:
     worker: Optional[str] = None
     #: the colour match of its clip, when one was tried
     colour: Optional[ColourMatch] = None
+    #: the handles asked for and made (None: none asked for)
+    handles: Optional[Handles] = None
 
     @property
     def ok(self) -> bool:

@@ -67,13 +67,15 @@ class FillSettings:
     allow_long: bool = False
     #: takes per placeholder (``--takes``) where its note does not say; None: the config's
     takes: Optional[int] = None
+    #: handle frames a side (``--handles``) where its note does not say; None: the config's
+    handles: Optional[int] = None
     #: ``--match on|off``: the colour match for the run (a note's ``match=`` wins)
     match: Optional[Literal["on", "off"]] = None
 
     def run_settings(self) -> RunSettings:
         return RunSettings(config=self.config, provider=self.provider, model=self.model, codec=self.codec,
                            concurrency=self.concurrency, max_cost=self.max_cost, resubmit=self.resubmit,
-                           takes=self.takes, match=self.match)
+                           takes=self.takes, handles=self.handles, match=self.match)
 
 
 @dataclass
@@ -207,13 +209,14 @@ def prepare(timeline: Path, settings: FillSettings, *, rate: Optional[Fraction] 
 
 
 def plans(loaded: Loaded, config: Settings, *, provider: Optional[str] = None, model: Optional[str] = None,
-          frames_dir: Optional[Path] = None, bodies: bool = False, takes: Optional[int] = None) -> list[PlanPreview]:
+          frames_dir: Optional[Path] = None, bodies: bool = False, takes: Optional[int] = None,
+          handles: Optional[int] = None) -> list[PlanPreview]:
     """The plan preview of a loaded timeline's usable placeholders (none while its size is unknown)."""
     if not loaded.info.width or not loaded.info.height:
         return []
     return preview_plans([ph for ph in loaded.scan.placeholders if not ph.problems], width=loaded.info.width,
                          height=loaded.info.height, settings=config, provider=provider, model=model,
-                         frames_dir=frames_dir, bodies=bodies, takes=takes)
+                         frames_dir=frames_dir, bodies=bodies, takes=takes, handles=handles)
 
 
 def dry_run(timeline: Path, settings: FillSettings, *, rate: Optional[Fraction] = None,
@@ -222,7 +225,7 @@ def dry_run(timeline: Path, settings: FillSettings, *, rate: Optional[Fraction] 
     loaded, _ = prepare(timeline, settings, rate=rate, resolution=resolution)
     with tempfile.TemporaryDirectory(prefix="shotfill-dry-") as tmp:
         return plans(loaded, settings.config, provider=settings.provider, model=settings.model,
-                     frames_dir=Path(tmp), bodies=True, takes=settings.takes)
+                     frames_dir=Path(tmp), bodies=True, takes=settings.takes, handles=settings.handles)
 
 
 @dataclass

@@ -47,7 +47,8 @@ from shotfill.media.credentials import Claim, Signing
 from shotfill.media.probe import probe
 from shotfill.model import (Codec, ConformTarget, Fit, GeneratedMedia, GenerationRequest, JobSpec, Outcome,
                             TimelineInfo)
-from shotfill.plan.requests import PlanSettings, plan_request
+from shotfill.plan import handles
+from shotfill.plan.requests import PlanSettings, plan_request, preview_request
 from shotfill.providers import get_provider
 from shotfill.providers.base import JobHandle, Provider, ProviderContext
 from shotfill.system import partials
@@ -67,6 +68,8 @@ class RunSettings:
     resubmit: bool = False
     #: takes per placeholder (``--takes``) where its note does not say; None: the config's
     takes: Optional[int] = None
+    #: handle frames a side (``--handles``) where its note does not say; None: the config's
+    handles: Optional[int] = None
     #: ``--match on|off`` (a note's ``match=`` wins, then this, then shotfill.toml's ``match``)
     match: Optional[Literal["on", "off"]] = None
 
@@ -83,6 +86,7 @@ def provenance(req: GenerationRequest, gen: GeneratedMedia) -> dict[str, Any]:
         "prompt": req.prompt, "negative": req.negative, "seed": req.seed,
         "request_hash": req.request_hash, "shotfill_version": __version__,
         "generated_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        **({"handles": req.handles} if req.handles else {}),   # frames of the file before and after the hole
     }
 
 
@@ -160,7 +164,12 @@ class Runner:
                               provider=self.settings.provider or self.settings.config.default_provider,
                               model=self.settings.model, references=tuple(self.settings.config.references))
             frames_dir = self.state_dir / "frames" / _timeline_dir(info)
-            req = await executor.cpu(plan_request, ph, ps, frames_dir, spec.take)
+            hole = preview_request(ph, ps, spec.take)   # no frame read: enough to know what length the model makes
+            out.handles = handles.fit(hole, handles.asked(ph, self.settings.handles, self.settings.config.handles),
+                                      self.provider(hole.provider).plan)
+            out.warnings += [out.handles.note] if out.handles and out.handles.note else []
+            req = await executor.cpu(plan_request, ph, ps, frames_dir, spec.take,
+                                     out.handles.made if out.handles else 0)
             out.request, out.before_frame, out.after_frame = req, req.first_frame, req.last_frame
             plan = self.provider(req.provider).plan(req)
             out.estimated_cost = plan.estimated_cost
@@ -219,14 +228,17 @@ class Runner:
             t1 = time.monotonic()
             ph, info = spec.placeholder, spec.info
             assert info.width is not None and info.height is not None   # loading settled the size
-            target = ConformTarget(width=info.width, height=info.height, rate=ph.rate, frames=ph.duration,
-                                   timecode=ph.timecode, codec=self.settings.codec, fit=ph.options.fit or Fit.FILL)
+            # With handles the file is the hole plus req.handles frames each side, its timecode that many earlier.
+            target = ConformTarget(width=info.width, height=info.height, rate=ph.rate,
+                                   frames=ph.duration + 2 * req.handles, timecode=req.timecode,
+                                   codec=self.settings.codec, fit=ph.options.fit or Fit.FILL)
             # Measured before conforming: a short clip is padded by holding its last frame.
             out.warnings += await executor.cpu(length_check, Path(gen.path), target)
             neighbours = (req.first_frame, req.last_frame)
+            hole_span = match.hole_span(req.handles, ph.duration, ph.rate)   # the match looks at the hole, not the handles
             look = await executor.cpu(match.prepare, Path(gen.path), neighbours, self.state_dir / "looks",
                                       choice=ph.options.match or self.settings.match or self.settings.config.match,
-                                      provider=req.provider)
+                                      provider=req.provider, span=hole_span)
             # Named by all that decides its bytes (fit and look are not in the request): look-alike holes of
             # two timelines sharing a media folder never write one file.
             lut = look.cube if look else None
@@ -239,11 +251,11 @@ class Runner:
             await executor.cpu(conform, Path(gen.path), dst, target, threads=threads, look=lut)
             if look is not None:
                 out.warnings += look.warnings
-                out.colour = await executor.cpu(match.result, look, dst, neighbours)
+                out.colour = await executor.cpu(match.result, look, dst, neighbours, span=hole_span)
             if self.signing is not None:   # the last write: any re-encode after it would drop the manifest
                 claim = Claim(provider=gen.provider, model=gen.model, seed=req.seed, request_hash=req.request_hash,
                               prompt=req.prompt)
-                await executor.cpu(self.signing.sign, dst, claim, original=Path(gen.path), frames=ph.duration)
+                await executor.cpu(self.signing.sign, dst, claim, original=Path(gen.path), frames=target.frames)
             out.worker = executor.worker()
             out.timings["conform"] = time.monotonic() - t1
             out.status, out.media, out.provenance = "filled", dst, provenance(req, gen)

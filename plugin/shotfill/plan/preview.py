@@ -16,7 +16,8 @@ from pydantic import BaseModel
 
 from shotfill.config import Settings
 from shotfill.errors import ShotFillError
-from shotfill.model import Placeholder
+from shotfill.model import Handles, Placeholder
+from shotfill.plan import handles as handle_plan
 from shotfill.plan.requests import PlanSettings, plan_request, preview_request
 from shotfill.providers import get_provider, provider_endpoint
 from shotfill.providers.base import Provider, ProviderContext, ServicePlan
@@ -38,6 +39,8 @@ class PlanPreview(BaseModel):
     endpoint: Optional[dict[str, Any]] = None
     #: takes to be made, each a request like this one with the next seed, each paid for
     takes: int = 1
+    #: the handles asked for and made (None: none asked for)
+    handles: Optional[Handles] = None
 
     @property
     def total_cost(self) -> Optional[float]:
@@ -49,17 +52,21 @@ class PlanPreview(BaseModel):
         """The plan as JSON (with its endpoint), or ``{"provider", "refused"}`` when there is none."""
         if self.plan is not None:
             return {**self.plan.model_dump(mode="json"), "endpoint": self.endpoint, "takes": self.takes,
-                    "total_cost": self.total_cost}
+                    "total_cost": self.total_cost, **self.handle_fields()}
         return {"provider": self.provider, "refused": self.refused}
+
+    def handle_fields(self) -> dict[str, Any]:
+        """``handles`` (asked) and ``handles_made`` (fewer when the model's longest clip is short), when asked."""
+        return {} if self.handles is None else {"handles": self.handles.asked, "handles_made": self.handles.made}
 
 
 def preview_plans(placeholders: Iterable[Placeholder], *, width: int, height: int, settings: Settings,
                   provider: Optional[str] = None, model: Optional[str] = None,
                   frames_dir: Optional[Path] = None, bodies: bool = False,
-                  takes: Optional[int] = None) -> list[PlanPreview]:
+                  takes: Optional[int] = None, handles: Optional[int] = None) -> list[PlanPreview]:
     """The plan of each placeholder with the run's provider and model (a note's own choice wins).
 
-    ``takes``: the run's ``--takes``; a note's ``takes=`` wins, the config's is the default.
+    ``takes``, ``handles``: the run's ``--takes``, ``--handles``; a note's wins, the config's is the default.
     """
     ps = PlanSettings(width=width, height=height, provider=provider or settings.default_provider, model=model,
                       references=tuple(settings.references))
@@ -67,13 +74,23 @@ def preview_plans(placeholders: Iterable[Placeholder], *, width: int, height: in
     providers: dict[str, Provider] = {}
     rows = []
     for ph in placeholders:
-        req = plan_request(ph, ps, frames_dir) if frames_dir is not None else preview_request(ph, ps)
-        row = PlanPreview(id=ph.id, timecode=ph.timecode, frames=ph.duration, provider=req.provider,
+        hole = preview_request(ph, ps)
+        row = PlanPreview(id=ph.id, timecode=ph.timecode, frames=ph.duration, provider=hole.provider,
                           prompt=ph.prompt, takes=ph.options.takes or takes or settings.takes)
+        rows.append(row)
         try:
-            if req.provider not in providers:
-                providers[req.provider] = get_provider(req.provider, ctx)
-            chosen = providers[req.provider]
+            if hole.provider not in providers:
+                providers[hole.provider] = get_provider(hole.provider, ctx)
+            chosen = providers[hole.provider]
+            # How many handles the model's longest clip leaves room for (no frame is read for this).
+            row.handles = handle_plan.fit(hole, handle_plan.asked(ph, handles, settings.handles), chosen.plan)
+        except ShotFillError as exc:
+            row.refused = str(exc)
+            continue
+        made = row.handles.made if row.handles else 0
+        req = (plan_request(ph, ps, frames_dir, handles=made) if frames_dir is not None
+               else handle_plan.with_handles(hole, made))
+        try:
             row.endpoint = provider_endpoint(settings, req.provider)
             if bodies:
                 shown = chosen.request_preview(req)
@@ -81,7 +98,8 @@ def preview_plans(placeholders: Iterable[Placeholder], *, width: int, height: in
             else:
                 row.plan = chosen.plan(req)
             row.refused = row.plan.refused
+            if row.handles is not None and row.handles.note:
+                row.plan = row.plan.model_copy(update={"notes": [row.handles.note, *row.plan.notes]})
         except ShotFillError as exc:
             row.refused = str(exc)
-        rows.append(row)
     return rows

@@ -105,6 +105,11 @@ class ReportEntry(BaseModel):
     """CIEDE2000 zone distance of the generated clip to the neighbour frames (shotfill.media.match)"""
     colour_distance_after: Optional[float] = None
     """the same, measured on the conformed clip"""
+    handles: Optional[int] = None
+    """handle frames asked for each side of the hole (None: none asked for)"""
+    handles_made: Optional[int] = None
+    """handle frames the clip has each side: its file is duration + 2 × this, the hole starting this far in;
+    fewer than asked when the model's longest clip is short (the warnings say so)"""
 
 
 def pick_command(output: str | os.PathLike[str], placeholder_id: str, take: int) -> str:
@@ -155,6 +160,8 @@ def entry_from_outcome(outcome: Outcome, *, timeline: str | os.PathLike[str],
         match=outcome.colour.note if outcome.colour else None,
         colour_distance_before=outcome.colour.distance_before if outcome.colour else None,
         colour_distance_after=outcome.colour.distance_after if outcome.colour else None,
+        handles=outcome.handles.asked if outcome.handles else None,
+        handles_made=outcome.handles.made if outcome.handles else None,
     )
 
 

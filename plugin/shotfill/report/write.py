@@ -110,9 +110,11 @@ def _sheet(index: int, entry: ReportEntry, thumbs_dir: Path, scratch: Path) -> S
     before = still("before", entry.before_frame, _caption("before", entry.before_name), "no media before")
     after = still("after", entry.after_frame, _caption("after", entry.after_name), "no media after")
 
-    gen = _generated_thumbs(sheet, entry.media, entry.result, stem, thumbs_dir, scratch)
+    # With handles the file runs on either side of the hole: the thumbnails show the hole's frames.
+    hole = (entry.handles_made, entry.duration) if entry.handles_made else None
+    gen = _generated_thumbs(sheet, entry.media, entry.result, stem, thumbs_dir, scratch, hole)
     # Every take side by side; the active one again, so the row and its takes read alike.
-    sheet.takes = [_generated_thumbs(sheet, t.media, t.result, f"{stem}-t{t.take}", thumbs_dir, scratch)
+    sheet.takes = [_generated_thumbs(sheet, t.media, t.result, f"{stem}-t{t.take}", thumbs_dir, scratch, hole)
                    for t in entry.takes]
     if sheet.gen_frames is None:
         size = next((s for s in (_probe_size(Path(p)) for p in (entry.before_frame, entry.after_frame)
@@ -124,8 +126,11 @@ def _sheet(index: int, entry: ReportEntry, thumbs_dir: Path, scratch: Path) -> S
 
 
 def _generated_thumbs(sheet: Sheet, media_path: Optional[str], result: str, stem: str, thumbs_dir: Path,
-                      scratch: Path) -> list[Thumb]:
-    """The first, middle and last frames of a generated clip (labelled boxes where there are none)."""
+                      scratch: Path, hole: Optional[tuple[int, int]] = None) -> list[Thumb]:
+    """The first, middle and last frames of a generated clip (labelled boxes where there are none).
+
+    ``hole``: (first frame, length) of the part of the file the timeline shows, when it has handles.
+    """
     gen_missing = {"filled": "no media", "failed": "not generated", "skipped": "skipped"}[result]
     gen = [Thumb(kind, kind, missing=gen_missing) for kind in ("first", "middle", "last")]
     if not media_path:
@@ -136,8 +141,9 @@ def _generated_thumbs(sheet: Sheet, media_path: Optional[str], result: str, stem
         if sheet.gen_frames is None:
             sheet.gen_frames = info.frames
             sheet.aspect = _display_aspect(info.width, info.height, info.sample_aspect_ratio)
-        last = info.frames - 1
-        for t, n in zip(gen, (0, info.frames // 2, last)):
+        first, length = hole or (0, info.frames)
+        last = min(first + length, info.frames) - 1
+        for t, n in zip(gen, (min(first, last), min(first + length // 2, last), last)):
             t.frame, t.caption = n, f"{t.kind} · frame {n}"
             png = scratch / f"{stem}_{t.kind}.png"
             try:
@@ -390,6 +396,10 @@ def _row(index: int, e: ReportEntry, sheet: Sheet) -> str:
     ]
     if e.match:
         meta.append(("colour match", _e(_colour(e)), ""))
+    if e.handles:
+        made = e.handles_made or 0
+        meta.append(("handles", _e(f"{made} frames each side" + (f" (asked {e.handles})" if made != e.handles
+                                                                  else "")), ""))
     dl = "".join(f'<dt>{k}</dt><dd class="{c}"' + (f' title="{_e(e.media)}"' if k == "media" and e.media else "")
                  + f">{v}</dd>" for k, v, c in meta)
     err = f'<pre class="error">{_e(e.error)}</pre>' if e.error else ""

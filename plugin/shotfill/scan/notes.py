@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 from pydantic import ValidationError
 
-from shotfill.model import MAX_TAKES, Fit, ShotOptions
+from shotfill.model import MAX_HANDLES, MAX_TAKES, Fit, ShotOptions
 from shotfill.providers import provider_names
 
 TAG = re.compile(r"^\s*gen\s*:\s*", re.IGNORECASE)
@@ -97,7 +97,8 @@ def parse_note(text: str) -> Note:
                 "one of " + ", ".join(f.value for f in Fit) if key == "fit"
                 else "image paths separated by commas" if key == "ref"
                 else "a whole number" if key == "seed" else "on or off" if key == "match"
-                else f"a whole number from 1 to {MAX_TAKES}" if key == "takes" else "a non-empty value"
+                else f"a whole number from 1 to {MAX_TAKES}" if key == "takes"
+                else f"a whole number of frames from 0 to {MAX_HANDLES}" if key == "handles" else "a non-empty value"
             )
             problems.append(f"option {key}={value!r} is not valid: it must be {allowed}")
     if not prompt:
