@@ -308,3 +308,17 @@ def test_every_take_has_the_handles(tmp_path):
         assert decoded_frames(media) == HOLE + 6 and video_stream(media)["tags"]["timecode"] == "10:00:01:22"
         assert ref.available_range.duration.value == HOLE + 6
         assert c.source_range.start_time - ref.available_range.start_time == otio.opentime.RationalTime(3, 25)
+
+
+def test_farm_export_passes_the_handles_to_its_tasks(tmp_path, monkeypatch):
+    from shotfill.cli.app import build_parser
+    from shotfill.cli.farm import fill_options
+
+    monkeypatch.chdir(tmp_path)
+    args = build_parser().parse_args(["farm", "export", "cut.otio", "-o", "out.otio", "--bundle", "job",
+                                      "--handles", "6", "--takes", "2", "--match", "off"])
+    words = fill_options(args)
+    for flag, value in (("--handles", "6"), ("--takes", "2"), ("--match", "off")):
+        assert words[words.index(flag) + 1] == value
+    # and a task's fill reads them back
+    assert build_parser().parse_args(["fill", "cut.otio", "-o", "out.otio", *words]).handles == 6

@@ -23,7 +23,7 @@ from shotfill.events import EventSink
 from shotfill.jobs.executor import Executor
 from shotfill.jobs.journal import check_journal
 from shotfill.jobs.runner import Runner
-from shotfill.model import GeneratedMedia, GenerationRequest, JobSpec, Outcome
+from shotfill.model import GeneratedMedia, GenerationRequest, Handles, JobSpec, Outcome
 from shotfill.pipeline import (BatchItem, FillResult, FillSettings, Prepared, batch_specs, batch_state_dir,
                                prepare_batch, unwritten, write_batch)
 from shotfill.system.bounded import read_bytes
@@ -50,7 +50,7 @@ def save_outcome(state_dir: Path, out: Outcome) -> Path:
             "request": None if out.request is None else out.request.model_dump(mode="json"),
             "provenance": out.provenance, "estimated_cost": out.estimated_cost, "timings": out.timings,
             "before_frame": out.before_frame, "after_frame": out.after_frame, "warnings": out.warnings,
-            "worker": out.worker}
+            "worker": out.worker, "handles": None if out.handles is None else out.handles.model_dump()}
     return write_text(outcome_path(state_dir, out.spec.key), json.dumps(data, indent=1) + "\n")
 
 
@@ -72,7 +72,8 @@ def load_outcome(state_dir: Path, spec: JobSpec) -> Optional[Outcome]:
                    provenance=data.get("provenance"), estimated_cost=data.get("estimated_cost"),
                    timings=dict(data.get("timings") or {}), before_frame=data.get("before_frame"),
                    after_frame=data.get("after_frame"), warnings=list(data.get("warnings") or []),
-                   worker=data.get("worker"))
+                   worker=data.get("worker"),
+                   handles=Handles.model_validate(data["handles"]) if data.get("handles") else None)
 
 
 class _SubmitRunner(Runner):
