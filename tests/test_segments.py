@@ -303,3 +303,20 @@ def test_a_chained_segment_is_hashed_by_the_segment_it_continues_not_by_its_fram
     c = segment_request(whole, 2, 3, 21, str(one), chained_from="h1-other", hashed=True)
     assert a.request_hash == b.request_hash
     assert a.request_hash != c.request_hash
+
+
+@pytest.mark.slow
+def test_a_long_hole_with_handles_is_made_in_segments_covering_the_handles_too(gateway, tmp_path):
+    src = long_hole(tmp_path / "long.otio")
+    out = tmp_path / "out" / "long.otio"
+    assert main(fill(src, out, gateway.config, "-q", "--handles", "6")) == 0
+    [row] = json.loads((tmp_path / "out" / "report.json").read_text())["placeholders"]
+    assert row["handles_made"] == 6
+    assert row["segments"]["count"] == gateway.count("POST /v1/videos") >= 4
+    assert sum(g["frames"] for g in row["segments"]["segments"]) == HOLE + 12
+    [clip] = [c for c in otio.adapters.read_from_file(str(out)).find_clips() if "shotfill" in c.metadata]
+    media = Path(clip.media_reference.target_url.removeprefix("file://"))
+    assert int(video_stream(media, "-count_frames")["nb_read_frames"]) == HOLE + 12
+    assert json.loads(ffmpeg_probe_tags(media)) == "00:59:59:18"      # 6 frames before 01:00:00:00
+    assert clip.source_range.start_time.to_frames() == 86400 - 6 + 6
+    assert clip.media_reference.available_range.duration.to_frames() == HOLE + 12

@@ -52,7 +52,7 @@ from pydantic import (BaseModel, ConfigDict, Field, SecretStr, StrictBool, Stric
 from shotfill.system import secrets
 from shotfill.system.bounded import MAX_CONFIG_BYTES, read_bytes
 from shotfill.errors import ConfigError
-from shotfill.model import MAX_TAKES
+from shotfill.model import MAX_HANDLES, MAX_TAKES
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -299,6 +299,8 @@ class Settings(_Strict):
     concurrency: int = Field(default=4, ge=1, le=256)
     #: takes per placeholder when neither its note nor ``--takes`` says
     takes: int = Field(default=1, ge=1, le=MAX_TAKES)
+    #: handle frames before and after each hole when neither its note nor ``--handles`` says
+    handles: int = Field(default=0, ge=0, le=MAX_HANDLES)
     #: reference images (a character, a style) sent with every shot to models that take them
     references: list[Annotated[str, Field(min_length=1)]] = Field(default_factory=list, max_length=16)
     executor: ExecutorSettings = Field(default_factory=ExecutorSettings)

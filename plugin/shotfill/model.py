@@ -38,6 +38,8 @@ Rate = Annotated[Fraction, PlainValidator(_to_rate), PlainSerializer(rate_str, r
 
 #: the most takes one placeholder may ask for (``takes=N``)
 MAX_TAKES = 8
+#: the most handle frames a side (``handles=N``): more is a slip (10,000 frames is ~7 minutes at 24)
+MAX_HANDLES = 10000
 
 
 class Frozen(BaseModel):
@@ -73,6 +75,8 @@ class ShotOptions(Frozen):
     fit: Optional[Fit] = None
     #: how many takes to generate (each its own seed, job and cost); the editor picks one
     takes: Optional[int] = Field(default=None, ge=1, le=MAX_TAKES)
+    #: frames generated before and after the hole, for the editor to trim, roll or dissolve into
+    handles: Optional[int] = Field(default=None, ge=0, le=MAX_HANDLES)
     #: reference images (a character, a style), comma-separated paths
     ref: Optional[str] = None
     #: bring the clip's look toward the neighbours (default: on unless the offline generator made it)
@@ -193,6 +197,9 @@ class GenerationRequest(Frozen):
     #: Hashed instead of that frame's bytes, which another ffmpeg build may encode differently: a kept
     #: segment is then found again whatever extracts the frame, and never paid twice.
     chained_from: str = ""
+    #: handle frames a side included in ``frames`` (``timecode`` is then the hole's minus these);
+    #: part of the hash only when > 0
+    handles: int = Field(default=0, ge=0)
     request_hash: str = ""
 
 
@@ -210,6 +217,15 @@ class Segment(Frozen):
     job_id: Optional[str] = None
     #: planned (not reached yet), paid (cached or journaled before this run), made, failed, skipped
     status: str = "planned"
+
+
+class Handles(Frozen):
+    """A placeholder's handles: asked for, and made (fewer when the model's longest clip is short)."""
+
+    asked: int
+    made: int
+    #: why fewer were made, e.g. "handles 12 → 7 frames: veo veo-3.1's longest clip is 8 s"
+    note: Optional[str] = None
 
 
 class GeneratedMedia(Frozen):
@@ -401,6 +417,8 @@ class Outcome:
     stills: Optional[ClipStills] = None
     #: a hole made in segments (shotfill.plan.segments): each segment, in order; empty otherwise
     segments: list[Segment] = field(default_factory=list)
+    #: the handles asked for and made (None: none asked for)
+    handles: Optional[Handles] = None
 
     @property
     def ok(self) -> bool:

@@ -68,6 +68,8 @@ class FillSettings:
     allow_long: bool = False
     #: takes per placeholder (``--takes``) where its note does not say; None: the config's
     takes: Optional[int] = None
+    #: handle frames a side (``--handles``) where its note does not say; None: the config's
+    handles: Optional[int] = None
     #: ``--match on|off``: the colour match for the run (a note's ``match=`` wins)
     match: Optional[Literal["on", "off"]] = None
     #: ``--prefer-handles``: fill a hole from a neighbour's own media wherever it covers it (free)
@@ -76,7 +78,8 @@ class FillSettings:
     def run_settings(self) -> RunSettings:
         return RunSettings(config=self.config, provider=self.provider, model=self.model, codec=self.codec,
                            concurrency=self.concurrency, max_cost=self.max_cost, resubmit=self.resubmit,
-                           takes=self.takes, match=self.match, stills=self.report)
+                           takes=self.takes, match=self.match, stills=self.report,
+                           handles=self.handles)
 
 
 @dataclass
@@ -211,13 +214,14 @@ def prepare(timeline: Path, settings: FillSettings, *, rate: Optional[Fraction] 
 
 def plans(loaded: Loaded, config: Settings, *, provider: Optional[str] = None, model: Optional[str] = None,
           frames_dir: Optional[Path] = None, bodies: bool = False, takes: Optional[int] = None,
-          prefer_handles: bool = False) -> list[PlanPreview]:
+          prefer_handles: bool = False, handles: Optional[int] = None) -> list[PlanPreview]:
     """The plan preview of a loaded timeline's usable placeholders (none while its size is unknown)."""
     if not loaded.info.width or not loaded.info.height:
         return []
     return preview_plans([ph for ph in loaded.scan.placeholders if not ph.problems], width=loaded.info.width,
                          height=loaded.info.height, settings=config, provider=provider, model=model,
-                         frames_dir=frames_dir, bodies=bodies, takes=takes, prefer_handles=prefer_handles)
+                         frames_dir=frames_dir, bodies=bodies, takes=takes, prefer_handles=prefer_handles,
+                         handles=handles)
 
 
 def dry_run(timeline: Path, settings: FillSettings, *, rate: Optional[Fraction] = None,
@@ -227,7 +231,7 @@ def dry_run(timeline: Path, settings: FillSettings, *, rate: Optional[Fraction] 
     with tempfile.TemporaryDirectory(prefix="shotfill-dry-") as tmp:
         return plans(loaded, settings.config, provider=settings.provider, model=settings.model,
                      frames_dir=Path(tmp), bodies=True, takes=settings.takes,
-                     prefer_handles=settings.prefer_handles)
+                     prefer_handles=settings.prefer_handles, handles=settings.handles)
 
 
 @dataclass

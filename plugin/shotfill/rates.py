@@ -94,3 +94,17 @@ def frames_to_timecode(frames: int, rate: Fraction, drop_frame: bool | None = No
 def timecode_to_frames(tc: str, rate: Fraction) -> int:
     """Absolute frame number of a timecode; ``;`` means drop frame."""
     return int(round(otio.opentime.from_timecode(tc.strip(), float(rate)).value))
+
+
+def day_frames(rate: Fraction, drop_frame: bool) -> int:
+    """Frames in 24 hours of timecode at ``rate``: where a timecode wraps back to 00:00:00:00."""
+    nominal = round(rate)
+    if drop_frame and rate in DROP_FRAME_RATES:
+        # Two frame numbers (four at 60) dropped each minute, except every tenth minute.
+        return 24 * 6 * (600 * nominal - 9 * (nominal // 15))
+    return 24 * 3600 * nominal
+
+
+def frames_before(frame: int, count: int, rate: Fraction, drop_frame: bool) -> int:
+    """The absolute frame ``count`` frames before ``frame``, wrapped at midnight (timecode is never negative)."""
+    return (frame - count) % day_frames(rate, drop_frame)

@@ -31,7 +31,7 @@ from shotfill.config import Settings, load_settings
 from shotfill.errors import ShotFillError, UsageError
 from shotfill.system.files import os_failure
 from shotfill.jobs.from_media import is_from_media
-from shotfill.model import MAX_TAKES, Codec, Placeholder
+from shotfill.model import MAX_HANDLES, MAX_TAKES, Codec, Placeholder
 from shotfill.pipeline import BatchItem, FillResult, FillSettings, dry_run, fill_many, load, plans
 from shotfill.plan.preview import PlanPreview
 from shotfill.providers import describe_providers
@@ -71,22 +71,23 @@ def _amount(text: str) -> float:
     return value
 
 
-def _whole_number(what: str, most: int) -> Callable[[str], int]:
-    """An argument type: a whole number of ``what`` from 1 to ``most``."""
+def _whole_number(what: str, most: int, least: int = 1) -> Callable[[str], int]:
+    """An argument type: a whole number of ``what`` from ``least`` to ``most``."""
     def parse(text: str) -> int:
         try:
             value = int(text)
         except ValueError:
-            value = 0
-        if not 1 <= value <= most:
-            raise argparse.ArgumentTypeError(f"'{text}' is not a number of {what}: give a whole number from 1 to "
-                                             f"{most}")
+            value = least - 1
+        if not least <= value <= most:
+            raise argparse.ArgumentTypeError(f"'{text}' is not a number of {what}: give a whole number from {least} "
+                                             f"to {most}")
         return value
     return parse
 
 
 _count = _whole_number("jobs", 256)          # --concurrency
 _takes = _whole_number("takes", MAX_TAKES)   # --takes
+_handles = _whole_number("handle frames", MAX_HANDLES, least=0)   # --handles
 
 
 def _common_args(sp: argparse.ArgumentParser, many: bool = False) -> None:
@@ -108,6 +109,9 @@ def _common_args(sp: argparse.ArgumentParser, many: bool = False) -> None:
     sp.add_argument("--prefer-handles", action="store_true",
                     help="fill a hole from a neighbour's own unused media wherever it covers the hole (free; "
                          "a note's source=handles asks for it per hole)")
+    sp.add_argument("--handles", type=_handles, metavar="N",
+                    help="frames generated before and after each hole, to trim or dissolve into (0 to "
+                         f"{MAX_HANDLES}; a note's handles= wins; default: the config's handles, else 0)")
     sp.add_argument("--markers", type=Path, metavar="FILE",
                     help="merge the markers of FILE onto the timeline (Resolve's 'Timeline Markers "
                          "to EDL' export, or any timeline ShotFill reads)")
@@ -226,7 +230,7 @@ def cmd_scan(args: argparse.Namespace) -> int:
     scan, info = loaded.scan, loaded.info
     planned = {row.id: row.plan_or_refusal()
                for row in plans(loaded, settings, provider=args.provider, model=args.model, takes=args.takes,
-                                prefer_handles=args.prefer_handles)}
+                                prefer_handles=args.prefer_handles, handles=args.handles)}
     for w in scan.warnings:
         print(f"warning: {w}", file=sys.stderr)
     if args.json:
@@ -282,6 +286,7 @@ def _plan_line(plan: dict[str, Any], ph: Placeholder) -> str:
     text = (f"plan: {plan['provider']} {plan['model']}: {_length(plan)} at {plan['size_label']}"
             + (f", {', '.join(uses)}" if uses else ", text only")
             + (f", {n} takes" if n > 1 else "")
+            + (f", handles {plan['handles_made']} frames each side" if plan.get("handles_made") else "")
             + (f", est. {cost * n:.2f}" + (f" ({cost:.2f} a take)" if n > 1 else "") if cost is not None
                else ", price unknown"))
     notes = plan.get("notes") or []
@@ -320,7 +325,8 @@ def fill_settings(args: argparse.Namespace) -> tuple[list[BatchItem], FillSettin
                             media_search=args.media_search, allow_stray_markers=args.allow_stray_markers,
                             markers=_markers_arg(args), state_dir=args.state_dir, max_cost=args.max_cost,
                             resubmit=args.resubmit, report=not args.no_report, allow_long=args.allow_long,
-                            takes=args.takes, match=args.match, prefer_handles=args.prefer_handles)
+                            takes=args.takes, match=args.match, prefer_handles=args.prefer_handles,
+                            handles=args.handles)
     return items, settings, rate, res
 
 
@@ -372,7 +378,8 @@ def _summary_row(e: ReportEntry) -> dict[str, Any]:
     return {"timeline": e.timeline, "output": e.output, "id": e.placeholder_id, "track": e.track,
             "timecode": e.timecode, "start": e.start, "duration": e.duration, "rate": e.rate, "prompt": e.prompt,
             "result": e.result, "error": e.error, "warnings": e.warnings, "media": e.media, "provider": e.provider, "job_id": e.job_id,
-            "estimated_cost": e.estimated_cost, "timings": e.timings, "worker": e.worker, "source": e.source, "match": e.match,
+            "estimated_cost": e.estimated_cost, "timings": e.timings, "worker": e.worker, "source": e.source,
+            "handles": e.handles, "handles_made": e.handles_made, "match": e.match,
             "colour_distance_before": e.colour_distance_before, "colour_distance_after": e.colour_distance_after,
             "takes": [t.model_dump(mode="json") for t in e.takes],
             "segments": e.segments.model_dump(mode="json") if e.segments else None}
@@ -400,7 +407,8 @@ def _print_dry_run(rows: list[PlanPreview], *, as_json: bool) -> int:
     for line in _endpoint_lines((r.provider, r.endpoint) for r in rows):
         print(line)
     for r in rows:
-        print(f"{r.id}  {r.timecode}  {r.frames} frames  provider {r.provider}")
+        extra = f" + {r.handles.made} handle frames each side" if r.handles and r.handles.made else ""
+        print(f"{r.id}  {r.timecode}  {r.frames} frames{extra}  provider {r.provider}")
         if r.from_media:
             print(f"  {r.from_media}: no generation, nothing sent")
             continue

@@ -71,7 +71,8 @@ def fill_options(args: argparse.Namespace) -> list[str]:
         words += ["--config", _abs(config)]
     for flag, value in (("--provider", args.provider), ("--model", args.model), ("--rate", args.rate),
                         ("--resolution", args.resolution), ("--format", args.format), ("--codec", args.codec),
-                        ("--executor", args.executor)):
+                        ("--executor", args.executor), ("--takes", args.takes), ("--handles", args.handles),
+                        ("--match", args.match)):
         if value is not None:
             words += [flag, str(value)]
     for flag, path in (("--media-dir", args.media_dir), ("--markers", args.markers)):

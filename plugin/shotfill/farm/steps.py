@@ -24,7 +24,7 @@ from shotfill.jobs import segments
 from shotfill.jobs.executor import Executor
 from shotfill.jobs.journal import check_journal
 from shotfill.jobs.runner import Runner
-from shotfill.model import GeneratedMedia, GenerationRequest, JobSpec, Outcome, Segment
+from shotfill.model import GeneratedMedia, GenerationRequest, Handles, JobSpec, Outcome, Segment
 from shotfill.pipeline import (BatchItem, FillResult, FillSettings, Prepared, batch_specs, batch_state_dir,
                                prepare_batch, unwritten, write_batch)
 from shotfill.system.bounded import read_bytes
@@ -51,7 +51,8 @@ def save_outcome(state_dir: Path, out: Outcome) -> Path:
             "request": None if out.request is None else out.request.model_dump(mode="json"),
             "provenance": out.provenance, "estimated_cost": out.estimated_cost, "timings": out.timings,
             "before_frame": out.before_frame, "after_frame": out.after_frame, "warnings": out.warnings,
-            "worker": out.worker, "segments": [g.model_dump(mode="json") for g in out.segments]}
+            "worker": out.worker, "segments": [g.model_dump(mode="json") for g in out.segments],
+            "handles": None if out.handles is None else out.handles.model_dump()}
     return write_text(outcome_path(state_dir, out.spec.key), json.dumps(data, indent=1) + "\n")
 
 
@@ -74,7 +75,8 @@ def load_outcome(state_dir: Path, spec: JobSpec) -> Optional[Outcome]:
                    timings=dict(data.get("timings") or {}), before_frame=data.get("before_frame"),
                    after_frame=data.get("after_frame"), warnings=list(data.get("warnings") or []),
                    worker=data.get("worker"),
-                   segments=[Segment.model_validate(g) for g in data.get("segments") or []])
+                   segments=[Segment.model_validate(g) for g in data.get("segments") or []],
+                   handles=Handles.model_validate(data["handles"]) if data.get("handles") else None)
 
 
 class _SubmitRunner(Runner):

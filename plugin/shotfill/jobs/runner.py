@@ -48,7 +48,8 @@ from shotfill.media.probe import probe
 from shotfill.media.thumbs import clip_stills
 from shotfill.model import (ClipStills, Codec, ConformTarget, Fit, GeneratedMedia, GenerationRequest, JobSpec, Outcome,
                             TimelineInfo)
-from shotfill.plan.requests import PlanSettings, plan_request
+from shotfill.plan import handles
+from shotfill.plan.requests import PlanSettings, plan_request, preview_request
 from shotfill.plan.segments import plan_segments
 from shotfill.providers import get_provider
 from shotfill.providers.base import JobHandle, Provider, ProviderContext
@@ -69,6 +70,8 @@ class RunSettings:
     resubmit: bool = False
     #: takes per placeholder (``--takes``) where its note does not say; None: the config's
     takes: Optional[int] = None
+    #: handle frames a side (``--handles``) where its note does not say; None: the config's
+    handles: Optional[int] = None
     #: ``--match on|off`` (a note's ``match=`` wins, then this, then shotfill.toml's ``match``)
     match: Optional[Literal["on", "off"]] = None
     #: make each clip's report thumbnails with its media work (where it runs: a Dask worker, maybe)
@@ -87,6 +90,7 @@ def provenance(req: GenerationRequest, gen: GeneratedMedia) -> dict[str, Any]:
         "prompt": req.prompt, "negative": req.negative, "seed": req.seed,
         "request_hash": req.request_hash, "shotfill_version": __version__,
         "generated_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        **({"handles": req.handles} if req.handles else {}),   # frames of the file before and after the hole
     }
 
 
@@ -164,7 +168,12 @@ class Runner:
                               provider=self.settings.provider or self.settings.config.default_provider,
                               model=self.settings.model, references=tuple(self.settings.config.references))
             frames_dir = self.state_dir / "frames" / _timeline_dir(info)
-            req = await executor.cpu(plan_request, ph, ps, frames_dir, spec.take)
+            hole = preview_request(ph, ps, spec.take)   # no frame read: enough to know what length the model makes
+            out.handles = handles.fit(hole, handles.asked(ph, self.settings.handles, self.settings.config.handles),
+                                      self.provider(hole.provider).plan)
+            out.warnings += [out.handles.note] if out.handles and out.handles.note else []
+            req = await executor.cpu(plan_request, ph, ps, frames_dir, spec.take,
+                                     out.handles.made if out.handles else 0)
             out.request, out.before_frame, out.after_frame = req, req.first_frame, req.last_frame
             plan = self.provider(req.provider).plan(req)
             out.estimated_cost = plan.estimated_cost
@@ -248,8 +257,10 @@ class Runner:
             t1 = time.monotonic()
             ph, info = spec.placeholder, spec.info
             assert info.width is not None and info.height is not None   # loading settled the size
-            target = ConformTarget(width=info.width, height=info.height, rate=ph.rate, frames=ph.duration,
-                                   timecode=ph.timecode, codec=self.settings.codec, fit=ph.options.fit or Fit.FILL)
+            # With handles the file is the hole plus req.handles frames each side, its timecode that many earlier.
+            target = ConformTarget(width=info.width, height=info.height, rate=ph.rate,
+                                   frames=ph.duration + 2 * req.handles, timecode=req.timecode,
+                                   codec=self.settings.codec, fit=ph.options.fit or Fit.FILL)
             # Measured before conforming: a short clip is padded by holding its last frame.
             for part in segments.parts(out, made) if made else []:
                 out.warnings += await executor.cpu(length_check, Path(part.path),
@@ -257,9 +268,10 @@ class Runner:
             if not made:
                 out.warnings += await executor.cpu(length_check, Path(gen.path), target)
             neighbours = (req.first_frame, req.last_frame)
+            hole_span = match.hole_span(req.handles, ph.duration, ph.rate)   # the match looks at the hole, not the handles
             look = await executor.cpu(match.prepare, Path(gen.path), neighbours, self.state_dir / "looks",
                                       choice=ph.options.match or self.settings.match or self.settings.config.match,
-                                      provider=req.provider)
+                                      provider=req.provider, span=hole_span)
             # Named by all that decides its bytes (fit and look are not in the request): look-alike holes of
             # two timelines sharing a media folder never write one file.
             lut = look.cube if look else None
@@ -276,15 +288,16 @@ class Runner:
                 await executor.cpu(conform, Path(gen.path), dst, target, threads=threads, look=lut)
             if look is not None:
                 out.warnings += look.warnings
-                out.colour = await executor.cpu(match.result, look, dst, neighbours)
+                out.colour = await executor.cpu(match.result, look, dst, neighbours, span=hole_span)
             if self.signing is not None:   # the last write: any re-encode after it would drop the manifest
                 claim = Claim(provider=gen.provider, model=gen.model, seed=req.seed, request_hash=req.request_hash,
                               prompt=req.prompt)
-                await executor.cpu(self.signing.sign, dst, claim, original=Path(gen.path), frames=ph.duration)
+                await executor.cpu(self.signing.sign, dst, claim, original=Path(gen.path), frames=target.frames)
             out.worker = executor.worker()
             out.timings["conform"] = time.monotonic() - t1
             if self.settings.stills:
-                out.stills = await _stills(executor, dst, self.state_dir)
+                shown = (out.handles.made, ph.duration) if out.handles and out.handles.made else None
+                out.stills = await _stills(executor, dst, self.state_dir, shown)
             out.status, out.media, out.provenance = "filled", dst, provenance(req, gen)
             if out.segments:
                 out.provenance["segments"] = segments.provenance(out)
@@ -383,10 +396,11 @@ def _neighbour_media(specs: Iterable[JobSpec]) -> list[Path]:
     return found
 
 
-async def _stills(executor: Executor, media: Path, state_dir: Path) -> Optional[ClipStills]:
+async def _stills(executor: Executor, media: Path, state_dir: Path,
+                  hole: Optional[tuple[int, int]]) -> Optional[ClipStills]:
     """The report's thumbnails of a placed clip (None: the report tries again, it never fails a shot)."""
     try:
-        return await executor.cpu(clip_stills, media, state_dir / "stills", media.stem)
+        return await executor.cpu(clip_stills, media, state_dir / "stills", media.stem, hole=hole)
     except (ShotFillError, OSError):
         return None
 

@@ -15,6 +15,7 @@ from dataclasses import replace
 from typing import Optional, Sequence
 
 from shotfill.model import JobSpec, Outcome, Placeholder, Placement, Take
+from shotfill.rates import frames_before
 
 
 def takes_for(ph: Placeholder, default: int) -> int:
@@ -57,7 +58,7 @@ def _gather(spec: JobSpec, takes: list[Outcome]) -> Outcome:
     out = Outcome(spec=replace(spec, takes=n), status=lead.status, media=lead.media, error=lead.error,
                   request=lead.request, provenance=lead.provenance, before_frame=lead.before_frame,
                   after_frame=lead.after_frame, takes=takes, worker=lead.worker, colour=lead.colour,
-                  segments=lead.segments)
+                  segments=lead.segments, handles=lead.handles)
     sent = [t.estimated_cost for t in takes if t.status != "skipped"]
     known = [c for c in sent if c is not None]
     out.estimated_cost = sum(known) if known else lead.estimated_cost if not sent else None
@@ -65,8 +66,11 @@ def _gather(spec: JobSpec, takes: list[Outcome]) -> Outcome:
         spent = [t.timings[key] for t in takes if key in t.timings]
         if spent:
             out.timings[key] = sum(spent)
+    # Every take is planned alike, so a shrinking of the handles is said once, not once a take.
+    said = {h.note for t in takes if (h := t.handles) is not None and h.note}
+    out.warnings += sorted(said)
     for t in takes:
-        out.warnings += [f"take {t.spec.take}: {w}" for w in t.warnings]
+        out.warnings += [f"take {t.spec.take}: {w}" for w in t.warnings if w not in said]
         if filled and not t.ok:
             verb = "not made" if t.status == "skipped" else "failed"
             out.warnings.append(f"take {t.spec.take} of {n} {verb}: {t.error}")
@@ -86,5 +90,10 @@ def placement(outcome: Outcome, active: Optional[int] = None) -> Placement:
     """Where a filled outcome's media goes: every filled take, the first (or ``active``) shown."""
     takes = filled_takes(outcome)
     chosen = next((t for t in takes if t.number == active), takes[0])
-    return Placement(outcome.placeholder, chosen.media_path, chosen.provenance,
-                     takes=tuple(takes) if len(outcome.takes) > 1 else (), active=chosen.number)
+    ph = outcome.placeholder
+    # With handles the file starts h frames before the hole (wrapped at midnight, as its timecode is).
+    h = outcome.request.handles if outcome.request is not None else 0
+    return Placement(ph, chosen.media_path, chosen.provenance,
+                     takes=tuple(takes) if len(outcome.takes) > 1 else (), active=chosen.number,
+                     source_in=h, media_frames=ph.duration + 2 * h,
+                     media_start=frames_before(ph.record_frame, h, ph.rate, ";" in ph.timecode))

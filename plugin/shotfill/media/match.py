@@ -60,9 +60,11 @@ a transform that can be baked into a LUT for the one ffmpeg pass.
 from __future__ import annotations
 
 import hashlib
+import math
 import os
 import threading
 from dataclasses import dataclass, field, replace
+from fractions import Fraction
 from pathlib import Path
 from typing import Callable, Literal, Optional, Sequence
 
@@ -355,11 +357,24 @@ def _scaled(v: object, **opts: object) -> object:
         "format", pix_fmts="rgb24")
 
 
-def clip_pixels(path: str | os.PathLike[str], count: int = SAMPLE_FRAMES) -> Array:
-    """Pixels of ``count`` frames spread over the clip, read as the conform reads them (same matrix)."""
+#: (start, end) in seconds from a clip's first frame: the part of it that fills the hole (the rest is handles)
+Span = tuple[Fraction, Fraction]
+
+
+def hole_span(handles: int, hole: int, rate: Fraction) -> Optional[Span]:
+    """The hole's seconds within a clip with ``handles`` frames each side; None: no handles, the whole clip."""
+    return (Fraction(handles) / rate, Fraction(handles + hole) / rate) if handles else None
+
+
+def clip_pixels(path: str | os.PathLike[str], count: int = SAMPLE_FRAMES, span: Optional[Span] = None) -> Array:
+    """Pixels of ``count`` frames spread over the clip (or its ``span``), read as the conform reads them."""
     info = probe(path)
-    n = max(1, info.frames)
-    picks = sorted({round(i * (n - 1) / max(1, count - 1)) for i in range(count)})
+    first, n = 0, max(1, info.frames)
+    if span is not None:
+        rate = Fraction(info.rate)
+        first = min(max(0, math.ceil(span[0] * rate)), n - 1)
+        n = max(1, min(n, math.ceil(span[1] * rate)) - first)
+    picks = sorted({first + round(i * (n - 1) / max(1, count - 1)) for i in range(count)})
     v = ffmpeg.input(tools.file_url(path))["v:0"].filter("select", expr="+".join(f"eq(n,{i})" for i in picks))
     return _read_rgb(_scaled(v, **rgb_input_options(info)), len(picks), f"reading the colours of {path}")
 
@@ -409,7 +424,7 @@ def wanted(choice: MatchChoice, provider: str) -> bool:
 
 
 def prepare(clip: str | os.PathLike[str], neighbours: Sequence[Optional[str]], looks_dir: Path, *,
-            choice: MatchChoice, provider: str, method: str = METHOD) -> Optional[Look]:
+            choice: MatchChoice, provider: str, method: str = METHOD, span: Optional[Span] = None) -> Optional[Look]:
     """The look for one generated clip, its ``.cube`` written into ``looks_dir``; None when not matched.
 
     A clip whose colours cannot be read is placed as generated, with a warning: the match is a
@@ -418,7 +433,7 @@ def prepare(clip: str | os.PathLike[str], neighbours: Sequence[Optional[str]], l
     if not wanted(choice, provider):
         return None
     try:
-        return _prepare(clip, neighbours, looks_dir, choice=choice, method=method)
+        return _prepare(clip, neighbours, looks_dir, choice=choice, method=method, span=span)
     except FFmpegNotFound:
         raise
     except MediaError as exc:
@@ -427,14 +442,14 @@ def prepare(clip: str | os.PathLike[str], neighbours: Sequence[Optional[str]], l
 
 
 def _prepare(clip: str | os.PathLike[str], neighbours: Sequence[Optional[str]], looks_dir: Path, *,
-             choice: MatchChoice, method: str) -> Optional[Look]:
+             choice: MatchChoice, method: str, span: Optional[Span] = None) -> Optional[Look]:
     ref = neighbour_pixels(neighbours)
     if ref is None:
         if choice == "on":
             return Look(None, None, None, method, "no neighbour frame could be read",
                         ["match=on, but no neighbour frame could be read: its colour was left as generated"])
         return None
-    src = clip_pixels(clip)
+    src = clip_pixels(clip, span=span)
     before = distance(rgb_to_lab(src), rgb_to_lab(ref))
     if strength_for(before) == 0:
         return Look(None, None, before, method, "already matches its neighbours")
@@ -447,13 +462,14 @@ def _prepare(clip: str | os.PathLike[str], neighbours: Sequence[Optional[str]], 
     return Look(cube, digest, before, method, "matched")
 
 
-def result(look: Look, conformed: str | os.PathLike[str], neighbours: Sequence[Optional[str]]) -> ColourMatch:
+def result(look: Look, conformed: str | os.PathLike[str], neighbours: Sequence[Optional[str]],
+           span: Optional[Span] = None) -> ColourMatch:
     """What the report records: the distance before, and after measured on the conformed file itself."""
     after: Optional[float] = look.before
     if look.cube is not None:
         try:
             ref = neighbour_pixels(neighbours)
-            after = None if ref is None else distance(rgb_to_lab(clip_pixels(conformed)), rgb_to_lab(ref))
+            after = None if ref is None else distance(rgb_to_lab(clip_pixels(conformed, span=span)), rgb_to_lab(ref))
         except FFmpegNotFound:
             raise
         except MediaError:

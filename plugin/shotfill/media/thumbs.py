@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import tempfile
 from pathlib import Path
+from typing import Optional
 
 import ffmpeg
 
@@ -63,8 +64,11 @@ def thumbnail(
 CLIP_KINDS = ("first", "middle", "last")
 
 
-def clip_stills(media: Path, out_dir: Path, stem: str, *, width: int = THUMB_WIDTH) -> ClipStills:
+def clip_stills(media: Path, out_dir: Path, stem: str, *, width: int = THUMB_WIDTH,
+                hole: Optional[tuple[int, int]] = None) -> ClipStills:
     """Thumbnails of ``media``'s first, middle and last frames, ``out_dir/STEM_KIND.jpg``.
+
+    ``hole``: (first frame, length) of the part the timeline shows (a file with handles): its frames.
 
     Part of a clip's media work (so on a Dask worker it runs there, beside the conform): the report then
     only copies the pictures.  A still that cannot be made is an error text, never an exception; an
@@ -74,7 +78,9 @@ def clip_stills(media: Path, out_dir: Path, stem: str, *, width: int = THUMB_WID
     make_dirs(out_dir)
     stills = []
     with tempfile.TemporaryDirectory(prefix="shotfill-stills-") as scratch:
-        for kind, n in zip(CLIP_KINDS, (0, info.frames // 2, info.frames - 1)):
+        first, length = hole or (0, info.frames)
+        last = min(first + length, info.frames) - 1
+        for kind, n in zip(CLIP_KINDS, (min(first, last), min(first + length // 2, last), last)):
             png = Path(scratch) / f"{kind}.png"
             dst = out_dir / f"{stem}_{kind}.jpg"
             try:

@@ -16,7 +16,8 @@ from pydantic import BaseModel
 
 from shotfill.config import Settings
 from shotfill.errors import Rejected, ShotFillError
-from shotfill.model import Placeholder
+from shotfill.model import Handles, Placeholder
+from shotfill.plan import handles as handle_plan
 from shotfill.plan.requests import PlanSettings, plan_request, preview_request
 from shotfill.plan.segments import SegmentPlan, plan_segments, segment_requests_preview
 from shotfill.scan.runon import SOURCE, label, serving
@@ -45,6 +46,8 @@ class PlanPreview(BaseModel):
     segments: Optional[SegmentPlan] = None
     #: filled from a neighbour's own media instead (``source=handles``): "from shot_a's media (free)"
     from_media: Optional[str] = None
+    #: the handles asked for and made (None: none asked for)
+    handles: Optional[Handles] = None
 
     @property
     def take_cost(self) -> Optional[float]:
@@ -68,20 +71,25 @@ class PlanPreview(BaseModel):
                     "total_cost": 0.0, "takes": 1}
         if self.plan is not None:
             shown = {**self.plan.model_dump(mode="json"), "endpoint": self.endpoint, "takes": self.takes,
-                     "total_cost": self.total_cost}
+                     "total_cost": self.total_cost, **self.handle_fields()}
             if self.segments is not None:   # the estimate of a take is then every segment's
                 shown.update(estimated_cost=self.take_cost, segments=segments_json(self.segments))
             return shown
         return {"provider": self.provider, "refused": self.refused}
 
+    def handle_fields(self) -> dict[str, Any]:
+        """``handles`` (asked) and ``handles_made`` (fewer when the model's longest clip is short), when asked."""
+        return {} if self.handles is None else {"handles": self.handles.asked, "handles_made": self.handles.made}
+
 
 def preview_plans(placeholders: Iterable[Placeholder], *, width: int, height: int, settings: Settings,
                   provider: Optional[str] = None, model: Optional[str] = None,
                   frames_dir: Optional[Path] = None, bodies: bool = False,
-                  takes: Optional[int] = None, prefer_handles: bool = False) -> list[PlanPreview]:
+                  takes: Optional[int] = None, prefer_handles: bool = False,
+                  handles: Optional[int] = None) -> list[PlanPreview]:
     """The plan of each placeholder with the run's provider and model (a note's own choice wins).
 
-    ``takes``: the run's ``--takes``; a note's ``takes=`` wins, the config's is the default.
+    ``takes``, ``handles``: the run's ``--takes``, ``--handles``; a note's wins, the config's is the default.
     A hole a neighbour's own media fills (``source=handles``, ``prefer_handles``) asks nothing of anyone.
     """
     ps = PlanSettings(width=width, height=height, provider=provider or settings.default_provider, model=model,
@@ -95,13 +103,23 @@ def preview_plans(placeholders: Iterable[Placeholder], *, width: int, height: in
             rows.append(PlanPreview(id=ph.id, timecode=ph.timecode, frames=ph.duration, provider=SOURCE,
                                     prompt=ph.prompt, from_media=label(media)))
             continue
-        req = plan_request(ph, ps, frames_dir) if frames_dir is not None else preview_request(ph, ps)
-        row = PlanPreview(id=ph.id, timecode=ph.timecode, frames=ph.duration, provider=req.provider,
+        hole = preview_request(ph, ps)
+        row = PlanPreview(id=ph.id, timecode=ph.timecode, frames=ph.duration, provider=hole.provider,
                           prompt=ph.prompt, takes=ph.options.takes or takes or settings.takes)
+        rows.append(row)
         try:
-            if req.provider not in providers:
-                providers[req.provider] = get_provider(req.provider, ctx)
-            chosen = providers[req.provider]
+            if hole.provider not in providers:
+                providers[hole.provider] = get_provider(hole.provider, ctx)
+            chosen = providers[hole.provider]
+            # How many handles the model's longest clip leaves room for (no frame is read for this).
+            row.handles = handle_plan.fit(hole, handle_plan.asked(ph, handles, settings.handles), chosen.plan)
+        except ShotFillError as exc:
+            row.refused = str(exc)
+            continue
+        made = row.handles.made if row.handles else 0
+        req = (plan_request(ph, ps, frames_dir, handles=made) if frames_dir is not None
+               else handle_plan.with_handles(hole, made))
+        try:
             row.endpoint = provider_endpoint(settings, req.provider)
             if bodies:
                 shown = chosen.request_preview(req)
@@ -118,9 +136,10 @@ def preview_plans(placeholders: Iterable[Placeholder], *, width: int, height: in
                 if bodies:   # the first segment's body: the others start on frames not made yet
                     row.body = chosen.request_preview(segment_requests_preview(req, segs)[0]).body
             row.refused = row.plan.refused
+            if row.handles is not None and row.handles.note:
+                row.plan = row.plan.model_copy(update={"notes": [row.handles.note, *row.plan.notes]})
         except ShotFillError as exc:
             row.refused = str(exc)
-        rows.append(row)
     return rows
 
 

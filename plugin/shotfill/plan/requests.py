@@ -20,6 +20,7 @@ from shotfill.system.files import make_dirs
 from shotfill.media.frames import FrameGrab, extract_frames, grab, read_reference
 from shotfill.media.probe import probe_for_seek
 from shotfill.model import GenerationRequest, MediaInfo, Neighbour, Placeholder
+from shotfill.plan.handles import with_handles
 from shotfill.rates import timecode_to_frames
 
 
@@ -140,10 +141,11 @@ def take_seed(ph: Placeholder, take: int = 1) -> int:
 
 
 def request_hash(req: GenerationRequest) -> str:
-    # Take 1 hashes as a request did before takes existed, so earlier caches and journals still serve it.
+    # Take 1 without handles hashes as a request did before takes and handles existed, so earlier caches
+    # and journals still serve it.
     skip = {"request_hash", "first_frame", "last_frame", "references", "placeholder_id", "shot_label"} | (
         {"take"} if req.take == 1 else set()) | ({"segment", "segments"} if req.segments == 1 else set()) | (
-        {"chained_from"} if not req.chained_from else set())
+        {"chained_from"} if not req.chained_from else set()) | ({"handles"} if req.handles == 0 else set())
     data = req.model_dump(mode="json", exclude=skip)
     h = hashlib.sha256(json.dumps(data, sort_keys=True).encode())
     # A chained segment's first frame is named by the segment it comes from (chained_from), not by its bytes.
@@ -156,7 +158,9 @@ def request_hash(req: GenerationRequest) -> str:
     return h.hexdigest()
 
 
-def plan_request(ph: Placeholder, settings: PlanSettings, frames_dir: Path, take: int = 1) -> GenerationRequest:
+def plan_request(ph: Placeholder, settings: PlanSettings, frames_dir: Path, take: int = 1,
+                 handles: int = 0) -> GenerationRequest:
+    """The request for take ``take`` of ``ph``, covering ``handles`` frames more each side (see plan.handles)."""
     opts = ph.options
     first, last = neighbour_frames([(ph.before, frames_dir / f"{ph.id}_before.png"),
                                     (ph.after, frames_dir / f"{ph.id}_after.png")])
@@ -174,10 +178,11 @@ def plan_request(ph: Placeholder, settings: PlanSettings, frames_dir: Path, take
         references=references_for(ph, settings),
         shot_label=ph.id, take=take,
     )
+    req = with_handles(req, handles)
     return req.model_copy(update={"request_hash": request_hash(req)})
 
 
-def preview_request(ph: Placeholder, settings: PlanSettings, take: int = 1) -> GenerationRequest:
+def preview_request(ph: Placeholder, settings: PlanSettings, take: int = 1, handles: int = 0) -> GenerationRequest:
     """A request as ``plan_request`` would make it, without extracting any frame.
 
     The neighbour frames are stood in for by their media paths, so a
@@ -195,4 +200,4 @@ def preview_request(ph: Placeholder, settings: PlanSettings, take: int = 1) -> G
         first_frame=usable(ph.before), last_frame=usable(ph.after), shot_label=ph.id, take=take,
         references=references_for(ph, settings),
     )
-    return req
+    return with_handles(req, handles)

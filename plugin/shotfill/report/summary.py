@@ -153,6 +153,11 @@ class ReportEntry(BaseModel):
     """``"handles"``: filled from a neighbour's own media (no generation, cost 0); None: generated"""
     source_note: Optional[str] = None
     """what it was filled from: ``"from shot_a's media (free)"``"""
+    handles: Optional[int] = None
+    """handle frames asked for each side of the hole (None: none asked for)"""
+    handles_made: Optional[int] = None
+    """handle frames the clip has each side: its file is duration + 2 × this, the hole starting this far in;
+    fewer than asked when the model's longest clip is short (the warnings say so)"""
 
 
 def pick_command(output: str | os.PathLike[str], placeholder_id: str, take: int) -> str:
@@ -209,6 +214,8 @@ def entry_from_outcome(outcome: Outcome, *, timeline: str | os.PathLike[str],
         stills=outcome.stills,
         segments=_segments(outcome),
         source=prov.get("source"), source_note=prov.get("note") if prov.get("source") else None,
+        handles=outcome.handles.asked if outcome.handles else None,
+        handles_made=outcome.handles.made if outcome.handles else None,
     )
 
 

@@ -110,9 +110,11 @@ def _sheet(index: int, entry: ReportEntry, thumbs_dir: Path) -> Sheet:
     before = still("before", entry.before_frame, _caption("before", entry.before_name), "no media before")
     after = still("after", entry.after_frame, _caption("after", entry.after_name), "no media after")
 
-    gen = _generated_thumbs(sheet, entry.media, entry.result, stem, thumbs_dir, entry.stills)
+    # With handles the file runs on either side of the hole: the thumbnails show the hole's frames.
+    hole = (entry.handles_made, entry.duration) if entry.handles_made else None
+    gen = _generated_thumbs(sheet, entry.media, entry.result, stem, thumbs_dir, entry.stills, hole)
     # Every take side by side; the active one again, so the row and its takes read alike.
-    sheet.takes = [_generated_thumbs(sheet, t.media, t.result, f"{stem}-t{t.take}", thumbs_dir, t.stills)
+    sheet.takes = [_generated_thumbs(sheet, t.media, t.result, f"{stem}-t{t.take}", thumbs_dir, t.stills, hole)
                    for t in entry.takes]
     if sheet.gen_frames is None:
         size = next((s for s in (_probe_size(Path(p)) for p in (entry.before_frame, entry.after_frame)
@@ -124,10 +126,11 @@ def _sheet(index: int, entry: ReportEntry, thumbs_dir: Path) -> Sheet:
 
 
 def _generated_thumbs(sheet: Sheet, media_path: Optional[str], result: str, stem: str, thumbs_dir: Path,
-                      made: Optional[ClipStills]) -> list[Thumb]:
+                      made: Optional[ClipStills], hole: Optional[tuple[int, int]] = None) -> list[Thumb]:
     """The first, middle and last frames of a generated clip (labelled boxes where there are none).
 
     ``made``: the stills its media work made (on a Dask worker, maybe): copied, not made again.
+    ``hole``: (first frame, length) of the part of the file the timeline shows, when it has handles.
     """
     gen_missing = {"filled": "no media", "failed": "not generated", "skipped": "skipped"}[result]
     gen = [Thumb(kind, kind, missing=gen_missing) for kind in CLIP_KINDS]
@@ -135,7 +138,7 @@ def _generated_thumbs(sheet: Sheet, media_path: Optional[str], result: str, stem
         return gen
     if made is None or not all(s.path is None or s.path.is_file() for s in made.stills):
         try:
-            made = clip_stills(Path(media_path), thumbs_dir, stem, width=THUMB_WIDTH)
+            made = clip_stills(Path(media_path), thumbs_dir, stem, width=THUMB_WIDTH, hole=hole)
         except ShotFillError as exc:
             for t in gen:
                 t.missing, t.why = "media unreadable", str(exc)
@@ -402,6 +405,10 @@ def _row(index: int, e: ReportEntry, sheet: Sheet) -> str:
     if e.segments:
         meta.append(("segments", _e(f"{e.segments.count}: " + ", ".join(
             f"{g.frames} fr {g.status}" + (f" ({g.job_id})" if g.job_id else "") for g in e.segments.segments)), "mono"))
+    if e.handles:
+        made = e.handles_made or 0
+        meta.append(("handles", _e(f"{made} frames each side" + (f" (asked {e.handles})" if made != e.handles
+                                                                  else "")), ""))
     dl = "".join(f'<dt>{k}</dt><dd class="{c}"' + (f' title="{_e(e.media)}"' if k == "media" and e.media else "")
                  + f">{v}</dd>" for k, v, c in meta)
     err = f'<pre class="error">{_e(e.error)}</pre>' if e.error else ""

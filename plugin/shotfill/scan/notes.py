@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 from pydantic import ValidationError
 
-from shotfill.model import MAX_TAKES, Fit, ShotOptions
+from shotfill.model import MAX_HANDLES, MAX_TAKES, Fit, ShotOptions
 from shotfill.providers import provider_names
 
 TAG = re.compile(r"^\s*gen\s*:\s*", re.IGNORECASE)
@@ -98,7 +98,8 @@ def parse_note(text: str) -> Note:
                 else "image paths separated by commas" if key == "ref"
                 else "a whole number" if key == "seed" else "on or off" if key == "match"
                 else "handles (the neighbours' own media)" if key == "source"
-                else f"a whole number from 1 to {MAX_TAKES}" if key == "takes" else "a non-empty value"
+                else f"a whole number from 1 to {MAX_TAKES}" if key == "takes"
+                else f"a whole number of frames from 0 to {MAX_HANDLES}" if key == "handles" else "a non-empty value"
             )
             problems.append(f"option {key}={value!r} is not valid: it must be {allowed}")
     if not prompt:
