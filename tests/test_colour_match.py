@@ -316,3 +316,31 @@ def test_each_take_records_its_own_colour_distances_in_the_report_and_the_json_s
         for t in rows:
             assert t["match"] == "matched"
             assert t["colour_distance_after"] < 0.4 * t["colour_distance_before"]
+
+
+@pytest.mark.slow
+def test_scan_and_dry_run_say_whether_and_toward_what_each_clip_will_be_matched(graded_pair, tmp_path, monkeypatch,
+                                                                               capsys):
+    from fakes.openai import GATEWAY_MODEL
+
+    _, _, before, after = graded_pair
+    for p in (before, after):
+        (tmp_path / p.name).write_bytes(p.read_bytes())
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-match")
+    cfg = tmp_path / "shotfill.toml"
+    cfg.write_text('[providers.openai]\nbase_url = "https://gateway.example"\n' + GATEWAY_MODEL)
+    src = write_cut(tmp_path, "a street | seed=3")
+    common = ["--config", str(cfg), "--resolution", "320x180"]
+    for argv, said in (([], "colour match: on, toward a and b"),
+                       (["--match", "off"], "colour match: off (match=off)")):
+        capsys.readouterr()
+        assert main(["scan", str(src), "--provider", "openai", *common, *argv]) == 0
+        assert said in capsys.readouterr().out
+        assert main(["fill", str(src), "-o", str(tmp_path / "o.otio"), "--provider", "openai", "--dry-run",
+                     *common, *argv]) == 0
+        assert said in capsys.readouterr().out
+    assert main(["scan", str(src), "--provider", "local", *common]) == 0
+    assert "colour match: off: the offline generator draws its frames from the neighbours" in capsys.readouterr().out
+    assert main(["scan", str(src), "--provider", "openai", "--json", *common]) == 0
+    [row] = json.loads(capsys.readouterr().out)
+    assert row["plan"]["match"] == "on, toward a and b"

@@ -326,3 +326,27 @@ def test_farm_export_passes_the_handles_to_its_tasks(tmp_path, monkeypatch):
         assert words[words.index(flag) + 1] == value
     # and a task's fill reads them back
     assert build_parser().parse_args(["fill", "cut.otio", "-o", "out.otio", *words]).handles == 6
+
+
+@pytest.mark.slow
+def test_with_handles_the_neighbour_frames_are_the_ones_the_handles_overlap(tmp_path):
+    """The clip starts H frames before the cut: its first frame is the shot before's H frames before its end."""
+    from shotfill.media.frames import extract_frame
+    from shotfill.model import Neighbour, Placeholder, ShotOptions
+    from shotfill.plan.requests import PlanSettings, plan_request
+
+    media = make_test_clip(tmp_path / "n.mov", rate="25", frames=60)
+    before = Neighbour(name="a", kind="clip", media_path=str(media), source_frame=39, source_rate="25",
+                       available_start=0, available_frames=60)
+    after = Neighbour(name="b", kind="clip", media_path=str(media), source_frame=10, source_rate="25",
+                      available_start=0, available_frames=60)
+    ph = Placeholder(id="V1_x", track="V1", track_index=0, item_path=(0, 1), kind="gap", start=40, duration=20,
+                     rate="25", record_frame=90040, timecode="01:00:01:15", prompt="fog", options=ShotOptions(),
+                     marker_name="GEN: fog", marker_on="gap", before=before, after=after)
+    ps = PlanSettings(width=320, height=180, provider="local")
+    plain = plan_request(ph, ps, tmp_path / "f")
+    shifted = plan_request(ph, ps, tmp_path / "f", handles=4)
+    want = {n: extract_frame(media, n, tmp_path / f"want{n}.png").read_bytes() for n in (39, 35, 10, 14)}
+    assert Path(plain.first_frame).read_bytes() == want[39] and Path(plain.last_frame).read_bytes() == want[10]
+    assert Path(shifted.first_frame).read_bytes() == want[35] and Path(shifted.last_frame).read_bytes() == want[14]
+    assert shifted.frames == 28 and shifted.timecode == "01:00:01:11"

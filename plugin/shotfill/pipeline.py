@@ -214,14 +214,15 @@ def prepare(timeline: Path, settings: FillSettings, *, rate: Optional[Fraction] 
 
 def plans(loaded: Loaded, config: Settings, *, provider: Optional[str] = None, model: Optional[str] = None,
           frames_dir: Optional[Path] = None, bodies: bool = False, takes: Optional[int] = None,
-          prefer_handles: bool = False, handles: Optional[int] = None) -> list[PlanPreview]:
+          prefer_handles: bool = False, handles: Optional[int] = None,
+          match: Optional[Literal["on", "off"]] = None) -> list[PlanPreview]:
     """The plan preview of a loaded timeline's usable placeholders (none while its size is unknown)."""
     if not loaded.info.width or not loaded.info.height:
         return []
     return preview_plans([ph for ph in loaded.scan.placeholders if not ph.problems], width=loaded.info.width,
                          height=loaded.info.height, settings=config, provider=provider, model=model,
                          frames_dir=frames_dir, bodies=bodies, takes=takes, prefer_handles=prefer_handles,
-                         handles=handles)
+                         handles=handles, match=match)
 
 
 def dry_run(timeline: Path, settings: FillSettings, *, rate: Optional[Fraction] = None,
@@ -231,7 +232,7 @@ def dry_run(timeline: Path, settings: FillSettings, *, rate: Optional[Fraction] 
     with tempfile.TemporaryDirectory(prefix="shotfill-dry-") as tmp:
         return plans(loaded, settings.config, provider=settings.provider, model=settings.model,
                      frames_dir=Path(tmp), bodies=True, takes=settings.takes,
-                     prefer_handles=settings.prefer_handles, handles=settings.handles)
+                     prefer_handles=settings.prefer_handles, handles=settings.handles, match=settings.match)
 
 
 @dataclass

@@ -112,6 +112,9 @@ def _common_args(sp: argparse.ArgumentParser, many: bool = False) -> None:
     sp.add_argument("--handles", type=_handles, metavar="N",
                     help="frames generated before and after each hole, to trim or dissolve into (0 to "
                          f"{MAX_HANDLES}; a note's handles= wins; default: the config's handles, else 0)")
+    sp.add_argument("--match", choices=("on", "off"),
+                    help="bring each clip's colour and exposure toward the shots around its hole (default: on "
+                         "when a neighbour frame can be read, unless the offline generator made it)")
     sp.add_argument("--markers", type=Path, metavar="FILE",
                     help="merge the markers of FILE onto the timeline (Resolve's 'Timeline Markers "
                          "to EDL' export, or any timeline ShotFill reads)")
@@ -154,9 +157,6 @@ def fill_args(fp: argparse.ArgumentParser) -> None:
     fp.add_argument("--executor", metavar="WHERE",
                     help="where media work runs: local (default), dask (a cluster of worker processes here), "
                          "or dask://HOST:PORT (an existing Dask scheduler); default: [executor] in shotfill.toml")
-    fp.add_argument("--match", choices=("on", "off"),
-                    help="bring each clip's colour and exposure toward the shots around its hole (default: on "
-                         "when a neighbour frame can be read, unless the offline generator made it)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -230,7 +230,7 @@ def cmd_scan(args: argparse.Namespace) -> int:
     scan, info = loaded.scan, loaded.info
     planned = {row.id: row.plan_or_refusal()
                for row in plans(loaded, settings, provider=args.provider, model=args.model, takes=args.takes,
-                                prefer_handles=args.prefer_handles, handles=args.handles)}
+                                prefer_handles=args.prefer_handles, handles=args.handles, match=args.match)}
     for w in scan.warnings:
         print(f"warning: {w}", file=sys.stderr)
     if args.json:
@@ -295,6 +295,8 @@ def _plan_line(plan: dict[str, Any], ph: Placeholder) -> str:
         text += f"\n        in {segs['summary']}" + "".join(
             f"\n        segment {s['segment']}: {s['frames']} frames shown, {s['seconds']:g} s asked"
             + (f", est. {s['estimated_cost']:.2f}" if s["estimated_cost"] is not None else "") for s in segs["segments"])
+    if plan.get("match"):
+        text += f"\n        colour match: {plan['match']}"
     return text + "".join(f"\n        note: {n}" for n in notes)
 
 
@@ -428,6 +430,8 @@ def _print_dry_run(rows: list[PlanPreview], *, as_json: bool) -> int:
             for k, (f, sp) in enumerate(zip(r.segments.frames, r.segments.plans), 1):
                 each_cost = f"{sp.estimated_cost:.2f}" if sp.estimated_cost is not None else "unknown"
                 print(f"    segment {k}: {f} frames shown, {_length(sp.model_dump(mode='json'))} asked; est. {each_cost}")
+        if r.match:
+            print(f"  colour match: {r.match}")
         for n in plan.notes:
             print(f"  note: {n}")
         if r.body is not None:

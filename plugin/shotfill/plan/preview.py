@@ -17,6 +17,7 @@ from pydantic import BaseModel
 from shotfill.config import Settings
 from shotfill.errors import Rejected, ShotFillError
 from shotfill.model import Handles, Placeholder
+from shotfill.media.match import MatchChoice, wanted as match_wanted
 from shotfill.plan import handles as handle_plan
 from shotfill.plan.requests import PlanSettings, plan_request, preview_request
 from shotfill.plan.segments import SegmentPlan, plan_segments, segment_requests_preview
@@ -48,6 +49,8 @@ class PlanPreview(BaseModel):
     from_media: Optional[str] = None
     #: the handles asked for and made (None: none asked for)
     handles: Optional[Handles] = None
+    #: whether each take's colour will be matched to the neighbours, and toward which (see match_plan)
+    match: Optional[str] = None
 
     @property
     def take_cost(self) -> Optional[float]:
@@ -71,7 +74,7 @@ class PlanPreview(BaseModel):
                     "total_cost": 0.0, "takes": 1}
         if self.plan is not None:
             shown = {**self.plan.model_dump(mode="json"), "endpoint": self.endpoint, "takes": self.takes,
-                     "total_cost": self.total_cost, **self.handle_fields()}
+                     "total_cost": self.total_cost, "match": self.match, **self.handle_fields()}
             if self.segments is not None:   # the estimate of a take is then every segment's
                 shown.update(estimated_cost=self.take_cost, segments=segments_json(self.segments))
             return shown
@@ -86,10 +89,11 @@ def preview_plans(placeholders: Iterable[Placeholder], *, width: int, height: in
                   provider: Optional[str] = None, model: Optional[str] = None,
                   frames_dir: Optional[Path] = None, bodies: bool = False,
                   takes: Optional[int] = None, prefer_handles: bool = False,
-                  handles: Optional[int] = None) -> list[PlanPreview]:
+                  handles: Optional[int] = None, match: Optional[MatchChoice] = None) -> list[PlanPreview]:
     """The plan of each placeholder with the run's provider and model (a note's own choice wins).
 
-    ``takes``, ``handles``: the run's ``--takes``, ``--handles``; a note's wins, the config's is the default.
+    ``takes``, ``handles``, ``match``: the run's ``--takes``, ``--handles``, ``--match``; a note's wins, the
+    config's is the default.
     A hole a neighbour's own media fills (``source=handles``, ``prefer_handles``) asks nothing of anyone.
     """
     ps = PlanSettings(width=width, height=height, provider=provider or settings.default_provider, model=model,
@@ -105,7 +109,8 @@ def preview_plans(placeholders: Iterable[Placeholder], *, width: int, height: in
             continue
         hole = preview_request(ph, ps)
         row = PlanPreview(id=ph.id, timecode=ph.timecode, frames=ph.duration, provider=hole.provider,
-                          prompt=ph.prompt, takes=ph.options.takes or takes or settings.takes)
+                          prompt=ph.prompt, takes=ph.options.takes or takes or settings.takes,
+                          match=match_plan(ph, hole.provider, ph.options.match or match or settings.match))
         rows.append(row)
         try:
             if hole.provider not in providers:
@@ -141,6 +146,23 @@ def preview_plans(placeholders: Iterable[Placeholder], *, width: int, height: in
         except ShotFillError as exc:
             row.refused = str(exc)
     return rows
+
+
+def match_plan(ph: Placeholder, provider: str, choice: MatchChoice) -> str:
+    """What the colour match will do to the placeholder's clips, as ``scan`` and ``--dry-run`` say it.
+
+    Whether a neighbour frame can really be read is known only when it is extracted; here a
+    neighbour clip with media found stands for one.
+    """
+    if not match_wanted(choice, provider):
+        return ("off (match=off)" if choice == "off"
+                else "off: the offline generator draws its frames from the neighbours already")
+    toward = [nb.name for nb in (ph.before, ph.after)
+              if nb is not None and nb.kind == "clip" and nb.media_path]
+    if toward:
+        return "on, toward " + " and ".join(toward)
+    return ("on, but no neighbour has media to match toward: the colour stays as generated" if choice == "on"
+            else "off: no neighbour has media to match toward")
 
 
 def segments_json(segs: SegmentPlan) -> dict[str, Any]:

@@ -162,8 +162,11 @@ def plan_request(ph: Placeholder, settings: PlanSettings, frames_dir: Path, take
                  handles: int = 0) -> GenerationRequest:
     """The request for take ``take`` of ``ph``, covering ``handles`` frames more each side (see plan.handles)."""
     opts = ph.options
-    first, last = neighbour_frames([(ph.before, frames_dir / f"{ph.id}_before.png"),
-                                    (ph.after, frames_dir / f"{ph.id}_after.png")])
+    # With handles the clip starts H frames before the cut and ends H after it: the frames it is to start
+    # and end on are the neighbours' own at those times (so a handle dissolves into what it overlaps).
+    tag = f"_h{handles}" if handles else ""
+    first, last = neighbour_frames([(_shifted(ph.before, -handles), frames_dir / f"{ph.id}_before{tag}.png"),
+                                    (_shifted(ph.after, handles), frames_dir / f"{ph.id}_after{tag}.png")])
     req = GenerationRequest(
         placeholder_id=ph.id,
         provider=(opts.provider or settings.provider).lower(),
@@ -180,6 +183,18 @@ def plan_request(ph: Placeholder, settings: PlanSettings, frames_dir: Path, take
     )
     req = with_handles(req, handles)
     return req.model_copy(update={"request_hash": request_hash(req)})
+
+
+def _shifted(nb: Optional[Neighbour], frames: int) -> Optional[Neighbour]:
+    """``nb`` with the frame to use moved ``frames`` on in its source time (kept within its media)."""
+    if nb is None or not frames or nb.source_frame is None:
+        return nb
+    frame = nb.source_frame + frames
+    if nb.available_start is not None:
+        frame = max(frame, nb.available_start)
+        if nb.available_frames is not None:
+            frame = min(frame, nb.available_start + nb.available_frames - 1)
+    return nb.model_copy(update={"source_frame": max(frame, 0)})
 
 
 def preview_request(ph: Placeholder, settings: PlanSettings, take: int = 1, handles: int = 0) -> GenerationRequest:
