@@ -77,6 +77,8 @@ class ShotOptions(Frozen):
     ref: Optional[str] = None
     #: bring the clip's look toward the neighbours (default: on unless the offline generator made it)
     match: Optional[Literal["on", "off"]] = None
+    #: ask a model that makes sound for it, and place it under the clip (default: off, or ``--audio``)
+    audio: Optional[Literal["on", "off"]] = None
 
 
 class ColourMatch(Frozen):
@@ -157,6 +159,8 @@ class ConformTarget(Frozen):
     timecode: str
     codec: Codec = Codec.PRORES
     fit: Fit = Fit.FILL
+    #: carry the clip's sound, 48 kHz PCM of exactly the hole's length (see shotfill.media.audio)
+    audio: bool = False
 
 
 class GenerationRequest(Frozen):
@@ -181,6 +185,8 @@ class GenerationRequest(Frozen):
     shot_label: str = ""
     #: which take of its placeholder this is (1-based); part of the hash only when > 1
     take: int = 1
+    #: ask the model for sound (models with ``audio = true``); part of the hash only when True
+    audio: bool = False
     request_hash: str = ""
 
 
@@ -193,6 +199,16 @@ class GeneratedMedia(Frozen):
     #: the rate and frame count the service's file has, as probed on download
     fps: Optional[Rate] = None
     frames: Optional[int] = None
+
+
+class AudioInfo(Frozen):
+    """What ffprobe says of a file's first audio stream."""
+
+    codec: str
+    sample_rate: int
+    channels: int
+    #: samples in the stream, when the container tells them exactly (duration_ts at 1/sample_rate)
+    samples: Optional[int] = None
 
 
 class MediaInfo(Frozen):
@@ -212,6 +228,8 @@ class MediaInfo(Frozen):
     color_transfer: Optional[str] = None
     color_space: Optional[str] = None
     sample_aspect_ratio: Optional[str] = None
+    #: the first audio stream, if the file has one
+    audio: Optional[AudioInfo] = None
 
 
 # --------------------------------------------------------------------------- in-process hand-overs
@@ -284,6 +302,8 @@ class Placement:
     #: the file's first frame as a timecode frame count at the placeholder's rate; None: the
     #: placeholder's record frame minus ``source_in`` (what conform stamps on a generated file)
     media_start: Optional[int] = None
+    #: the file carries sound asked for (``audio=on``): it goes on an audio track under the clip
+    audio: bool = False
 
     @property
     def available(self) -> tuple[int, int]:
@@ -371,6 +391,8 @@ class Outcome:
     colour: Optional[ColourMatch] = None
     #: its clip's contact-sheet thumbnails, made with its media work (None: the report makes them)
     stills: Optional[ClipStills] = None
+    #: sound: None when not asked; else whether the conformed file carries it
+    audio: Optional[bool] = None
 
     @property
     def ok(self) -> bool:

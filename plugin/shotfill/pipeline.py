@@ -28,6 +28,7 @@ from shotfill.jobs.runner import Runner, RunSettings
 from shotfill.media.probe import probe
 from shotfill.model import (Codec, JobSpec, Loaded, Outcome, Placeholder, ReadResult, ScanResult,
                             TimelineInfo)
+from shotfill.plan import audio
 from shotfill.plan.preview import PlanPreview, preview_plans
 from shotfill.providers import provider_class, provider_endpoint
 from shotfill.rates import rate_str
@@ -69,11 +70,13 @@ class FillSettings:
     takes: Optional[int] = None
     #: ``--match on|off``: the colour match for the run (a note's ``match=`` wins)
     match: Optional[Literal["on", "off"]] = None
+    #: ``--audio``: ask models that make sound for it (a note's ``audio=on|off`` wins)
+    audio: bool = False
 
     def run_settings(self) -> RunSettings:
         return RunSettings(config=self.config, provider=self.provider, model=self.model, codec=self.codec,
                            concurrency=self.concurrency, max_cost=self.max_cost, resubmit=self.resubmit,
-                           takes=self.takes, match=self.match, stills=self.report)
+                           takes=self.takes, match=self.match, stills=self.report, audio=self.audio)
 
 
 @dataclass
@@ -207,13 +210,14 @@ def prepare(timeline: Path, settings: FillSettings, *, rate: Optional[Fraction] 
 
 
 def plans(loaded: Loaded, config: Settings, *, provider: Optional[str] = None, model: Optional[str] = None,
-          frames_dir: Optional[Path] = None, bodies: bool = False, takes: Optional[int] = None) -> list[PlanPreview]:
+          frames_dir: Optional[Path] = None, bodies: bool = False, takes: Optional[int] = None,
+          audio: bool = False) -> list[PlanPreview]:
     """The plan preview of a loaded timeline's usable placeholders (none while its size is unknown)."""
     if not loaded.info.width or not loaded.info.height:
         return []
     return preview_plans([ph for ph in loaded.scan.placeholders if not ph.problems], width=loaded.info.width,
                          height=loaded.info.height, settings=config, provider=provider, model=model,
-                         frames_dir=frames_dir, bodies=bodies, takes=takes)
+                         frames_dir=frames_dir, bodies=bodies, takes=takes, audio=audio)
 
 
 def dry_run(timeline: Path, settings: FillSettings, *, rate: Optional[Fraction] = None,
@@ -222,7 +226,7 @@ def dry_run(timeline: Path, settings: FillSettings, *, rate: Optional[Fraction] 
     loaded, _ = prepare(timeline, settings, rate=rate, resolution=resolution)
     with tempfile.TemporaryDirectory(prefix="shotfill-dry-") as tmp:
         return plans(loaded, settings.config, provider=settings.provider, model=settings.model,
-                     frames_dir=Path(tmp), bodies=True, takes=settings.takes)
+                     frames_dir=Path(tmp), bodies=True, takes=settings.takes, audio=settings.audio)
 
 
 @dataclass
@@ -277,6 +281,8 @@ def prepare_batch(items: list[BatchItem], settings: FillSettings, *, rate: Optio
         loaded, adapter = prepare(item.timeline, s, rate=rate, resolution=resolution)
         prepared.append((item, loaded, adapter))
     check_providers_ready([ph for _, loaded, _ in prepared for ph in loaded.scan.placeholders], settings)
+    audio.check([ph for _, loaded, _ in prepared for ph in loaded.scan.placeholders], settings.config,
+                provider=settings.provider, model=settings.model, audio=settings.audio)
     return prepared
 
 

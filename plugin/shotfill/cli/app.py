@@ -106,6 +106,9 @@ def _common_args(sp: argparse.ArgumentParser, many: bool = False) -> None:
     sp.add_argument("--markers", type=Path, metavar="FILE",
                     help="merge the markers of FILE onto the timeline (Resolve's 'Timeline Markers "
                          "to EDL' export, or any timeline ShotFill reads)")
+    sp.add_argument("--audio", action="store_true",
+                    help="ask models that make sound for it and place it on an audio track under each clip "
+                         "(a note's audio=on|off wins; default: off)")
 
 
 def fill_args(fp: argparse.ArgumentParser) -> None:
@@ -220,7 +223,8 @@ def cmd_scan(args: argparse.Namespace) -> int:
                   markers=_markers_arg(args))
     scan, info = loaded.scan, loaded.info
     planned = {row.id: row.plan_or_refusal()
-               for row in plans(loaded, settings, provider=args.provider, model=args.model, takes=args.takes)}
+               for row in plans(loaded, settings, provider=args.provider, model=args.model, takes=args.takes,
+                                audio=args.audio)}
     for w in scan.warnings:
         print(f"warning: {w}", file=sys.stderr)
     if args.json:
@@ -271,6 +275,7 @@ def _plan_line(plan: dict[str, Any], ph: Placeholder) -> str:
     cost, n = plan.get("estimated_cost"), plan.get("takes", 1)
     text = (f"plan: {plan['provider']} {plan['model']}: {_length(plan)} at {plan['size_label']}"
             + (f", {', '.join(uses)}" if uses else ", text only")
+            + (", with audio" if plan.get("audio") else "")
             + (f", {n} takes" if n > 1 else "")
             + (f", est. {cost * n:.2f}" + (f" ({cost:.2f} a take)" if n > 1 else "") if cost is not None
                else ", price unknown"))
@@ -305,7 +310,7 @@ def fill_settings(args: argparse.Namespace) -> tuple[list[BatchItem], FillSettin
                             media_search=args.media_search, allow_stray_markers=args.allow_stray_markers,
                             markers=_markers_arg(args), state_dir=args.state_dir, max_cost=args.max_cost,
                             resubmit=args.resubmit, report=not args.no_report, allow_long=args.allow_long,
-                            takes=args.takes, match=args.match)
+                            takes=args.takes, match=args.match, audio=args.audio)
     return items, settings, rate, res
 
 

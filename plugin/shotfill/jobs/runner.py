@@ -72,6 +72,8 @@ class RunSettings:
     match: Optional[Literal["on", "off"]] = None
     #: make each clip's report thumbnails with its media work (where it runs: a Dask worker, maybe)
     stills: bool = False
+    #: ``--audio``: ask models that make sound for it (a note's ``audio=on|off`` wins)
+    audio: bool = False
 
 
 def _timeline_dir(info: TimelineInfo) -> str:
@@ -161,7 +163,8 @@ class Runner:
             self.emit(spec.key, Stage.PLAN, ph.prompt)
             ps = PlanSettings(width=info.width or 0, height=info.height or 0,
                               provider=self.settings.provider or self.settings.config.default_provider,
-                              model=self.settings.model, references=tuple(self.settings.config.references))
+                              model=self.settings.model, references=tuple(self.settings.config.references),
+                              audio=self.settings.audio)
             frames_dir = self.state_dir / "frames" / _timeline_dir(info)
             req = await executor.cpu(plan_request, ph, ps, frames_dir, spec.take)
             out.request, out.before_frame, out.after_frame = req, req.first_frame, req.last_frame
@@ -223,7 +226,8 @@ class Runner:
             ph, info = spec.placeholder, spec.info
             assert info.width is not None and info.height is not None   # loading settled the size
             target = ConformTarget(width=info.width, height=info.height, rate=ph.rate, frames=ph.duration,
-                                   timecode=ph.timecode, codec=self.settings.codec, fit=ph.options.fit or Fit.FILL)
+                                   timecode=ph.timecode, codec=self.settings.codec, fit=ph.options.fit or Fit.FILL,
+                                   audio=req.audio)
             # Measured before conforming: a short clip is padded by holding its last frame.
             out.warnings += await executor.cpu(length_check, Path(gen.path), target)
             neighbours = (req.first_frame, req.last_frame)
@@ -233,13 +237,16 @@ class Runner:
             # Named by all that decides its bytes (fit and look are not in the request): look-alike holes of
             # two timelines sharing a media folder never write one file.
             lut = look.cube if look else None
-            decides = f"{req.request_hash}\0{target.model_dump_json()}" + (f"\0{look.digest}" if lut and look else "")
+            # (audio only when asked: the names of clips made before it existed stay as they were)
+            dumped = target.model_dump_json(exclude=None if target.audio else {"audio"})
+            decides = f"{req.request_hash}\0{dumped}" + (f"\0{look.digest}" if lut and look else "")
             tag = hashlib.sha256(decides.encode()).hexdigest()[:8]
             take = f"_take{spec.take}" if spec.take > 1 else ""
             dst = spec.media_dir / (f"{media_stem(Path(info.path).stem)}_{ph.id}{take}_{tag}"
                                     f"{self.settings.codec.suffix}")
             self.emit(spec.key, Stage.CONFORM, dst.name)
-            await executor.cpu(conform, Path(gen.path), dst, target, threads=threads, look=lut)
+            made = await executor.cpu(conform, Path(gen.path), dst, target, threads=threads, look=lut)
+            out.audio = (made.audio is not None) if req.audio else None
             if look is not None:
                 out.warnings += look.warnings
                 out.colour = await executor.cpu(match.result, look, dst, neighbours)

@@ -56,7 +56,8 @@ def _gather(spec: JobSpec, takes: list[Outcome]) -> Outcome:
     lead = filled[0] if filled else next((t for t in takes if t.status == "failed"), takes[0])
     out = Outcome(spec=replace(spec, takes=n), status=lead.status, media=lead.media, error=lead.error,
                   request=lead.request, provenance=lead.provenance, before_frame=lead.before_frame,
-                  after_frame=lead.after_frame, takes=takes, worker=lead.worker, colour=lead.colour)
+                  after_frame=lead.after_frame, takes=takes, worker=lead.worker, colour=lead.colour,
+                  audio=lead.audio)
     sent = [t.estimated_cost for t in takes if t.status != "skipped"]
     known = [c for c in sent if c is not None]
     out.estimated_cost = sum(known) if known else lead.estimated_cost if not sent else None
@@ -85,5 +86,7 @@ def placement(outcome: Outcome, active: Optional[int] = None) -> Placement:
     """Where a filled outcome's media goes: every filled take, the first (or ``active``) shown."""
     takes = filled_takes(outcome)
     chosen = next((t for t in takes if t.number == active), takes[0])
+    shown = next((t for t in outcome.takes or [outcome] if t.spec.take == chosen.number), outcome)
     return Placement(outcome.placeholder, chosen.media_path, chosen.provenance,
-                     takes=tuple(takes) if len(outcome.takes) > 1 else (), active=chosen.number)
+                     takes=tuple(takes) if len(outcome.takes) > 1 else (), active=chosen.number,
+                     audio=bool(shown.audio))

@@ -56,13 +56,15 @@ class PlanPreview(BaseModel):
 def preview_plans(placeholders: Iterable[Placeholder], *, width: int, height: int, settings: Settings,
                   provider: Optional[str] = None, model: Optional[str] = None,
                   frames_dir: Optional[Path] = None, bodies: bool = False,
-                  takes: Optional[int] = None) -> list[PlanPreview]:
+                  takes: Optional[int] = None, audio: bool = False) -> list[PlanPreview]:
     """The plan of each placeholder with the run's provider and model (a note's own choice wins).
 
     ``takes``: the run's ``--takes``; a note's ``takes=`` wins, the config's is the default.
+    ``audio``: the run's ``--audio``; a note's ``audio=`` wins.  A plan with sound says "with audio"
+    (``ServicePlan.audio`` and a note); a shot asking it of a model without sound is refused.
     """
     ps = PlanSettings(width=width, height=height, provider=provider or settings.default_provider, model=model,
-                      references=tuple(settings.references))
+                      references=tuple(settings.references), audio=audio)
     ctx = ProviderContext(settings=settings)
     providers: dict[str, Provider] = {}
     rows = []

@@ -87,7 +87,7 @@ def parse_note(text: str) -> Note:
     if "ref" in raw and not all(p.strip() for p in raw["ref"].split(",")):
         problems.append(f"option ref={raw.pop('ref')!r} is not valid: it must be image paths separated by commas")
     for key, value in raw.items():
-        if key == "match":
+        if key in ("match", "audio"):
             value = value.lower()
         try:
             ShotOptions.model_validate({key: value})
@@ -96,7 +96,7 @@ def parse_note(text: str) -> Note:
             allowed = (
                 "one of " + ", ".join(f.value for f in Fit) if key == "fit"
                 else "image paths separated by commas" if key == "ref"
-                else "a whole number" if key == "seed" else "on or off" if key == "match"
+                else "a whole number" if key == "seed" else "on or off" if key in ("match", "audio")
                 else f"a whole number from 1 to {MAX_TAKES}" if key == "takes" else "a non-empty value"
             )
             problems.append(f"option {key}={value!r} is not valid: it must be {allowed}")
