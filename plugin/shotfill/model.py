@@ -304,6 +304,8 @@ class Placement:
     media_start: Optional[int] = None
     #: the file carries sound asked for (``audio=on``): it goes on an audio track under the clip
     audio: bool = False
+    #: its channels (48 kHz PCM, exactly the hole's length: shotfill.media.audio)
+    audio_channels: int = 2
 
     @property
     def available(self) -> tuple[int, int]:
@@ -391,8 +393,9 @@ class Outcome:
     colour: Optional[ColourMatch] = None
     #: its clip's contact-sheet thumbnails, made with its media work (None: the report makes them)
     stills: Optional[ClipStills] = None
-    #: sound: None when not asked; else whether the conformed file carries it
+    #: sound: None when not asked; else whether the conformed file carries it (and in how many channels)
     audio: Optional[bool] = None
+    audio_channels: int = 0
 
     @property
     def ok(self) -> bool:

@@ -248,7 +248,8 @@ class FakeOpenAI(FakeService):
             return oai_error(400, "Only the video variant is served by this fake.", param="variant")
         if self.downloads_expired:
             return oai_error(404, "The video content has expired.", code="video_expired")
-        reply = self.video_reply()
+        # /v1/videos has no audio switch: Sora 2 makes its synced sound with every clip.
+        reply = self.video_reply(sound=True)
         reply.headers["Content-Type"] = "video/mp4"
         return reply
 

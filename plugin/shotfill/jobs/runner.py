@@ -247,6 +247,7 @@ class Runner:
             self.emit(spec.key, Stage.CONFORM, dst.name)
             made = await executor.cpu(conform, Path(gen.path), dst, target, threads=threads, look=lut)
             out.audio = (made.audio is not None) if req.audio else None
+            out.audio_channels = made.audio.channels if made.audio else 0
             if look is not None:
                 out.warnings += look.warnings
                 out.colour = await executor.cpu(match.result, look, dst, neighbours)

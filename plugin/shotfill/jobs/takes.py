@@ -57,7 +57,7 @@ def _gather(spec: JobSpec, takes: list[Outcome]) -> Outcome:
     out = Outcome(spec=replace(spec, takes=n), status=lead.status, media=lead.media, error=lead.error,
                   request=lead.request, provenance=lead.provenance, before_frame=lead.before_frame,
                   after_frame=lead.after_frame, takes=takes, worker=lead.worker, colour=lead.colour,
-                  audio=lead.audio)
+                  audio=lead.audio, audio_channels=lead.audio_channels)
     sent = [t.estimated_cost for t in takes if t.status != "skipped"]
     known = [c for c in sent if c is not None]
     out.estimated_cost = sum(known) if known else lead.estimated_cost if not sent else None
@@ -89,4 +89,4 @@ def placement(outcome: Outcome, active: Optional[int] = None) -> Placement:
     shown = next((t for t in outcome.takes or [outcome] if t.spec.take == chosen.number), outcome)
     return Placement(outcome.placeholder, chosen.media_path, chosen.provenance,
                      takes=tuple(takes) if len(outcome.takes) > 1 else (), active=chosen.number,
-                     audio=bool(shown.audio))
+                     audio=bool(shown.audio), audio_channels=shown.audio_channels or 2)
