@@ -396,3 +396,52 @@ def test_edl_output_has_an_audio_event_for_the_sound(tmp_path, monkeypatch, caps
     assert [(s, d) for s, d, _ in placed] == [(start + 20, 47)]
     media = Path(placed[0][2].media_reference.target_url.replace("file://", ""))
     assert_sound(media, 47, rate)
+
+
+@pytest.mark.slow
+def test_fcp7_xml_output_has_linked_audio_clipitems_on_a_new_audio_track(tmp_path, monkeypatch, capsys, sounding):
+    from test_fcp7_splice import DOC
+    monkeypatch.setenv(KEY_ENV["openai"], KEY)
+    doc = (DOC.replace("<comment>seed=3</comment>", "<comment>seed=3 | audio=on</comment>")
+              .replace("GEN: the harbour at night</name>", "GEN: the harbour at night | audio=on</name>"))
+    assert doc.count("audio=on") == 2
+    src = tmp_path / "cut.xml"
+    src.write_bytes(doc.encode())
+    with FakeOpenAI(b"", key=KEY) as fake:
+        fake.video = fake.sounding_video = sounding
+        out = tmp_path / "filled.xml"
+        _fill(["fill", str(src), "--config", str(config(tmp_path, fake.url)), "-o", str(out), "-q"], capsys)
+    text = out.read_bytes().decode()
+    assert text.count("\r\n") == text.count("\n")                        # the editor's line endings kept
+    root = ET.fromstring(text.encode())
+    audio_tracks = root.findall("./sequence/media/audio/track")
+    assert len(audio_tracks) == 2                                           # the editor's, then ShotFill's
+    ours = audio_tracks[1].findall("clipitem")
+    assert [(c.findtext("start"), c.findtext("end")) for c in ours] == [("30", "45"), ("45", "60")]
+    video = {c.findtext("name"): c for c in root.iter("clipitem") if (c.findtext("name") or "").startswith("GEN")}
+    for sound in ours:
+        picture = video[sound.findtext("name").removesuffix(" audio")]
+        fid = picture.find("file").get("id")
+        assert sound.find("file").get("id") == fid and list(sound.find("file")) == []      # the same file, by id
+        media = picture.find("file/media/audio")
+        assert (media.findtext("samplecharacteristics/samplerate"), media.findtext("samplecharacteristics/depth"),
+                media.findtext("channelcount")) == ("48000", "24", "1")
+        assert (sound.findtext("in"), sound.findtext("out")) == (picture.findtext("in"), picture.findtext("out"))
+    # the gap's new clipitem and its sound are linked to each other (the slug keeps its own link only)
+    gap_pic = video[ours[1].findtext("name").removesuffix(" audio")]
+    want = [(gap_pic.get("id"), "video", "1", "3"), (ours[1].get("id"), "audio", "2", "2")]
+    for el in (gap_pic, ours[1]):
+        assert [(lk.findtext("linkclipref"), lk.findtext("mediatype"), lk.findtext("trackindex"),
+                 lk.findtext("clipindex")) for lk in el.findall("link")] == want
+    slug_pic = video[ours[0].findtext("name").removesuffix(" audio")]
+    assert [lk.findtext("linkclipref") for lk in slug_pic.findall("link")] == ["clipitem-2"]
+    # read back with OTIO's FCP 7 XML adapter: the sound at the clips' record frames and lengths
+    tl = otio.adapters.read_from_file(str(out), adapter_name="fcp_xml")
+    tl = tl if isinstance(tl, otio.schema.Timeline) else next(iter(tl))
+    placed = [(t.range_of_child(c).start_time.to_frames(), c.duration().to_frames())
+              for t in tl.audio_tracks()[1:] for c in t if isinstance(c, otio.schema.Clip)]
+    assert placed == [(30, 15), (45, 15)]
+    for sound in ours:
+        path = Path(otio.url_utils.filepath_from_url(video[sound.findtext("name").removesuffix(" audio")]
+                                                     .findtext("file/pathurl").replace("file://localhost", "file://")))
+        assert_sound(path, 15, R30)
