@@ -165,11 +165,11 @@ def test_each_service_gets_its_own_audio_switch(tmp_path, monkeypatch, provider,
 
 def test_a_model_without_audio_is_refused_in_scan_and_fill(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv(KEY_ENV["veo"], KEY)
     cfg = config(tmp_path, "http://127.0.0.1:9", "runway")
     monkeypatch.setenv(KEY_ENV["runway"], KEY)
     src = otio_cut(tmp_path, R24, "a fox | audio=on model=gen4.5")
-    plain = otio_cut(tmp_path / "p", R24, "a fox") if (tmp_path / "p").mkdir() is None else None
+    (tmp_path / "p").mkdir()
+    plain = otio_cut(tmp_path / "p", R24, "a fox")
     assert main(["scan", str(src), "--config", str(cfg), "--resolution", "1280x720"]) == 0
     out = capsys.readouterr().out
     assert "REFUSED: audio=on asks for sound, but runway gen4.5 makes none" in out
@@ -323,7 +323,6 @@ def _fcpxml_doc() -> str:
 @pytest.mark.slow
 def test_fcpxml_output_carries_the_sound_under_the_clip_and_is_dtd_valid(tmp_path, monkeypatch, capsys, sounding):
     from fcpxml_dtd import xmllint_valid
-    from test_fcpxml_splice import START
     monkeypatch.setenv(KEY_ENV["openai"], KEY)
     src = tmp_path / "cut.fcpxml"
     src.write_text(_fcpxml_doc())
@@ -359,7 +358,6 @@ def test_fcpxml_output_carries_the_sound_under_the_clip_and_is_dtd_valid(tmp_pat
         ("GEN V1_01000100", 24), ("GEN V1_01000112", 36), ("b", 46)]
     media = Path(otio.url_utils.filepath_from_url(asset.find("media-rep").get("src")))
     assert_sound(media, 12, R24)
-    assert media.exists() and START
 
 
 @pytest.mark.slow
