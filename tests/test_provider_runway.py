@@ -124,9 +124,9 @@ def test_veo31_vertical_with_first_and_last_frames_and_a_negative_prompt(fake, k
     [post] = posts(fake)
     assert post.path == "/v1/image_to_video"
     body = post.json
-    assert set(body) == {"model", "promptText", "ratio", "duration", "promptImage", "negativePrompt"}
-    assert (body["model"], body["ratio"], body["duration"], body["negativePrompt"]) == (
-        "veo3.1", "1080:1920", 6, "text, watermark")
+    assert set(body) == {"model", "promptText", "ratio", "duration", "promptImage", "negativePrompt", "audio"}
+    assert (body["model"], body["ratio"], body["duration"], body["negativePrompt"], body["audio"]) == (
+        "veo3.1", "1080:1920", 6, "text, watermark", False)      # sound not asked for: said so (it is priced)
     assert [(i["position"], data_uri_bytes(i["uri"])) for i in body["promptImage"]] == [
         ("first", first.read_bytes()), ("last", last.read_bytes())]
     assert Path(media.path).read_bytes() == small_video

@@ -144,6 +144,8 @@ class ModelRules(BaseModel):
     audio: Optional[StrictBool] = None
     #: per second of video: one price, or one per size ("1280x720", "720p", "16:9")
     price_per_second: Optional[Price | dict[str, Price]] = None
+    #: the same, when sound is asked for and the service charges more for it (absent: price_per_second)
+    audio_price_per_second: Optional[Price | dict[str, Price]] = None
     #: it can continue a clip from its last frame
     extend: Optional[StrictBool] = None
     #: where these rules were read, and when

@@ -83,6 +83,8 @@ class ShotOptions(Frozen):
     match: Optional[Literal["on", "off"]] = None
     #: ``handles``: fill the hole from the neighbour's own unused media (free), refused when it cannot cover it
     source: Optional[Literal["handles"]] = None
+    #: ask a model that makes sound for it, and place it under the clip (default: off, or ``--audio``)
+    audio: Optional[Literal["on", "off"]] = None
 
 
 class ColourMatch(Frozen):
@@ -165,6 +167,8 @@ class ConformTarget(Frozen):
     timecode: str
     codec: Codec = Codec.PRORES
     fit: Fit = Fit.FILL
+    #: carry the clip's sound, 48 kHz PCM of exactly the hole's length (see shotfill.media.audio)
+    audio: bool = False
 
 
 class GenerationRequest(Frozen):
@@ -200,6 +204,8 @@ class GenerationRequest(Frozen):
     #: handle frames a side included in ``frames`` (``timecode`` is then the hole's minus these);
     #: part of the hash only when > 0
     handles: int = Field(default=0, ge=0)
+    #: ask the model for sound (models with ``audio = true``); part of the hash only when True
+    audio: bool = False
     request_hash: str = ""
 
 
@@ -239,6 +245,16 @@ class GeneratedMedia(Frozen):
     frames: Optional[int] = None
 
 
+class AudioInfo(Frozen):
+    """What ffprobe says of a file's first audio stream."""
+
+    codec: str
+    sample_rate: int
+    channels: int
+    #: samples in the stream, when the container tells them exactly (duration_ts at 1/sample_rate)
+    samples: Optional[int] = None
+
+
 class MediaInfo(Frozen):
     """What ffprobe says of a video file's first video stream."""
 
@@ -256,6 +272,8 @@ class MediaInfo(Frozen):
     color_transfer: Optional[str] = None
     color_space: Optional[str] = None
     sample_aspect_ratio: Optional[str] = None
+    #: the first audio stream, if the file has one
+    audio: Optional[AudioInfo] = None
 
 
 # --------------------------------------------------------------------------- in-process hand-overs
@@ -328,6 +346,10 @@ class Placement:
     #: the file's first frame as a timecode frame count at the placeholder's rate; None: the
     #: placeholder's record frame minus ``source_in`` (what conform stamps on a generated file)
     media_start: Optional[int] = None
+    #: the file carries sound asked for (``audio=on``): it goes on an audio track under the clip
+    audio: bool = False
+    #: its channels (48 kHz PCM, exactly the hole's length: shotfill.media.audio)
+    audio_channels: int = 2
 
     @property
     def available(self) -> tuple[int, int]:
@@ -419,6 +441,9 @@ class Outcome:
     segments: list[Segment] = field(default_factory=list)
     #: the handles asked for and made (None: none asked for)
     handles: Optional[Handles] = None
+    #: sound: None when not asked; else whether the conformed file carries it (and in how many channels)
+    audio: Optional[bool] = None
+    audio_channels: int = 0
 
     @property
     def ok(self) -> bool:

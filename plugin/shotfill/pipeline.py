@@ -28,6 +28,7 @@ from shotfill.jobs.runner import Runner, RunSettings
 from shotfill.media.probe import probe
 from shotfill.model import (Codec, JobSpec, Loaded, Outcome, Placeholder, ReadResult, ScanResult,
                             TimelineInfo)
+from shotfill.plan import audio
 from shotfill.plan.preview import PlanPreview, preview_plans
 from shotfill.providers import provider_class, provider_endpoint
 from shotfill.rates import rate_str
@@ -74,12 +75,14 @@ class FillSettings:
     match: Optional[Literal["on", "off"]] = None
     #: ``--prefer-handles``: fill a hole from a neighbour's own media wherever it covers it (free)
     prefer_handles: bool = False
+    #: ``--audio``: ask models that make sound for it (a note's ``audio=on|off`` wins)
+    audio: bool = False
 
     def run_settings(self) -> RunSettings:
         return RunSettings(config=self.config, provider=self.provider, model=self.model, codec=self.codec,
                            concurrency=self.concurrency, max_cost=self.max_cost, resubmit=self.resubmit,
                            takes=self.takes, match=self.match, stills=self.report,
-                           handles=self.handles)
+                           handles=self.handles, audio=self.audio)
 
 
 @dataclass
@@ -215,14 +218,14 @@ def prepare(timeline: Path, settings: FillSettings, *, rate: Optional[Fraction] 
 def plans(loaded: Loaded, config: Settings, *, provider: Optional[str] = None, model: Optional[str] = None,
           frames_dir: Optional[Path] = None, bodies: bool = False, takes: Optional[int] = None,
           prefer_handles: bool = False, handles: Optional[int] = None,
-          match: Optional[Literal["on", "off"]] = None) -> list[PlanPreview]:
+          match: Optional[Literal["on", "off"]] = None, audio: bool = False) -> list[PlanPreview]:
     """The plan preview of a loaded timeline's usable placeholders (none while its size is unknown)."""
     if not loaded.info.width or not loaded.info.height:
         return []
     return preview_plans([ph for ph in loaded.scan.placeholders if not ph.problems], width=loaded.info.width,
                          height=loaded.info.height, settings=config, provider=provider, model=model,
                          frames_dir=frames_dir, bodies=bodies, takes=takes, prefer_handles=prefer_handles,
-                         handles=handles, match=match)
+                         handles=handles, match=match, audio=audio)
 
 
 def dry_run(timeline: Path, settings: FillSettings, *, rate: Optional[Fraction] = None,
@@ -232,7 +235,8 @@ def dry_run(timeline: Path, settings: FillSettings, *, rate: Optional[Fraction] 
     with tempfile.TemporaryDirectory(prefix="shotfill-dry-") as tmp:
         return plans(loaded, settings.config, provider=settings.provider, model=settings.model,
                      frames_dir=Path(tmp), bodies=True, takes=settings.takes,
-                     prefer_handles=settings.prefer_handles, handles=settings.handles, match=settings.match)
+                     prefer_handles=settings.prefer_handles, handles=settings.handles, match=settings.match,
+                     audio=settings.audio)
 
 
 @dataclass
@@ -289,6 +293,9 @@ def prepare_batch(items: list[BatchItem], settings: FillSettings, *, rate: Optio
         prepared.append((item, loaded, adapter))
     check_providers_ready([ph for _, loaded, _ in prepared for ph in loaded.scan.placeholders
                            if serving(ph, settings.prefer_handles) is None], settings)
+    audio.check([ph for _, loaded, _ in prepared for ph in loaded.scan.placeholders
+                 if serving(ph, settings.prefer_handles) is None], settings.config,
+                provider=settings.provider, model=settings.model, audio=settings.audio)
     return prepared
 
 

@@ -317,7 +317,8 @@ class FakeOpenAI(FakeService):
             return oai_error(400, "Only the video variant is served by this fake.", param="variant")
         if self.downloads_expired:
             return oai_error(404, "The video content has expired.", code="video_expired")
-        reply = self.video_reply()
+        # /v1/videos has no audio switch: Sora 2 makes its synced sound with every clip.
+        reply = self.video_reply(sound=True)
         if self.video_for is not None and reply.status == 200:
             reply.body = self.video_for(job["number"])
         reply.headers["Content-Type"] = "video/mp4"

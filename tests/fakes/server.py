@@ -77,6 +77,8 @@ class FakeService:
 
     def __init__(self, video: bytes = b"") -> None:
         self.video = video
+        #: the result served when sound was asked for (a clip with an audio stream); empty: ``video``
+        self.sounding_video: bytes = b""
         self.requests: list[Recorded] = []
         self.jobs: dict[str, dict[str, Any]] = {}
         self._routes: list[tuple[str, re.Pattern[str], Handler]] = []
@@ -180,7 +182,11 @@ class FakeService:
     def expire_downloads(self, expired: bool = True) -> None:
         self.downloads_expired = expired
 
-    def video_reply(self) -> Reply:
+    def result(self, sound: bool) -> bytes:
+        """The clip a job makes: with an audio stream when sound was asked for and the test gave one."""
+        return self.sounding_video if sound and self.sounding_video else self.video
+
+    def video_reply(self, sound: bool = False) -> Reply:
         """Serve the video, or the service's answer for an expired / truncated link."""
         if self.downloads_expired:
             return Reply(403, b"<Error><Code>AccessDenied</Code><Message>Request has expired</Message></Error>",
@@ -189,7 +195,7 @@ class FakeService:
             truncate = self._truncate_downloads > 0
             if truncate:
                 self._truncate_downloads -= 1
-        return Reply(200, self.video, {"Content-Type": "video/mp4"}, truncate=truncate)
+        return Reply(200, self.result(sound), {"Content-Type": "video/mp4"}, truncate=truncate)
 
     def count(self, pattern: str) -> int:
         return sum(1 for r in self.requests if fnmatch.fnmatch(r.key, pattern))

@@ -257,6 +257,7 @@ class FakeVeo(FakeService):
                 resp.update({"raiMediaFilteredCount": 1, "raiMediaFilteredReasons": job["filtered"]})
             else:
                 resp.update({"raiMediaFilteredCount": 0, "videos": [
-                    {"bytesBase64Encoded": base64.b64encode(self.video).decode(), "mimeType": "video/mp4"}]})
+                    {"bytesBase64Encoded": base64.b64encode(self.result(job["body"]["parameters"].get("generateAudio")
+                                                                       is True)).decode(), "mimeType": "video/mp4"}]})
             out["response"] = resp
         return Reply(200, out)

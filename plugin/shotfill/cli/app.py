@@ -118,6 +118,9 @@ def _common_args(sp: argparse.ArgumentParser, many: bool = False) -> None:
     sp.add_argument("--markers", type=Path, metavar="FILE",
                     help="merge the markers of FILE onto the timeline (Resolve's 'Timeline Markers "
                          "to EDL' export, or any timeline ShotFill reads)")
+    sp.add_argument("--audio", action="store_true",
+                    help="ask models that make sound for it and place it on an audio track under each clip "
+                         "(a note's audio=on|off wins; default: off)")
 
 
 def fill_args(fp: argparse.ArgumentParser) -> None:
@@ -230,7 +233,8 @@ def cmd_scan(args: argparse.Namespace) -> int:
     scan, info = loaded.scan, loaded.info
     planned = {row.id: row.plan_or_refusal()
                for row in plans(loaded, settings, provider=args.provider, model=args.model, takes=args.takes,
-                                prefer_handles=args.prefer_handles, handles=args.handles, match=args.match)}
+                                prefer_handles=args.prefer_handles, handles=args.handles, match=args.match,
+                                audio=args.audio)}
     for w in scan.warnings:
         print(f"warning: {w}", file=sys.stderr)
     if args.json:
@@ -285,6 +289,7 @@ def _plan_line(plan: dict[str, Any], ph: Placeholder) -> str:
     cost, n = plan.get("estimated_cost"), plan.get("takes", 1)
     text = (f"plan: {plan['provider']} {plan['model']}: {_length(plan)} at {plan['size_label']}"
             + (f", {', '.join(uses)}" if uses else ", text only")
+            + (", with audio" if plan.get("audio") else "")
             + (f", {n} takes" if n > 1 else "")
             + (f", handles {plan['handles_made']} frames each side" if plan.get("handles_made") else "")
             + (f", est. {cost * n:.2f}" + (f" ({cost:.2f} a take)" if n > 1 else "") if cost is not None
@@ -328,7 +333,7 @@ def fill_settings(args: argparse.Namespace) -> tuple[list[BatchItem], FillSettin
                             markers=_markers_arg(args), state_dir=args.state_dir, max_cost=args.max_cost,
                             resubmit=args.resubmit, report=not args.no_report, allow_long=args.allow_long,
                             takes=args.takes, match=args.match, prefer_handles=args.prefer_handles,
-                            handles=args.handles)
+                            handles=args.handles, audio=args.audio)
     return items, settings, rate, res
 
 

@@ -85,7 +85,8 @@ def fill_options(args: argparse.Namespace) -> list[str]:
     if args.max_cost is not None:
         words += ["--max-cost", repr(args.max_cost)]
     for flag, on in (("--relative-paths", args.relative_paths), ("--allow-long", args.allow_long),
-                     ("--allow-stray-markers", args.allow_stray_markers), ("--no-report", args.no_report)):
+                     ("--allow-stray-markers", args.allow_stray_markers), ("--no-report", args.no_report),
+                     ("--audio", args.audio)):
         if on:
             words.append(flag)
     return words

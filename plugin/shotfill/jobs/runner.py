@@ -76,6 +76,8 @@ class RunSettings:
     match: Optional[Literal["on", "off"]] = None
     #: make each clip's report thumbnails with its media work (where it runs: a Dask worker, maybe)
     stills: bool = False
+    #: ``--audio``: ask models that make sound for it (a note's ``audio=on|off`` wins)
+    audio: bool = False
 
 
 def _timeline_dir(info: TimelineInfo) -> str:
@@ -166,7 +168,8 @@ class Runner:
             self.emit(spec.key, Stage.PLAN, ph.prompt)
             ps = PlanSettings(width=info.width or 0, height=info.height or 0,
                               provider=self.settings.provider or self.settings.config.default_provider,
-                              model=self.settings.model, references=tuple(self.settings.config.references))
+                              model=self.settings.model, references=tuple(self.settings.config.references),
+                              audio=self.settings.audio)
             frames_dir = self.state_dir / "frames" / _timeline_dir(info)
             hole = preview_request(ph, ps, spec.take)   # no frame read: enough to know what length the model makes
             out.handles = handles.fit(hole, handles.asked(ph, self.settings.handles, self.settings.config.handles),
@@ -260,7 +263,8 @@ class Runner:
             # With handles the file is the hole plus req.handles frames each side, its timecode that many earlier.
             target = ConformTarget(width=info.width, height=info.height, rate=ph.rate,
                                    frames=ph.duration + 2 * req.handles, timecode=req.timecode,
-                                   codec=self.settings.codec, fit=ph.options.fit or Fit.FILL)
+                                   codec=self.settings.codec, fit=ph.options.fit or Fit.FILL,
+                                   audio=req.audio)
             # Measured before conforming: a short clip is padded by holding its last frame.
             for part in segments.parts(out, made) if made else []:
                 out.warnings += await executor.cpu(length_check, Path(part.path),
@@ -275,17 +279,22 @@ class Runner:
             # Named by all that decides its bytes (fit and look are not in the request): look-alike holes of
             # two timelines sharing a media folder never write one file.
             lut = look.cube if look else None
-            decides = f"{req.request_hash}\0{target.model_dump_json()}" + (f"\0{look.digest}" if lut and look else "") + (
+            # (audio only when asked: the names of clips made before it existed stay as they were)
+            dumped = target.model_dump_json(exclude=None if target.audio else {"audio"})
+            decides = f"{req.request_hash}\0{dumped}" + (f"\0{look.digest}" if lut and look else "") + (
                 "".join(f"\0{s.request_hash}" for s in out.segments))
             tag = hashlib.sha256(decides.encode()).hexdigest()[:8]
             take = f"_take{spec.take}" if spec.take > 1 else ""
             dst = spec.media_dir / (f"{media_stem(Path(info.path).stem)}_{ph.id}{take}_{tag}"
                                     f"{self.settings.codec.suffix}")
             self.emit(spec.key, Stage.CONFORM, dst.name)
-            if made:
-                await executor.cpu(conform_joined, segments.parts(out, made), dst, target, threads=threads, look=lut)
+            if made:   # segments are joined picture only: the sound of several services' clips is not spliced
+                result = await executor.cpu(conform_joined, segments.parts(out, made), dst, target.model_copy(
+                    update={"audio": False}), threads=threads, look=lut)
             else:
-                await executor.cpu(conform, Path(gen.path), dst, target, threads=threads, look=lut)
+                result = await executor.cpu(conform, Path(gen.path), dst, target, threads=threads, look=lut)
+            out.audio = (result.audio is not None) if req.audio else None
+            out.audio_channels = result.audio.channels if result.audio else 0
             if look is not None:
                 out.warnings += look.warnings
                 out.colour = await executor.cpu(match.result, look, dst, neighbours, span=hole_span)

@@ -58,7 +58,8 @@ def _gather(spec: JobSpec, takes: list[Outcome]) -> Outcome:
     out = Outcome(spec=replace(spec, takes=n), status=lead.status, media=lead.media, error=lead.error,
                   request=lead.request, provenance=lead.provenance, before_frame=lead.before_frame,
                   after_frame=lead.after_frame, takes=takes, worker=lead.worker, colour=lead.colour,
-                  segments=lead.segments, handles=lead.handles)
+                  segments=lead.segments, handles=lead.handles,
+                  audio=lead.audio, audio_channels=lead.audio_channels)
     sent = [t.estimated_cost for t in takes if t.status != "skipped"]
     known = [c for c in sent if c is not None]
     out.estimated_cost = sum(known) if known else lead.estimated_cost if not sent else None
@@ -93,7 +94,9 @@ def placement(outcome: Outcome, active: Optional[int] = None) -> Placement:
     ph = outcome.placeholder
     # With handles the file starts h frames before the hole (wrapped at midnight, as its timecode is).
     h = outcome.request.handles if outcome.request is not None else 0
+    shown = next((t for t in outcome.takes or [outcome] if t.spec.take == chosen.number), outcome)
     return Placement(ph, chosen.media_path, chosen.provenance,
                      takes=tuple(takes) if len(outcome.takes) > 1 else (), active=chosen.number,
                      source_in=h, media_frames=ph.duration + 2 * h,
-                     media_start=frames_before(ph.record_frame, h, ph.rate, ";" in ph.timecode))
+                     media_start=frames_before(ph.record_frame, h, ph.rate, ";" in ph.timecode),
+                     audio=bool(shown.audio), audio_channels=shown.audio_channels or 2)

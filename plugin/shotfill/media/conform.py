@@ -37,7 +37,7 @@ import ffmpeg
 
 from shotfill.system.files import atomic_path
 from shotfill.errors import ConformError, UsageError
-from shotfill.media import tools
+from shotfill.media import audio, tools
 from shotfill.media.probe import probe
 from shotfill.model import Codec, ConformTarget, Fit, MediaInfo
 from shotfill.rates import rate_str
@@ -80,9 +80,17 @@ def conform_argv(
 
     ``look`` is a ``.cube`` 3D LUT (the colour match) applied in the same pass, before the fit.
     """
-    v = _fitted(_retimed(ffmpeg.input(tools.file_url(src.path))["v:0"], target.rate, target.frames), src, target, look)
-    v = tag_bt709(v)
-    out = ffmpeg.output(v, tools.file_url(dst), **encode_kwargs(target, threads=threads))
+    inp = ffmpeg.input(tools.file_url(src.path))
+    v = tag_bt709(_fitted(_retimed(inp["v:0"], target.rate, target.frames), src, target, look))
+    if audio.carries(target, src):
+        # Sound asked for and present: the same pass makes it exactly the hole's length (media.audio).
+        a = audio.filters(inp["a:0"], target)
+        # No -frames:v here: ffmpeg 6.0 ends the whole output when the picture reaches it, cutting the
+        # sound short (99179 of 100100 samples); trim has already made the picture exactly that long.
+        kwargs = {k: x for k, x in encode_kwargs(target, threads=threads).items() if k not in ("an", "frames:v")}
+        out = ffmpeg.output(v, a, tools.file_url(dst), **kwargs, **audio.encode_kwargs(target))
+    else:
+        out = ffmpeg.output(v, tools.file_url(dst), **encode_kwargs(target, threads=threads))
     return tools.compile_argv(out)
 
 
@@ -248,6 +256,12 @@ def _even(x: Fraction | int, *, down: bool = False) -> int:
 
 def matches(info: MediaInfo, target: ConformTarget) -> bool:
     """True when ``info`` can be used as it is: only its timecode may still differ."""
+    # Sound too: none unless asked for, and then exactly the PCM the conform makes.
+    return picture_matches(info, target) and audio.matches(info.audio, target, source_has=info.audio is not None)
+
+
+def picture_matches(info: MediaInfo, target: ConformTarget) -> bool:
+    """True when ``info``'s picture needs no encode (its timecode and sound may still differ)."""
     spec = CODECS[target.codec]
     return (
         (info.width, info.height) == (target.width, target.height)
@@ -261,10 +275,13 @@ def matches(info: MediaInfo, target: ConformTarget) -> bool:
     )
 
 
-def problems(info: MediaInfo, target: ConformTarget) -> list[str]:
-    """What is wrong with a conformed file, in an editor's words; empty when it is right."""
+def problems(info: MediaInfo, target: ConformTarget, *, sound: bool = False) -> list[str]:
+    """What is wrong with a conformed file, in an editor's words; empty when it is right.
+
+    ``sound``: the file must carry the clip's sound (asked for, and the source had some).
+    """
     spec = CODECS[target.codec]
-    found: list[str] = []
+    found: list[str] = audio.problems(info.audio, target, sound)
     if (info.width, info.height) != (target.width, target.height):
         found.append(f"size is {info.width}x{info.height}, not {target.width}x{target.height}")
     if info.rate != target.rate:
@@ -336,24 +353,27 @@ def conform(
         return src
 
     with atomic_path(dst) as tmp:
-        if look is not None or not matches(src, target):
+        sound_to_make = audio.carries(target, src) and not matches(src, target)
+        if look is not None or not picture_matches(src, target) or sound_to_make:
             tools.run(conform_argv(src, tmp, target, threads=threads, look=look), what=f"conforming {src_path}")
-        elif src.timecode == target.timecode and Path(src_path).suffix.lower() == dst.suffix.lower():
+        elif (src.timecode == target.timecode and Path(src_path).suffix.lower() == dst.suffix.lower()
+              and matches(src, target)):
             # Same bytes: a hard link costs no disk (media never changes once written).
             try:
                 os.link(src_path, tmp)
             except OSError:
                 shutil.copyfile(src_path, tmp)
         else:
+            # A new timecode, or sound not asked for to drop: a stream copy either way.
             tools.run(_restamp_argv(src, tmp, target), what=f"setting the timecode of {src_path}")
-        result = _checked(tmp, dst, target, str(src_path))
+        result = _checked(tmp, dst, target, str(src_path), sound=audio.carries(target, src))
     return result.model_copy(update={"path": str(dst)})
 
 
-def _checked(tmp: Path, dst: Path, target: ConformTarget, source: str) -> MediaInfo:
+def _checked(tmp: Path, dst: Path, target: ConformTarget, source: str, *, sound: bool = False) -> MediaInfo:
     """What ffprobe finds in the written file; ConformError unless it is exactly what was asked."""
     result = probe(tmp)
-    wrong = problems(result, target)
+    wrong = problems(result, target, sound=sound)
     if wrong:
         raise ConformError(
             f"{dst}: the conformed file is wrong: " + "; ".join(wrong),
@@ -365,10 +385,13 @@ def _checked(tmp: Path, dst: Path, target: ConformTarget, source: str) -> MediaI
 def _restamp_argv(src: MediaInfo, dst: str | os.PathLike[str], target: ConformTarget) -> list[str]:
     """Stream copy that only rewrites the container (and so the timecode track)."""
     spec = CODECS[target.codec]
-    v = ffmpeg.input(tools.file_url(src.path))["v:0"]
+    inp = ffmpeg.input(tools.file_url(src.path))
+    # Sound already exact (``matches``) is copied with the picture; otherwise there is none to keep.
+    streams = [inp["v:0"], inp["a:0"]] if audio.carries(target, src) else [inp["v:0"]]
+    sound: dict[str, Any] = {"c:a": "copy"} if len(streams) > 1 else {"an": None}
     out = ffmpeg.output(
-        v, tools.file_url(dst),
-        **{"c:v": "copy", "timecode": target.timecode, "an": None, "sn": None, "dn": None,
+        *streams, tools.file_url(dst),
+        **{"c:v": "copy", "timecode": target.timecode, **sound, "sn": None, "dn": None,
            "map_metadata": -1, "map_chapters": -1, "format": spec.muxer, **dict(spec.extra)},
     )
     return tools.compile_argv(out)

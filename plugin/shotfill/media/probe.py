@@ -26,7 +26,7 @@ from typing import Any
 
 from shotfill.errors import MediaError
 from shotfill.media import tools
-from shotfill.model import MediaInfo
+from shotfill.model import AudioInfo, MediaInfo
 from shotfill.rates import normalize_rate
 
 _UNKNOWN = {"", "unknown", "unspecified", "N/A", "0:1", "0/0"}
@@ -107,8 +107,24 @@ def _probe(p: Path) -> tuple[MediaInfo, Fraction | None]:
         color_transfer=_known(video.get("color_transfer")),
         color_space=_known(video.get("color_space")),
         sample_aspect_ratio=_known(video.get("sample_aspect_ratio")),
+        audio=_audio(streams),
     )
     return info, (_start_offset(video, data.get("format") or {}) if from_container else None)
+
+
+def _audio(streams: list[dict[str, Any]]) -> AudioInfo | None:
+    """The first audio stream: codec, rate, channels, and its samples where the container counts them."""
+    audio = next((s for s in streams if s.get("codec_type") == "audio"), None)
+    if audio is None:
+        return None
+    rate = _int(audio.get("sample_rate")) or 0
+    samples = None
+    tb, ts = _fraction(audio.get("time_base")), _int(audio.get("duration_ts"))
+    if tb is not None and ts is not None and rate > 0:
+        exact = ts * tb * rate        # duration_ts at 1/sample_rate (mov, mp4) is the sample count
+        samples = int(exact) if exact.denominator == 1 else None
+    return AudioInfo(codec=str(audio.get("codec_name") or "unknown"), sample_rate=rate,
+                     channels=_int(audio.get("channels")) or 0, samples=samples)
 
 
 def _start_offset(video: dict[str, Any], fmt: dict[str, Any]) -> Fraction | None:

@@ -89,15 +89,18 @@ def preview_plans(placeholders: Iterable[Placeholder], *, width: int, height: in
                   provider: Optional[str] = None, model: Optional[str] = None,
                   frames_dir: Optional[Path] = None, bodies: bool = False,
                   takes: Optional[int] = None, prefer_handles: bool = False,
-                  handles: Optional[int] = None, match: Optional[MatchChoice] = None) -> list[PlanPreview]:
+                  handles: Optional[int] = None, match: Optional[MatchChoice] = None,
+                  audio: bool = False) -> list[PlanPreview]:
     """The plan of each placeholder with the run's provider and model (a note's own choice wins).
 
     ``takes``, ``handles``, ``match``: the run's ``--takes``, ``--handles``, ``--match``; a note's wins, the
     config's is the default.
     A hole a neighbour's own media fills (``source=handles``, ``prefer_handles``) asks nothing of anyone.
+    ``audio``: the run's ``--audio``; a note's ``audio=`` wins.  A plan with sound says "with audio"
+    (``ServicePlan.audio`` and a note); a shot asking it of a model without sound is refused.
     """
     ps = PlanSettings(width=width, height=height, provider=provider or settings.default_provider, model=model,
-                      references=tuple(settings.references))
+                      references=tuple(settings.references), audio=audio)
     ctx = ProviderContext(settings=settings)
     providers: dict[str, Provider] = {}
     rows = []

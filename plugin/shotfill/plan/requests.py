@@ -32,6 +32,13 @@ class PlanSettings:
     model: Optional[str] = None
     #: the project's reference images (shotfill.toml ``references``); a note's ``ref=`` replaces them
     references: tuple[str, ...] = ()
+    #: ``--audio``: ask every shot's model for sound (a note's ``audio=on|off`` wins)
+    audio: bool = False
+
+
+def audio_for(ph: Placeholder, settings: PlanSettings) -> bool:
+    """Whether the shot asks for sound: its note's ``audio=``, else the run's ``--audio``."""
+    return ph.options.audio == "on" if ph.options.audio is not None else settings.audio
 
 
 def references_for(ph: Placeholder, settings: PlanSettings) -> tuple[str, ...]:
@@ -141,11 +148,12 @@ def take_seed(ph: Placeholder, take: int = 1) -> int:
 
 
 def request_hash(req: GenerationRequest) -> str:
-    # Take 1 without handles hashes as a request did before takes and handles existed, so earlier caches
+    # Take 1 without handles hashes as a request did before takes, handles and sound existed, so earlier caches
     # and journals still serve it.
     skip = {"request_hash", "first_frame", "last_frame", "references", "placeholder_id", "shot_label"} | (
         {"take"} if req.take == 1 else set()) | ({"segment", "segments"} if req.segments == 1 else set()) | (
-        {"chained_from"} if not req.chained_from else set()) | ({"handles"} if req.handles == 0 else set())
+        {"chained_from"} if not req.chained_from else set()) | ({"handles"} if req.handles == 0 else set()) | (
+        {"audio"} if not req.audio else set())
     data = req.model_dump(mode="json", exclude=skip)
     h = hashlib.sha256(json.dumps(data, sort_keys=True).encode())
     # A chained segment's first frame is named by the segment it comes from (chained_from), not by its bytes.
@@ -179,7 +187,7 @@ def plan_request(ph: Placeholder, settings: PlanSettings, frames_dir: Path, take
         first_frame=str(first) if first else None,
         last_frame=str(last) if last else None,
         references=references_for(ph, settings),
-        shot_label=ph.id, take=take,
+        shot_label=ph.id, take=take, audio=audio_for(ph, settings),
     )
     req = with_handles(req, handles)
     return req.model_copy(update={"request_hash": request_hash(req)})
@@ -213,6 +221,6 @@ def preview_request(ph: Placeholder, settings: PlanSettings, take: int = 1, hand
         seed=take_seed(ph, take),
         width=settings.width, height=settings.height, rate=ph.rate, frames=ph.duration, timecode=ph.timecode,
         first_frame=usable(ph.before), last_frame=usable(ph.after), shot_label=ph.id, take=take,
-        references=references_for(ph, settings),
+        references=references_for(ph, settings), audio=audio_for(ph, settings),
     )
     return with_handles(req, handles)

@@ -25,7 +25,7 @@ from shotfill.providers.base import (ModelSpec, RemoteProvider, ServicePlan, pla
 
 #: our names for the values a model may take, in the order they go into a body
 OUR_FIELDS = ("prompt", "negative", "seed", "first_frame", "last_frame", "aspect_ratio", "resolution",
-              "duration", "num_frames", "fps", "references")
+              "duration", "num_frames", "fps", "references", "audio")
 _CASTS = ("str", "int", "float")
 
 
@@ -115,12 +115,12 @@ def mapped_plan(provider: RemoteProvider, req: GenerationRequest) -> ServicePlan
                          f"this hole is made with {variant} instead")
             spec = provider.spec(variant)
         else:
-            plan = plan_for(provider.name, spec, req, provider.settings)
+            plan = plan_for(provider.name, spec, req, provider.settings, provider.audio_models())
             return plan.model_copy(update={
                 "refused": plan.refused or (
                     f"{provider.name} {spec.name} makes video only from the shot before, and this hole has "
                     "none; choose a text-to-video model for it (model=... in the GEN: note)")})
-    plan = plan_for(provider.name, spec, req, provider.settings)
+    plan = plan_for(provider.name, spec, req, provider.settings, provider.audio_models())
     notes.extend(getattr(spec, "caveats", ()))
     return plan.model_copy(update={"notes": notes + plan.notes})
 
@@ -164,6 +164,8 @@ def mapped_inputs(spec: ModelSpec, req: GenerationRequest, plan: ServicePlan, ex
         put("duration", plan.seconds, spec.duration_type)
     if plan.fps is not None:
         put("fps", plan.fps, "int" if plan.fps.denominator == 1 else "float")
+    # Said either way where the model names the switch: LTX-2 makes sound unless told not to.
+    put("audio", plan.audio)
     for k, v in spec.extra.items():
         body.setdefault(k, v)
     body.update(extra or {})

@@ -275,8 +275,12 @@ class RemoteProvider(Provider):
                                      "min_seconds": None, "max_seconds": None, "step": None})
         return m
 
+    def audio_models(self) -> tuple[str, ...]:
+        """The models of the merged catalog that make sound (``audio = true``)."""
+        return tuple(m.name for m in self.models if m.audio)
+
     def plan(self, req: GenerationRequest) -> ServicePlan:
-        return plan_for(self.name, self.spec(req.model), req, self.settings)
+        return plan_for(self.name, self.spec(req.model), req, self.settings, self.audio_models())
 
     def request_preview(self, req: GenerationRequest) -> RequestPreview:
         """The body that would be sent, with images shortened (no secrets in bodies)."""

@@ -149,6 +149,7 @@ def model_spec(provider: str, name: str, rules: ModelRules, size_style: SizeStyl
                             "max_seconds (with frames and rates where the model counts frames)")
     step, offset = frame_rule(rules.frames)
     price = rules.price_per_second
+    audio_price = rules.audio_price_per_second
     return ModelSpec(
         name=name,
         durations=tuple(sorted(float(d) for d in rules.durations or ())),
@@ -166,6 +167,8 @@ def model_spec(provider: str, name: str, rules: ModelRules, size_style: SizeStyl
         references=rules.references or 0, audio=bool(rules.audio), extend=bool(rules.extend),
         price_per_second=price if isinstance(price, (int, float)) else None,
         prices=dict(price) if isinstance(price, dict) else {},
+        audio_price_per_second=audio_price if isinstance(audio_price, (int, float)) else None,
+        audio_prices=dict(audio_price) if isinstance(audio_price, dict) else {},
         inputs=dict(rules.inputs or {}), extra=dict(rules.extra or {}),
         duration_type=rules.duration_type or "str",
         text_variant=rules.text_variant,

@@ -47,6 +47,7 @@ from shotfill.system.bounded import MAX_TIMELINE_BYTES, read_bytes
 from shotfill.config import ComfyInputs
 from shotfill.errors import ConfigError, DownloadError, MediaError, Rejected, ServiceError
 from shotfill.model import GenerationRequest
+from shotfill.providers.spec import audio_refusal
 from shotfill.providers.base import JobHandle, JobStatus, ModelSpec, RemoteProvider, ServicePlan
 from shotfill.providers._http import M, parse_answer
 
@@ -400,7 +401,9 @@ class ComfyUIProvider(RemoteProvider):
             use_first=use_first, use_last=use_last,
             seed=req.seed if ins.seed else None,
             negative=req.negative if (ins.negative and req.negative) else None,
-            estimated_cost=round(price * seconds, 4), notes=notes, refused=None,
+            estimated_cost=round(price * seconds, 4), notes=notes,
+            # A workflow's sound is not mapped (no audio input or output is known), so it cannot be asked for.
+            refused=audio_refusal(self.name, "workflow", ()) if req.audio else None,
         )
 
     def upload_name(self, req: GenerationRequest, which: str) -> str:

@@ -19,6 +19,7 @@ from shotfill.system.files import make_dirs
 from shotfill.jobs.journal import JobRecord
 from shotfill.media import synth
 from shotfill.model import Codec, ConformTarget, GeneratedMedia, GenerationRequest
+from shotfill.providers.spec import audio_refusal
 from shotfill.providers.base import (JobHandle, JobStatus, Provider, ProviderContext, RequestPreview, ServicePlan,
                                      Started)
 
@@ -40,7 +41,8 @@ class LocalProvider(Provider):
                            size=(req.width, req.height), size_label=f"{req.width}x{req.height}",
                            use_first=bool(req.first_frame), use_last=bool(req.last_frame), seed=req.seed,
                            negative=None, estimated_cost=0.0,
-                           notes=[] if (req.first_frame or req.last_frame) else ["no neighbour media: a slate card"])
+                           notes=[] if (req.first_frame or req.last_frame) else ["no neighbour media: a slate card"],
+                           refused=audio_refusal(self.name, self.model, ()) if req.audio else None)
 
     def request_preview(self, req: GenerationRequest) -> RequestPreview:
         return RequestPreview(plan=self.plan(req), body=None)

@@ -128,6 +128,11 @@ class OpenAIProvider(RemoteProvider):
         if plan.use_first:
             updates["notes"] = updates.get("notes", plan.notes) + [
                 f"the shot before is sent as input_reference, resized to {plan.size_label}"]
+        if plan.audio:
+            # /v1/videos has no audio switch: Sora 2 makes its synced sound with every clip.
+            updates["notes"] = updates.get("notes", plan.notes) + [
+                "no audio field is sent: the /v1/videos contract has none (Sora-style models return sound "
+                "with every clip); the clip's own sound is placed"]
         return plan.model_copy(update=updates) if updates else plan
 
     def build_body(self, req: GenerationRequest, plan: ServicePlan) -> dict[str, Any]:

@@ -107,7 +107,7 @@ class RunwayProvider(RemoteProvider):
                 spec = fallback
                 settings = settings.model_copy(update={"price_per_second": None})
             spec = _text_only(spec)
-        plan = plan_for(self.name, spec, req, settings)
+        plan = plan_for(self.name, spec, req, settings, self.audio_models())
         if req.seed is not None and not spec.seed:
             notes.append(f"seed not sent: Runway {spec.name} takes none, so a re-run gives a different clip")
         if plan.seed is not None and not 0 <= plan.seed <= SEED_MAX:
@@ -145,6 +145,9 @@ class RunwayProvider(RemoteProvider):
             body["seed"] = plan.seed
         if plan.negative:
             body["negativePrompt"] = plan.negative
+        if self.spec(plan.model).audio:
+            # SDK: veo3.1 / veo3.1_fast (and seedance2*) take `audio` (bool, "affects pricing"): said either way.
+            body["audio"] = plan.audio
         body.update(self.settings.extra or {})
         return body
 

@@ -60,6 +60,9 @@ class ModelSpec(BaseModel):
     price_per_second: Optional[float] = None
     #: prices per size ("1280x720", "720p", "16:9") when they differ
     prices: dict[str, float] = {}
+    #: the price per second with sound asked for, where it differs (one, or per size); else the above
+    audio_price_per_second: Optional[float] = None
+    audio_prices: dict[str, float] = {}
     # -- model-generic APIs (fal, Replicate): the model's own input names ----------------------
     #: our name -> the model's input name (optionally ":int" / ":str" / ":float")
     inputs: dict[str, str] = {}
@@ -76,17 +79,24 @@ class ModelSpec(BaseModel):
     source: Optional[str] = None
     date: Optional[str] = None
 
-    def price_for(self, size: tuple[int, int], label: str) -> Optional[float]:
-        """The price per second at this size: one price, or the size's own (the dearest when unlisted)."""
-        if self.price_per_second is not None:
-            return self.price_per_second
-        if not self.prices:
-            return None
-        w, h = size
-        for key in (f"{w}x{h}", label, f"{min(w, h)}p"):
-            if key in self.prices:
-                return self.prices[key]
-        return max(self.prices.values())
+    def price_for(self, size: tuple[int, int], label: str, audio: bool = False) -> Optional[float]:
+        """The price per second at this size: one price, or the size's own (the dearest when unlisted);
+        with ``audio``, the audio price where the catalog gives one."""
+        if audio and (self.audio_price_per_second is not None or self.audio_prices):
+            return _priced(self.audio_price_per_second, self.audio_prices, size, label)
+        return _priced(self.price_per_second, self.prices, size, label)
+
+
+def _priced(one: Optional[float], table: dict[str, float], size: tuple[int, int], label: str) -> Optional[float]:
+    if one is not None:
+        return one
+    if not table:
+        return None
+    w, h = size
+    for key in (f"{w}x{h}", label, f"{min(w, h)}p"):
+        if key in table:
+            return table[key]
+    return max(table.values())
 
 
 class ServicePlan(BaseModel):
@@ -104,6 +114,8 @@ class ServicePlan(BaseModel):
     use_last: bool
     #: the reference images sent (the model may take fewer than given, or none)
     references: list[str] = []
+    #: sound asked of the service (the shot asked, and the model makes it)
+    audio: bool = False
     seed: Optional[int]
     negative: Optional[str]
     estimated_cost: Optional[float]
@@ -180,7 +192,16 @@ def _length(provider: str, spec: ModelSpec, hole: Fraction,
     return seconds, None, None
 
 
-def plan_for(provider: str, spec: ModelSpec, req: GenerationRequest, settings: ProviderSettings) -> ServicePlan:
+def audio_refusal(provider: str, model: str, audio_models: tuple[str, ...]) -> str:
+    """Why a shot that asks for sound cannot have it from this model, and which models can give it."""
+    others = (f"{provider}'s models with audio: {', '.join(audio_models)}" if audio_models
+              else f"no {provider} model is known to make audio")
+    return (f"audio=on asks for sound, but {provider} {model} makes none ({others}); choose one with "
+            "model=... or drop audio=on (or --audio)")
+
+
+def plan_for(provider: str, spec: ModelSpec, req: GenerationRequest, settings: ProviderSettings,
+             audio_models: tuple[str, ...] = ()) -> ServicePlan:
     rate = Fraction(req.rate)
     hole = Fraction(req.frames) / rate
     notes: list[str] = []
@@ -212,10 +233,15 @@ def plan_for(provider: str, spec: ModelSpec, req: GenerationRequest, settings: P
                      f"{provider} {spec.name} takes {spec.references}")
     elif refs:
         notes.append(f"reference images sent: {', '.join(Path(r).name for r in refs)}")
-    price = settings.price_per_second if settings.price_per_second is not None else spec.price_for(size, label)
+    audio = bool(req.audio and spec.audio)
+    if req.audio and not spec.audio:
+        refused = refused or audio_refusal(provider, spec.name, audio_models)
+    elif audio:
+        notes.append("with audio: the model's sound goes on an audio track under the clip")
+    price = settings.price_per_second if settings.price_per_second is not None else spec.price_for(size, label, audio)
     return ServicePlan(
         provider=provider, model=spec.name, seconds=float(seconds), frames=frames, fps=fps, size=size,
-        size_label=label, use_first=use_first, use_last=use_last, references=refs,
+        size_label=label, use_first=use_first, use_last=use_last, references=refs, audio=audio,
         seed=req.seed if spec.seed else None, negative=req.negative if spec.negative else None,
         estimated_cost=None if price is None else round(price * float(seconds), 4),
         notes=notes, refused=refused,

@@ -18,7 +18,8 @@ Contract (Vertex AI REST reference for publisher models; the Gen AI SDK's Vertex
   (google.rpc.Status).  There is no progress value;
 * neighbour frames go inline as ``{"bytesBase64Encoded", "mimeType"}``;
   ``lastFrame`` only with ``image`` (not on lite); ``seed`` is taken (uint32);
-  ``generateAudio`` is sent (off: audio is not placed yet);
+  ``generateAudio`` is always sent (Vertex requires it for Veo 3.x): true only for a shot
+  that asks for sound (``audio=on`` / ``--audio``), which is then placed under the clip;
 * a result filtered by Google's responsible-AI checks is ``done`` with
   ``raiMediaFilteredReasons`` and no video: a failed job with those reasons;
 * 429 RESOURCE_EXHAUSTED carries ``google.rpc.RetryInfo.retryDelay``, honoured
@@ -206,7 +207,7 @@ class VeoProvider(RemoteProvider):
             params["negativePrompt"] = plan.negative
         if plan.seed is not None:
             params["seed"] = plan.seed
-        params["generateAudio"] = False
+        params["generateAudio"] = plan.audio
         params["sampleCount"] = 1
         params.update({k: v for k, v in (self.settings.extra or {}).items() if k != "resolution"})
         return {"instances": [instance], "parameters": params}

@@ -43,6 +43,8 @@ class TakeEntry(BaseModel):
     """this take's colour match (each take is matched on its own); None when none was tried"""
     colour_distance_before: Optional[float] = None
     colour_distance_after: Optional[float] = None
+    audio: Optional[dict[str, bool]] = None
+    """sound: ``{"asked": true, "present": ...}`` when the shot asked for it (present: the placed file has it)"""
     stills: Optional[ClipStills] = Field(default=None, exclude=True)
     """thumbnails made with the take's media work (not in report.json: the report copies them)"""
 
@@ -145,6 +147,8 @@ class ReportEntry(BaseModel):
     """CIEDE2000 zone distance of the generated clip to the neighbour frames (shotfill.media.match)"""
     colour_distance_after: Optional[float] = None
     """the same, measured on the conformed clip"""
+    audio: Optional[dict[str, bool]] = None
+    """sound: ``{"asked": true, "present": ...}`` when the shot asked for it (present: the placed file has it)"""
     stills: Optional[ClipStills] = Field(default=None, exclude=True)
     """thumbnails made with the clip's media work, maybe on a Dask worker (not in report.json)"""
     segments: Optional[SegmentsEntry] = None
@@ -216,6 +220,7 @@ def entry_from_outcome(outcome: Outcome, *, timeline: str | os.PathLike[str],
         source=prov.get("source"), source_note=prov.get("note") if prov.get("source") else None,
         handles=outcome.handles.asked if outcome.handles else None,
         handles_made=outcome.handles.made if outcome.handles else None,
+        audio={"asked": True, "present": bool(outcome.audio)} if req is not None and req.audio else None,
     )
 
 

@@ -87,7 +87,7 @@ def parse_note(text: str) -> Note:
     if "ref" in raw and not all(p.strip() for p in raw["ref"].split(",")):
         problems.append(f"option ref={raw.pop('ref')!r} is not valid: it must be image paths separated by commas")
     for key, value in raw.items():
-        if key in ("match", "source"):
+        if key in ("match", "source", "audio"):
             value = value.lower()
         try:
             ShotOptions.model_validate({key: value})
@@ -96,7 +96,7 @@ def parse_note(text: str) -> Note:
             allowed = (
                 "one of " + ", ".join(f.value for f in Fit) if key == "fit"
                 else "image paths separated by commas" if key == "ref"
-                else "a whole number" if key == "seed" else "on or off" if key == "match"
+                else "a whole number" if key == "seed" else "on or off" if key in ("match", "audio")
                 else "handles (the neighbours' own media)" if key == "source"
                 else f"a whole number from 1 to {MAX_TAKES}" if key == "takes"
                 else f"a whole number of frames from 0 to {MAX_HANDLES}" if key == "handles" else "a non-empty value"

@@ -17,6 +17,7 @@ import opentimelineio as otio
 from shotfill.model import Placement
 from shotfill.timeline.media_refs import Rebase
 from shotfill.timeline.names import url_safe
+from shotfill.timeline.otio.audio import add_audio_track
 from shotfill.rates import rational_time
 
 
@@ -91,12 +92,14 @@ def _strip_read_notes(timeline: otio.schema.Timeline) -> None:
 
 def place_clips(timeline: otio.schema.Timeline, placements: list[Placement], *,
                 relative_to: Optional[Path] = None, rebase: Optional[Rebase] = None,
-                urls: bool = False) -> otio.schema.Timeline:
+                urls: bool = False, audio: bool = False) -> otio.schema.Timeline:
     """A deep copy of ``timeline`` with every placement's placeholder replaced.
 
     ``rebase`` moves the editor's relative media references to the output's folder
     (``urls``: they are percent-encoded URLs, as the XML readers leave them).
+    ``audio``: the sound of placements that carry it goes on an audio track (timeline.otio.audio).
     """
+    placed: dict[str, otio.schema.Clip] = {}
     out = timeline.deepcopy()
     _strip_read_notes(out)
     if rebase is not None:
@@ -105,5 +108,7 @@ def place_clips(timeline: otio.schema.Timeline, placements: list[Placement], *,
         path = pl.placeholder.item_path
         parent: Any = item_at(out, path[:-1])
         old = parent[path[-1]]
-        parent[path[-1]] = build_clip(old, pl, relative_to=relative_to)
+        parent[path[-1]] = placed[pl.placeholder.id] = build_clip(old, pl, relative_to=relative_to)
+    if audio:
+        add_audio_track(out, placements, placed)
     return out

@@ -96,7 +96,11 @@ def write_output(loaded: Loaded, placements: list[Placement], output: Path, adap
         warnings.append(f"{output.name}: AAF links media by absolute file:// URL; --relative-paths does not apply")
     relative_to = output.parent if relative_paths and adapter not in ("otioz", "AAF") else None
     filled = place_clips(read.timeline, placements, relative_to=relative_to,
-                         rebase=rebase, urls=read.format in ("fcp_xml", "fcpx_xml"))
+                         rebase=rebase, urls=read.format in ("fcp_xml", "fcpx_xml"),
+                         audio=adapter in ("otio_json", "otioz"))
+    if adapter not in ("otio_json", "otioz") and any(pl.audio for pl in placements):
+        warnings.append(f"{output.name}: the generated clips' sound is in their files but not on an audio track: "
+                        "OTIO's writer for this format is not given one; write .otio, or the input's own format")
     if adapter in ("fcp_xml", "fcpx_xml"):
         give_ranges(filled)
     if adapter in ("cmx_3600", "fcp_xml", "fcpx_xml"):

@@ -27,6 +27,7 @@ from typing import Optional
 
 from shotfill.errors import TimelineError
 from shotfill.model import Placement
+from shotfill.timeline.edl.audio import audio_event
 from shotfill.timeline.media_refs import Rebase
 from shotfill.timeline.names import line_safe
 from shotfill.rates import frames_to_timecode, timecode_to_frames
@@ -133,6 +134,16 @@ def splice_edl(text: str, placements: list[Placement], *, rate: Fraction, drop_f
     def tc(frame: int) -> str:
         return frames_to_timecode(frame, rate, drop_frame)
 
+    def sound(pl: Placement, n: int) -> list[str]:
+        """The audio event of a file with sound (timeline.edl.audio), numbered next."""
+        nonlocal next_number
+        if not pl.audio:
+            return []
+        (src0, length), rin = pl.source, pl.placeholder.record_frame
+        next_number += 1
+        return audio_event(pl, number=str(next_number - 1).zfill(width), reel=_reel_for(n),
+                           src=(tc(src0), tc(src0 + length)), rec=(tc(rin), tc(rin + length)), nl=nl)
+
     replace: dict[int, list[str]] = {}   # line index -> new lines in its place
     insert: dict[int, list[str]] = {}    # line index -> new lines before it
     for n, pl in enumerate(sorted(placements, key=lambda p: p.placeholder.record_frame), start=1):
@@ -164,12 +175,12 @@ def splice_edl(text: str, placements: list[Placement], *, rate: Fraction, drop_f
             replace[ev.line_index] = [new_line] + file_lines
             for i in range(ev.line_index + 1, ev.end_index):
                 replace[i] = []
-            replace[ev.line_index] += kept
+            replace[ev.line_index] += kept + sound(pl, n)
         else:
             num = str(next_number).zfill(width)
             next_number += 1
             block = [f"{num}  {_reel_for(n):<8} V     C        {tc(sin)} {tc(sout)} {tc(rin)} {tc(rout)}{nl}",
-                     *file_lines]
+                     *file_lines, *sound(pl, n)]
             after = [e for e in video if e.rec_in >= rout]
             at = min((e.line_index for e in after), default=len(lines))
             insert.setdefault(at, []).extend(block)

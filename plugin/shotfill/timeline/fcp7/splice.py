@@ -36,6 +36,7 @@ from typing import Optional, Sequence
 
 from shotfill.errors import TimelineError
 from shotfill.model import Placement
+from shotfill.timeline.fcp7 import audio as fcp7_audio
 from shotfill.timeline.media_refs import Rebase
 from shotfill.timeline.names import line_safe
 from shotfill.rates import frames_to_timecode, normalize_rate
@@ -162,7 +163,8 @@ def take_line(take: int, url: str, active: bool) -> str:
 
 def _clipitem(pl: Placement, *, cid: str, fid: str, timebase: int, ntsc: bool, rate: Fraction, drop: bool,
               size: Optional[tuple[int, int]], url: str, kept: list[Raw], enabled: Optional[str],
-              take_urls: Sequence[tuple[int, str]] = ()) -> El:
+              take_urls: Sequence[tuple[int, str]] = (), sound: Optional[fcp7_audio.Sound] = None,
+              linked: bool = True) -> El:
     ph = pl.placeholder
     d = ph.duration
     # The file may be longer than the hole (handles, a neighbour's own media): <file> describes all of it,
@@ -185,7 +187,8 @@ def _clipitem(pl: Placement, *, cid: str, fid: str, timebase: int, ntsc: bool, r
         El("timecode", children=[rate_el(), leaf("string", frames_to_timecode(media_start, rate, drop)),
                                  leaf("frame", media_start), leaf("displayformat", "DF" if drop else "NDF")]),
         El("media", children=[El("video", children=[leaf("duration", media_frames),
-                                                    El("samplecharacteristics", children=sc)])]),
+                                                    El("samplecharacteristics", children=sc)]),
+                              *(fcp7_audio.file_media(pl) if sound else [])]),
     ])
     children: list[El | Raw] = [
         leaf("name", f"GEN {ph.id}"), leaf("duration", media_frames), rate_el(),
@@ -195,6 +198,8 @@ def _clipitem(pl: Placement, *, cid: str, fid: str, timebase: int, ntsc: bool, r
         children.append(leaf("enabled", enabled))
     children += [file_el, El("sourcetrack", children=[leaf("mediatype", "video"), leaf("trackindex", 1)])]
     children += kept
+    if sound and linked:
+        children += fcp7_audio.links(cid, sound)
     # Premiere shows logginginfo as Description / Log Note; FCP 7 and Resolve ignore what they do not use.
     children.append(El("logginginfo", children=[
         leaf("description", str(pl.provenance.get("prompt") or ph.prompt)), leaf("scene", ""),
@@ -229,6 +234,7 @@ def splice_fcp7(xml_text: str, placements: list[Placement], *, rate: Fraction, d
     replaces: list[tuple[Placement, _Item]] = []
     inserts: list[tuple[Placement, list[_Item], int]] = []   # (placement, track items, index it goes before)
     shifts: dict[int, list[int]] = {}                        # video track no. -> clipindex of each new item
+    at: dict[str, tuple[int, int, bool]] = {}                # placeholder id -> where its clipitem goes (audio links)
     for pl in sorted(placements, key=lambda p: (p.placeholder.track_index, p.placeholder.start)):
         ph = pl.placeholder
         where = f"{source_name}: {ph.id} ({ph.track} at {ph.timecode})"
@@ -252,6 +258,7 @@ def splice_fcp7(xml_text: str, placements: list[Placement], *, rate: Fraction, d
             if own_id and len(ids[own_id]) > 1:
                 raise _fail(f"{where}: other items refer to the slug by its id \"{own_id}\"")
             replaces.append((pl, it))
+            at[ph.id] = (ph.track_index + 1, items.index(it), False)
         else:
             if overlapping:
                 raise _fail(f"{where}: items overlap the gap at frames {s}-{e}")
@@ -261,29 +268,40 @@ def splice_fcp7(xml_text: str, placements: list[Placement], *, rate: Fraction, d
                     or (after and after[0].start != e) or not items:
                 raise _fail(f"{where}: the track has no hole at exactly frames {s}-{e}")
             inserts.append((pl, items, k))
+            at[ph.id] = (ph.track_index + 1, k, True)
             shifts.setdefault(ph.track_index + 1, []).append(k + 1)
 
     link_edits = _relink(seq, shifts)
     edits: list[Edit] = _hand_over(doc, ids, [it.real for _, it in replaces], source_name, moved)
 
-    def new_clip(pl: Placement, cid: str, kept: list[Raw], enabled: Optional[str]) -> El:
-        return _clipitem(pl, cid=cid, fid=_new_id("file", used), timebase=timebase, ntsc=ntsc, rate=rate,
-                         drop=drop_frame, size=_frame_size(pl, seq), kept=kept, enabled=enabled,
+    sounds = fcp7_audio.plan(placements, at, media, used, _new_id)
+    sound_items: list[El] = []
+
+    def new_clip(pl: Placement, cid: str, kept: list[Raw], enabled: Optional[str], linked: bool = True) -> El:
+        sound = sounds.get(pl.placeholder.id)
+        if sound:
+            sound_items.append(fcp7_audio.clipitem(pl, sound, video_id=cid, rate=El("rate", children=[
+                leaf("timebase", timebase), leaf("ntsc", "TRUE" if ntsc else "FALSE")]), linked=linked))
+        return _clipitem(pl, cid=cid, fid=sound.file_id if sound else _new_id("file", used), timebase=timebase,
+                         ntsc=ntsc, rate=rate, drop=drop_frame, size=_frame_size(pl, seq), kept=kept, enabled=enabled,
                          url=file_url(Path(pl.media_path), relative_to=relative_to, host="localhost"),
                          take_urls=[(t.number, file_url(Path(t.media_path), relative_to=relative_to,
-                                                        host="localhost")) for t in pl.takes])
+                                                        host="localhost")) for t in pl.takes],
+                         sound=sound, linked=linked)
 
     for pl, it in replaces:
         old = it.real
         # Clip markers count from the media's first frame: they move by the new in point less the old one.
         inner = list(link_edits) + moved + _marker_shift(old, pl.source_in - _int(old, "in", source_name))
         kept = [Raw(doc.source(c, inner)) for c in old.children if c.tag in _KEEP]
-        el = new_clip(pl, old.attrs.get("id") or _new_id("clipitem", used), kept, old.child_text("enabled"))
+        el = new_clip(pl, old.attrs.get("id") or _new_id("clipitem", used), kept, old.child_text("enabled"),
+                      linked=not any(c.tag == "link" for c in old.children))
         edits.append((old.start, old.end, doc.render(el, doc.indent(old))))
     for pl, items, k in inserts:
         el = new_clip(pl, _new_id("clipitem", used), [], None)
         edits.append(doc.insert_before(items[k].node, el) if k < len(items) else doc.insert_after(items[-1].node, el))
     edits += [e for e in link_edits + moved if not any(it.real.start <= e[0] < it.real.end for _, it in replaces)]
+    edits += fcp7_audio.track_edits(doc, media, sound_items)
     return doc.apply(edits)
 
 

@@ -41,6 +41,7 @@ from typing import Callable, Optional
 
 from shotfill.errors import TimelineError
 from shotfill.model import Placement
+from shotfill.timeline.fcpxml import audio
 from shotfill.timeline.media_refs import Rebase
 from shotfill.timeline.names import line_safe
 from shotfill.rates import normalize_rate
@@ -306,7 +307,7 @@ def splice_fcpxml(xml_text: str, placements: list[Placement], *, rate: Fraction,
         # The asset is the whole file (longer than the hole with handles or a neighbour's own media).
         first, length = pl.available
         attrs += [("start", sq.t(first * sq.fd)), ("duration", sq.t(length * sq.fd)),
-                  ("hasVideo", "1"), ("format", sq.format_id), ("videoSources", "1")]
+                  ("hasVideo", "1"), ("format", sq.format_id), ("videoSources", "1"), *audio.asset_attrs(pl)]
         kids: list[El | Raw] = [El("media-rep", [("kind", "original-media"), ("src", url)])] \
             if sq.version >= (1, 9) else []
         assets.append(El("asset", attrs, kids))
@@ -331,6 +332,9 @@ def splice_fcpxml(xml_text: str, placements: list[Placement], *, rate: Fraction,
                 kids.append(Raw(doc.source(child)))
         if note:
             kids.insert(0, El("note", text=note))
+        if audio.detaches(pl):   # after the note, before markers: where the DTD puts connected items
+            kids.insert(1 if note or any(c.tag == "note" for c in old.children) else 0,
+                        audio.connected_audio(pl, aid, sq.t(start), old.attrs["duration"]))
         attrs = [("ref", aid)]
         attrs += [(k, old.attrs[k]) for k in ("lane", "offset") if k in old.attrs]
         attrs += [("name", f"GEN {ph.id}"), ("start", sq.t(start)), ("duration", old.attrs["duration"])]
@@ -338,6 +342,7 @@ def splice_fcpxml(xml_text: str, placements: list[Placement], *, rate: Fraction,
             attrs.append(("enabled", "0"))
         if tc_format:
             attrs.append(("tcFormat", tc_format))
+        attrs += audio.clip_attrs(pl)
         clip = _auditioned(El("asset-clip", attrs, kids), pl, new_asset)
         edits.append((old.start, old.end, doc.render(clip, doc.indent(old))))
 
