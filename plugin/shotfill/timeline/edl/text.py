@@ -111,6 +111,12 @@ class Event:
     record_drop_frame: bool
     retimed: bool             # M2 or freeze frame: the reader fits the source itself
     locators: list[Locator] = field(default_factory=list)
+    #: the comment lines handed to the reader after this event, as written there
+    reader_comments: list[str] = field(default_factory=list)
+    #: a kept transition: (the b-side's event number, its type "D"/"W001", its length) as written
+    transition: tuple[str, str, str] | None = None
+    #: the a-side line handed to the reader is a plain cut line (8 fields, edit "C")
+    a_side_cut: bool = True
 
 
 class _Tag(str):
@@ -130,6 +136,8 @@ class PreparedEdl:
     #: the overlap could not be put on an extra track: read with ignore_timecode_mismatch
     needs_ignore_mismatch: bool
     warnings: list[str]
+    #: the lines of ``reader_text`` before its first event (TITLE and FCM lines)
+    reader_header: list[str] = field(default_factory=list)
 
 
 # --------------------------------------------------------------------------- text
@@ -418,8 +426,12 @@ def prepare_edl(text: str, rate: Fraction) -> PreparedEdl:
             st[1] += 1
 
         # ---- the lines handed to the reader ------------------------------------
+        if tr_fields is not None:
+            ev.transition = (tr_fields[0], tr_fields[3], tr_fields[4])
+            ev.a_side_cut = len(ev_fields) == 8 and ev_fields[3] == "C"
         out.extend(_event_lines(sc, ev, ev_fields, tr_fields))
         out.append(_Tag(f"* {EVENT_TAG} {ev.index}"))
+        first_comment = len(out)
         for ln, c in comments:
             if _LOC_RE.match(c):
                 continue
@@ -438,10 +450,13 @@ def prepare_edl(text: str, rate: Fraction) -> PreparedEdl:
                 out.append("* " + c)
             else:
                 out.append(c)
+        ev.reader_comments = out[first_comment:]
         events.append(ev)
 
     warnings = _warnings(sc)
+    first_event = next((k for k, ln in enumerate(out) if ln[:1].isdigit()), len(out))
     return PreparedEdl(
+        reader_header=out[:first_event],
         reader_text="\n".join(line for line in out if type(line) is not _Tag) + "\n",
         tagged_reader_text="\n".join(out) + "\n",
         events=events,
