@@ -41,7 +41,7 @@ MAX_TAKES = 8
 
 
 class Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
 
 class Fit(str, enum.Enum):

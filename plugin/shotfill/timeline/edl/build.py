@@ -140,11 +140,12 @@ def _head(schema: str) -> dict[str, Any]:
     return {"OTIO_SCHEMA": t["OTIO_SCHEMA"], **{k: t[k] for k in _REQUIRED.get(schema, ())}}
 
 
-def _obj(schema: str, **fields: Any) -> dict[str, Any]:
+def _obj(schema: str, fields: dict[str, Any]) -> dict[str, Any]:
     # Only what differs from OTIO's defaults: writing every field took more time to
     # write and read than making the objects in Python (tests/test_edl_build.py checks
     # the objects against the reader's, field by field and as JSON).
-    return {**_head(schema), **fields}
+    head = _head(schema)
+    return {**head, **fields} if len(head) > 1 else {"OTIO_SCHEMA": head["OTIO_SCHEMA"], **fields}
 
 
 @functools.cache
@@ -177,16 +178,16 @@ class _Made:
         if ev.reel and ev.reel != "AX":
             cmx["reel"] = ev.reel
         name = ev.number
-        ref: dict[str, Any] = _obj("MissingReference")
+        ref: dict[str, Any] = _obj("MissingReference", {})
         if ev.reel in ("BL", "BLACK"):
-            ref = _obj("GeneratorReference", generator_kind="black")
+            ref = _obj("GeneratorReference", {"generator_kind": "black"})
         elif ev.reel == "BARS":
-            ref = _obj("GeneratorReference", generator_kind="SMPTEBars")
+            ref = _obj("GeneratorReference", {"generator_kind": "SMPTEBars"})
         elif "media_reference" in handled:
             url = handled["media_reference"]
             if _IMAGE_SEQUENCE_RE.search(url) is not None:
                 raise Unsupported("an image-sequence media reference")
-            ref = _obj("ExternalReference", target_url=url)
+            ref = _obj("ExternalReference", {"target_url": url})
         if "clip_name" in handled:
             name = handled["clip_name"]
         elif ref["OTIO_SCHEMA"].startswith("ExternalReference."):
@@ -240,14 +241,16 @@ class _Made:
             tname = f"{ttype} to {name}"
             if "dest_clip_name" in handled and "clip_name" in handled:
                 tname = f"{ttype} from {handled['clip_name']} to {handled['dest_clip_name']}"
-            self.transition = _obj(
-                "Transition", name=tname, transition_type=ttype, in_offset=_rt(0, rf), out_offset=_rt(length, rf),
-                metadata={"cmx_3600": {"transition": kind, "transition_duration": length}})
+            self.transition = _obj("Transition", {
+                "name": tname, "transition_type": ttype, "in_offset": _rt(0, rf), "out_offset": _rt(length, rf),
+                "metadata": {"cmx_3600": {"transition": kind, "transition_duration": length}}})
         self.src_start = ev.source_in
         self.src_len = src_len
-        self.clip = _obj("Clip", name=name, metadata=md, source_range=_tr(ev.source_in, src_len, rf),
-                         effects=effects, media_references={"DEFAULT_MEDIA": ref},
-                         active_media_reference_key="DEFAULT_MEDIA")
+        clip = {"name": name, "metadata": md, "source_range": _tr(ev.source_in, src_len, rf),
+                "media_references": {"DEFAULT_MEDIA": ref}, "active_media_reference_key": "DEFAULT_MEDIA"}
+        if effects:
+            clip["effects"] = effects
+        self.clip = _obj("Clip", clip)
 
     def clip_json(self, ev: edl_text.Event, rf: float, in_source: list[str], outside: list[str]) -> dict[str, Any]:
         """This event's clip on one more track (the reader deep-copies it to each track it is on)."""
@@ -255,8 +258,8 @@ class _Made:
             return self.clip
         markers = []
         for m in locator_markers(ev, self.src_start, self.src_len, ev.record_in, in_source, outside):
-            markers.append(_obj("Marker", name=m.name, color=_as_json(f"colour:{m.color}"),
-                                marked_range=_tr(m.frame, 0, rf), metadata=m.metadata))
+            markers.append(_obj("Marker", {"name": m.name, "color": _as_json(f"colour:{m.color}"),
+                                           "marked_range": _tr(m.frame, 0, rf), "metadata": m.metadata}))
         return {**self.clip, "markers": markers}
 
 
@@ -346,7 +349,7 @@ def build_timeline(prep: edl_text.PreparedEdl, rate: Fraction, shown: str,
             if ev.record_in < st[1]:
                 raise Unsupported("an overlap")
             if ev.record_in > st[1] and items:
-                items.append(_obj("Gap", source_range=_tr(0, ev.record_in - st[1], rf)))
+                items.append(_obj("Gap", {"source_range": _tr(0, ev.record_in - st[1], rf)}))
                 st[1] = ev.record_in
             if made.transition is not None:
                 if not items:
@@ -366,13 +369,14 @@ def build_timeline(prep: edl_text.PreparedEdl, rate: Fraction, shown: str,
     children = []
     for tname, (first, _end, items) in tracks.items():
         if first > t0:
-            items.insert(0, _obj("Gap", source_range=_tr(0, first - t0, rf)))
-        children.append(_obj("Track", name=tname, kind=_track_kind(tname), children=items))
+            items.insert(0, _obj("Gap", {"source_range": _tr(0, first - t0, rf)}))
+        children.append(_obj("Track", {"name": tname, "kind": _track_kind(tname), "children": items}))
     # the reader's name: the TITLE line it was given, "TITLE:" taken out wherever it appears
     name = ("TITLE: " + prep.title).replace("TITLE:", "").strip() if prep.title is not None else ""
-    doc = _obj("Timeline", name=name, global_start_time=_rt(t0, rf),
-               tracks=_obj("Stack", name="tracks", children=children))
-    timeline = otio.core.deserialize_json_from_string(json.dumps(doc))
+    doc = _obj("Timeline", {"name": name, "global_start_time": _rt(t0, rf),
+                            "tracks": _obj("Stack", {"name": "tracks", "children": children})})
+    # no circular check: a clip on several tracks is the same dict, written once per track
+    timeline = otio.core.deserialize_json_from_string(json.dumps(doc, check_circular=False))
     if not isinstance(timeline, otio.schema.Timeline):   # pragma: no cover - what was written is one
         raise Unsupported("OTIO read the JSON as something else")
     if scalars:
