@@ -41,6 +41,8 @@ MAX_TAKES = 8
 
 
 class Frozen(BaseModel):
+    # defer_build: each value's validator is built when first used, not at import, so a
+    # command pays only for the values it makes (a scan makes no request or media info).
     model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
 
