@@ -57,7 +57,7 @@ CASES = {
 @pytest.mark.parametrize("name", list(CASES))
 def test_spans_are_otios_ranges(name):
     track = CASES[name]()
-    got = ph._spans(track, R24)
+    got = list(ph._spans(track, R24))
     assert [(ci, c.name, s, d) for ci, c, s, d in got] == \
         [(ci, c.name, s, d) for ci, c, s, d in reference(track, R24)]
 

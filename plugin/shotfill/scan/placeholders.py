@@ -174,6 +174,7 @@ def _walk_lanes(stack: otio.schema.Stack, rate: Fraction, offset: Fraction, pref
         base: Fraction | int = offset - track_start
         if base.denominator == 1:
             base = int(base)
+        items = lane.items
         for ci, child, in_track, dur in _spans(track, rate):
             start = base + in_track
             path = prefix + (ti, ci)
@@ -200,54 +201,51 @@ def _walk_lanes(stack: otio.schema.Stack, rate: Fraction, offset: Fraction, pref
                 candidate = False
             if window is not None and not _shows(window, lo, hi if hi > lo else lo + 1):
                 candidate = False           # content of a compound clip that its ref-clip does not show
-            lane.items.append(_Item(obj=child, path=path, lane=lane, index=ci,
-                                    start=lo, end=hi, candidate=candidate, shown=shown,
-                                    pos=len(lane.items)))
+            items.append(_Item(child, path, lane, ci, lo, hi, candidate, shown, len(items)))
 
 
-def _spans(track: otio.schema.Track, rate: Fraction) -> list[tuple[int, otio.core.Item, int, int]]:
+def _spans(track: otio.schema.Track, rate: Fraction) -> Iterator[tuple[int, otio.core.Item, int, int]]:
     """Each item of ``track`` (not its transitions): (index, item, start in the track, length), in frames.
 
-    Where every item's length is a whole number of frames at ``rate`` (nearly always) the
+    While every item's length is a whole number of frames at ``rate`` (nearly always) the
     starts are the running sum of the lengths, in ints: exactly what OTIO's
-    ``range_of_all_children`` gives then, at a third of the cost per item (its ranges are
-    new Python objects for each item, each read twice); otherwise that is what is used.
+    ``range_of_all_children`` gives then, at a fraction of the cost per item (its ranges are
+    new Python objects for each item, each read twice).  From the first item that is not
+    (or has no range), the rest come from OTIO's ranges, as before.
     """
     rf = float(rate)
-    out: list[tuple[int, otio.core.Item, int, int]] = []
-    pos = 0
-    whole = True
     item_type, transition_type = otio.core.Item, otio.schema.Transition
-    try:
-        for ci, child in enumerate(track):
-            if not isinstance(child, item_type):
-                if isinstance(child, transition_type):
-                    continue
-                whole = False
-                break
-            d = child.duration()
-            dv = d.value
-            if d.rate != rf or not dv.is_integer():
-                whole = False
-                break
-            n = int(dv)
-            out.append((ci, child, pos, n))
-            pos += n
-    except Exception:  # noqa: BLE001 - an item without a range: OTIO's own walk says what it says
-        whole = False
-    if whole:
-        return out
-    ranges = track.range_of_all_children()
-    out = []
+    pos = 0
+    resume = 0
     for ci, child in enumerate(track):
-        if isinstance(child, otio.schema.Transition):
+        if not isinstance(child, item_type):
+            if isinstance(child, transition_type):
+                continue
+            resume = ci
+            break
+        try:
+            d = child.duration()
+        except Exception:  # noqa: BLE001 - no range: OTIO's ranges below say what they say
+            resume = ci
+            break
+        dv = d.value
+        if d.rate != rf or not dv.is_integer():
+            resume = ci
+            break
+        n = int(dv)
+        yield ci, child, pos, n
+        pos += n
+    else:
+        return
+    ranges = track.range_of_all_children()
+    for ci, child in enumerate(track):
+        if ci < resume or isinstance(child, transition_type):
             continue
         r = ranges[child]
         st, du = r.start_time, r.duration
         sv, dv = st.value, du.value
         start = int(sv) if st.rate == rf and sv.is_integer() else _frames_of(st, rate)
-        out.append((ci, child, start, int(dv) if du.rate == rf and dv.is_integer() else _frames_of(du, rate)))
-    return out
+        yield ci, child, start, int(dv) if du.rate == rf and dv.is_integer() else _frames_of(du, rate)
 
 
 def _item_space_start(item: otio.core.Item, rate: Fraction) -> int:
