@@ -51,8 +51,8 @@ def run_resolve_command(args: argparse.Namespace) -> int:
         from shotfill.resolve.engine import engine_main   # the engine (pipeline, providers): only when run
         return engine_main(cmd, args.snapshot, args.out, config=args.config, provider=args.provider,
                            model=args.model)
+    from shotfill.resolve import install as inst   # install and uninstall only: not for other commands
     if cmd == "install":
-        from shotfill.resolve import install as inst   # only for this command
         written = inst.install(dest=args.dest, system=args.system, launcher=args.launcher)
         for p in written:
             print(f"wrote {p}")

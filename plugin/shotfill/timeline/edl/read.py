@@ -10,6 +10,11 @@ event number and line, and the ``* LOC:`` markers (taken out of the text by
 :mod:`shotfill.timeline.edl.text`) are placed in the clip's own source time at their
 record frame (OTIO #169/#345), drop-frame ``LOC`` lines included (the stock
 regex skips them).  An EDL does not carry its frame rate: the caller gives it.
+
+The timeline is then built from the events :mod:`shotfill.timeline.edl.text` already
+tokenised (:mod:`shotfill.timeline.edl.build`: the same objects the reader would
+make of the cleaned text, laid out as above), so the file is parsed once; the
+reader runs only where the builder leaves a file to it.
 """
 
 from __future__ import annotations
