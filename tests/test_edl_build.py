@@ -230,6 +230,9 @@ CASES: dict[str, tuple[str | bytes, list[Fraction], bool]] = {
            "M2   A005       024.0                00:00:00:00"),
         ev(6, "A006", "V", "00:00:00:00", "00:00:01:00", "01:00:06:00", "01:00:07:00",
            "M2   broken line"),
+        "007  A006     V     C        00:00:01:00 00:00:01:00 01:00:07:00 01:00:07:00\n"
+        "007  A007     V     D    012 00:00:00:00 00:00:00:01 01:00:07:00 01:00:08:00\n"
+        "* * FREEZE FRAME\n* FROM CLIP NAME: dissolve to a hold FF",
     ), [Fraction(24), Fraction(25)], True),
     "FCM lines between events, comments, CDL": (edl(
         ev(1, "A001", "V", "00:00:00:00", "00:00:01:00", "01:00:00:00", "01:00:01:00",

@@ -150,7 +150,7 @@ def _obj(schema: str, fields: dict[str, Any]) -> dict[str, Any]:
 
 @functools.cache
 def _as_json(obj_repr: str) -> Any:
-    """The JSON of a small OTIO object, as this OTIO writes it (``obj_repr`` names it; see :func:`_json_of`)."""
+    """The JSON of a small OTIO object as this OTIO writes it: ``freeze``, ``warp:SCALAR`` or ``colour:NAME``."""
     kind, _, arg = obj_repr.partition(":")
     obj: Any
     if kind == "freeze":
@@ -196,6 +196,7 @@ class _Made:
             md["cdl"] = _cdl(handled.get("asc_sop"), handled.get("asc_sat"))
         if "dest_clip_name" in handled:
             name = handled["dest_clip_name"]
+        made_name = name   # the transition is named before a freeze frame's " FF" comes off, as by the reader
 
         src_len = ev.source_out - ev.source_in
         rec_len = ev.record_out - ev.record_in
@@ -238,7 +239,7 @@ class _Made:
             else:
                 raise Unsupported(f"a transition of type {kind}")
             length = _exact(float(data))
-            tname = f"{ttype} to {name}"
+            tname = f"{ttype} to {made_name}"
             if "dest_clip_name" in handled and "clip_name" in handled:
                 tname = f"{ttype} from {handled['clip_name']} to {handled['dest_clip_name']}"
             self.transition = _obj("Transition", {
