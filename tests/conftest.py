@@ -32,6 +32,16 @@ def clean_environ(monkeypatch, tmp_path_factory):
     secrets.clear()
 
 
+@pytest.fixture(autouse=True)
+def edl_read_both_ways(monkeypatch):
+    """Each EDL the builder reads is read by OTIO's reader too, and must come out the same (edl_both_ways.py)."""
+    from edl_both_ways import check_both_ways
+
+    found = check_both_ways(monkeypatch)
+    yield
+    assert not found, "\n".join(found)
+
+
 @pytest.fixture(scope="session")
 def small_video(tmp_path_factory) -> bytes:
     """A real 320x180, 24-frame H.264 MP4 that fake services hand out as their result."""

@@ -18,7 +18,7 @@ RATES = [Fraction(24), Fraction(25), Fraction(30000, 1001)]
 
 def outcome(path: Path, rate: Fraction, by_order: bool):
     try:
-        res = edl_read.read_edl(path, path.name, rate, by_order=by_order)
+        res = edl_read.read_edl(path, path.name, rate, by_order=by_order, otio_reader=True)
     except ShotFillError as exc:
         return ("error", type(exc).__name__, str(exc))
     return (otio.adapters.write_to_string(res.timeline, "otio_json"), res.warnings,
@@ -49,7 +49,7 @@ def test_most_corpus_edls_need_no_second_read(monkeypatch):
     read = 0
     for path in EDLS:
         try:
-            edl_read.read_edl(path, str(path), Fraction(24))
+            edl_read.read_edl(path, str(path), Fraction(24), otio_reader=True)
             read += 1
         except ShotFillError:
             pass

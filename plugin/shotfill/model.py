@@ -43,7 +43,9 @@ MAX_HANDLES = 10000
 
 
 class Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    # defer_build: each value's validator is built when first used, not at import, so a
+    # command pays only for the values it makes (a scan makes no request or media info).
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
 
 class Fit(str, enum.Enum):
@@ -85,6 +87,16 @@ class ShotOptions(Frozen):
     source: Optional[Literal["handles"]] = None
     #: ask a model that makes sound for it, and place it under the clip (default: off, or ``--audio``)
     audio: Optional[Literal["on", "off"]] = None
+
+
+def match_wanted(choice: Optional[Literal["on", "off"]], provider: str) -> bool:
+    """``match=on|off`` as chosen (note, run, shotfill.toml); by default on unless the offline generator made it.
+
+    The offline generator's frames are drawn from the neighbours already.
+    """
+    if choice is not None:
+        return choice == "on"
+    return provider != "local"
 
 
 class ColourMatch(Frozen):

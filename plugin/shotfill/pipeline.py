@@ -9,39 +9,33 @@ each show it their own way.
 
 from __future__ import annotations
 
-import asyncio
 import os
 import tempfile
 from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from pathlib import Path
-from typing import Literal, Optional, Sequence
+from typing import TYPE_CHECKING, Literal, Optional, Sequence
 
 from shotfill.config import KEY_ENV, Settings
 from shotfill.errors import (ConfigError, Interrupted, MediaError, PlaceholderError, TimelineError, UsageError,
                              WriteError)
 from shotfill.events import EventSink, no_events
 from shotfill.system.files import make_dirs
-from shotfill.jobs import from_media
-from shotfill.jobs.journal import check_journal
-from shotfill.jobs.runner import Runner, RunSettings
-from shotfill.media.probe import probe
 from shotfill.model import (Codec, JobSpec, Loaded, Outcome, Placeholder, ReadResult, ScanResult,
                             TimelineInfo)
-from shotfill.plan import audio
-from shotfill.plan.preview import PlanPreview, preview_plans
-from shotfill.providers import provider_class, provider_endpoint
 from shotfill.rates import rate_str
-from shotfill.report.write import write_report
 from shotfill.scan.placeholders import long_hole_text, scan_timeline, too_long
-from shotfill.scan.runon import serving
-from shotfill.report.summary import entry_from_outcome
-from shotfill.timeline.markers import merge_markers
 from shotfill.timeline.read import read_timeline
-from shotfill.timeline.write import OUTPUT_ADAPTERS, check_writable, write_output
+
+# What only a fill, a dry run or a report needs (the job runner, media, providers, writers,
+# asyncio) is imported in the function that needs it: `shotfill scan` starts in a fraction of
+# the time without them (tests/test_startup.py).
+if TYPE_CHECKING:
+    from shotfill.jobs.runner import RunSettings
+    from shotfill.plan.preview import PlanPreview
 
 __all__ = ["BatchItem", "FillResult", "FillSettings", "Loaded", "check_output", "dry_run", "fill", "fill_many",
-           "load", "prepare", "run_placeholders", "settle", "write_output"]
+           "load", "prepare", "run_placeholders", "settle"]
 
 
 @dataclass
@@ -79,6 +73,7 @@ class FillSettings:
     audio: bool = False
 
     def run_settings(self) -> RunSettings:
+        from shotfill.jobs.runner import RunSettings   # fill only: see the imports above
         return RunSettings(config=self.config, provider=self.provider, model=self.model, codec=self.codec,
                            concurrency=self.concurrency, max_cost=self.max_cost, resubmit=self.resubmit,
                            takes=self.takes, match=self.match, stills=self.report,
@@ -108,6 +103,7 @@ def _size_from_media(scan: ScanResult) -> Optional[tuple[int, int]]:
     for ph in scan.placeholders:
         for nb in (ph.before, ph.after):
             if nb is not None and nb.media_path:
+                from shotfill.media.probe import probe   # only to measure media: see the imports above
                 try:
                     info = probe(nb.media_path)
                     return info.width, info.height
@@ -127,6 +123,7 @@ def settle(read: ReadResult, path: Path, *, name: Optional[str] = None, rate: Op
     """
     warnings = list(read.warnings)
     if markers is not None:
+        from shotfill.timeline.markers import merge_markers   # only with --markers
         warnings += merge_markers(read.timeline, markers, rate=read.rate, start_frame=read.start_frame,
                                   drop_frame=read.drop_frame)
     if rate is not None and read.format != "edl" and rate != read.rate:
@@ -171,6 +168,7 @@ def require_size(loaded: Loaded) -> tuple[int, int]:
 
 def check_output(timeline: Path, output: Path) -> str:
     """The adapter for OUTPUT; refuses unknown suffixes and overwriting the input."""
+    from shotfill.timeline.write import OUTPUT_ADAPTERS   # the writers: not for a scan
     adapter = OUTPUT_ADAPTERS.get(output.suffix.lower())
     if adapter is None:
         raise UsageError(f"{output}: cannot write '{output.suffix or '(no suffix)'}' timelines",
@@ -194,6 +192,7 @@ def prepare(timeline: Path, settings: FillSettings, *, rate: Optional[Fraction] 
     loaded = load(timeline, rate=rate, resolution=resolution, media_search=settings.media_search,
                   markers=settings.markers)
     name = timeline.name
+    from shotfill.timeline.write import check_writable   # the writers: not for a scan
     check_writable(loaded, settings.output, adapter)
     require_size(loaded)
     if loaded.scan.stray and not settings.allow_stray_markers:
@@ -222,6 +221,7 @@ def plans(loaded: Loaded, config: Settings, *, provider: Optional[str] = None, m
     """The plan preview of a loaded timeline's usable placeholders (none while its size is unknown)."""
     if not loaded.info.width or not loaded.info.height:
         return []
+    from shotfill.plan.preview import preview_plans   # providers: only with placeholders to plan
     return preview_plans([ph for ph in loaded.scan.placeholders if not ph.problems], width=loaded.info.width,
                          height=loaded.info.height, settings=config, provider=provider, model=model,
                          frames_dir=frames_dir, bodies=bodies, takes=takes, prefer_handles=prefer_handles,
@@ -259,6 +259,12 @@ def fill_many(items: list[BatchItem], settings: FillSettings, *, rate: Optional[
     their placeholders run together; each output is written once its own
     placeholders are done.
     """
+    import asyncio   # the run's own imports: see the imports above
+
+    from shotfill.jobs import from_media
+    from shotfill.jobs.journal import check_journal
+    from shotfill.jobs.runner import Runner
+
     prepared = prepare_batch(items, settings, rate=rate, resolution=resolution)
     # Phase 2: generate and conform every placeholder of every timeline, concurrently.
     specs = batch_specs(prepared, settings)
@@ -286,6 +292,9 @@ Prepared = tuple[BatchItem, Loaded, str]
 def prepare_batch(items: list[BatchItem], settings: FillSettings, *, rate: Optional[Fraction] = None,
                   resolution: Optional[tuple[int, int]] = None) -> list[Prepared]:
     """Phase 1: read, scan and check every input, and the providers they need; nothing is spent."""
+    from shotfill.plan import audio   # providers: fill only, see the imports above
+    from shotfill.scan.runon import serving
+
     prepared = []
     for item in items:
         s = replace(settings, output=item.output)
@@ -319,6 +328,8 @@ def batch_state_dir(items: list[BatchItem], settings: FillSettings) -> Path:
 
 def write_batch(prepared: list[Prepared], outcomes: list[Outcome], settings: FillSettings) -> list[FillResult]:
     """Phase 3: place each timeline's filled placeholders, write it, then the run's report."""
+    from shotfill.jobs import from_media   # the run's own imports: see the imports above
+    from shotfill.timeline.write import write_output
     items = [item for item, _, _ in prepared]
     many = len(items) > 1
     results = []
@@ -356,6 +367,7 @@ def unwritten(errors: list[WriteError], items: list[BatchItem], state_dir: Path)
 
 def check_providers_ready(placeholders: Sequence[Placeholder], settings: FillSettings) -> None:
     """Refuse before anything is spent when a provider the run needs has no key (or, ComfyUI, no workflow)."""
+    from shotfill.providers import provider_class, provider_endpoint   # fill only: see the imports above
     default = (settings.provider or settings.config.default_provider).lower()
     needed = sorted({(ph.options.provider or default).lower() for ph in placeholders})
     for name in needed:
@@ -383,6 +395,8 @@ def _common_parent(items: list[BatchItem]) -> Path:
 
 def write_run_report(results: list[FillResult], out_dir: Path) -> tuple[Path, Path]:
     """report.json and report.html (the contact sheet) beside the outputs."""
+    from shotfill.report.summary import entry_from_outcome   # the report's own imports
+    from shotfill.report.write import write_report
     entries = [entry_from_outcome(o, timeline=r.loaded.info.path, output=r.output)
                for r in results for o in r.outcomes]
     return write_report(entries, out_dir)
@@ -398,6 +412,11 @@ def fill(timeline: Path, settings: FillSettings, *, rate: Optional[Fraction] = N
 def run_placeholders(loaded: Loaded, run: RunSettings, media_dir: Path, on_event: EventSink, *,
                      state_dir: Optional[Path] = None) -> list[Outcome]:
     """Generate and conform one loaded timeline's placeholders without writing a timeline (Resolve's path)."""
+    import asyncio   # the run's own imports: see the imports above
+
+    from shotfill.jobs import from_media
+    from shotfill.jobs.runner import Runner
+
     specs = [JobSpec(key=ph.id, info=loaded.info, placeholder=ph, media_dir=media_dir)
              for ph in loaded.scan.placeholders]
     runner = Runner(run, state_dir or media_dir / ".shotfill", on_event)
@@ -407,3 +426,11 @@ def run_placeholders(loaded: Loaded, run: RunSettings, media_dir: Path, on_event
     except KeyboardInterrupt:
         raise Interrupted("interrupted: nothing half-written; jobs already submitted are in the journal",
                           hint="run ShotFill again to resume") from None
+
+
+def __getattr__(name: str) -> object:
+    """``write_output``, still importable from here, imported when asked for (a scan writes nothing)."""
+    if name == "write_output":
+        from shotfill.timeline.write import write_output
+        return write_output
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -20,11 +20,11 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any, Callable, Iterable, Optional, Sequence
 
+from typing import TYPE_CHECKING
+
 from shotfill import __version__
 from shotfill.system.children import stopping_like_ctrl_c
-from shotfill.cli.inputs import plan_outputs
 from shotfill.cli.parser import Parser
-from shotfill.cli.progress import make_display
 from shotfill.cli.farm import add_farm_parser, run_farm_command
 from shotfill.cli.resolve import add_resolve_parser, run_resolve_command
 from shotfill.config import Settings, load_settings
@@ -33,13 +33,14 @@ from shotfill.system.files import os_failure
 from shotfill.jobs.from_media import is_from_media
 from shotfill.model import MAX_HANDLES, MAX_TAKES, Codec, Placeholder
 from shotfill.pipeline import BatchItem, FillResult, FillSettings, dry_run, fill_many, load, plans
-from shotfill.plan.preview import PlanPreview
-from shotfill.providers import describe_providers
 from shotfill.rates import frames_to_timecode, parse_rate, rate_str
 from shotfill.system.secrets import ScrubbedStream
-from shotfill.timeline.pick import parse_choices, pick
-from shotfill.report.summary import ReportEntry, entry_from_outcome
-from shotfill.scan.runon import media_lines
+
+# Each command imports what only it needs (progress display, writers, providers, the report)
+# in its own function: `shotfill scan` starts without them (tests/test_startup.py).
+if TYPE_CHECKING:
+    from shotfill.plan.preview import PlanPreview
+    from shotfill.report.summary import ReportEntry
 
 EPILOG = """\
 examples:
@@ -254,6 +255,8 @@ def cmd_scan(args: argparse.Namespace) -> int:
         print("  no placeholders (mark a gap or slug with a 'GEN: <prompt>' marker)")
     for line in _endpoint_lines((p["provider"], p.get("endpoint")) for p in planned.values()):
         print("  " + line)
+    from shotfill.scan.runon import media_lines
+
     for ph in scan.placeholders:
         opts = " ".join(f"{k}={v}" for k, v in ph.options.model_dump(mode="json", exclude_none=True).items())
         print(f"  {ph.id}  {ph.track}  {ph.timecode}  start {ph.start}  duration {ph.duration}  "
@@ -321,6 +324,7 @@ def with_executor(config: Settings, text: Optional[str]) -> Settings:
 def fill_settings(args: argparse.Namespace) -> tuple[list[BatchItem], FillSettings, Optional[Fraction],
                                                    Optional[tuple[int, int]]]:
     """What ``fill`` (and each ``farm`` step) runs: the batch, its settings, --rate and --resolution."""
+    from shotfill.cli.inputs import plan_outputs   # fill's own: see the imports above
     rate = parse_rate(args.rate) if args.rate else None
     res = parse_resolution(args.resolution) if args.resolution else None
     items = plan_outputs(args.timeline, args.output, args.format)
@@ -346,6 +350,7 @@ def cmd_fill(args: argparse.Namespace) -> int:
             rows += dry_run(item.timeline, replace(settings, output=item.output), rate=rate, resolution=res)
         return _print_dry_run(rows, as_json=args.json)
 
+    from shotfill.cli.progress import make_display   # fill's own: see the imports above
     display = make_display(quiet=args.quiet)
     try:
         results = fill_many(items, settings, rate=rate, resolution=res, on_event=display)
@@ -393,6 +398,7 @@ def _summary_row(e: ReportEntry) -> dict[str, Any]:
 
 
 def _summary(results: list[FillResult]) -> dict[str, Any]:
+    from shotfill.report.summary import entry_from_outcome   # fill's own: see the imports above
     rows = [_summary_row(entry_from_outcome(o, timeline=r.loaded.info.path, output=str(r.output)))
             for r in results for o in r.outcomes]
     totals = {k: sum(1 for x in rows if x["result"] == k) for k in ("filled", "failed", "skipped")}
@@ -447,6 +453,7 @@ def _print_dry_run(rows: list[PlanPreview], *, as_json: bool) -> int:
 
 
 def cmd_pick(args: argparse.Namespace) -> int:
+    from shotfill.timeline.pick import parse_choices, pick   # pick's own: see the imports above
     choices = parse_choices(args.picks)
     pick(args.timeline, choices, args.output)
     print(f"{args.timeline} -> {args.output}: " + ", ".join(f"{i} take {k}" for i, k in choices.items()))
@@ -454,6 +461,7 @@ def cmd_pick(args: argparse.Namespace) -> int:
 
 
 def cmd_providers(args: argparse.Namespace) -> int:
+    from shotfill.providers import describe_providers   # every provider: only for this command
     rows = describe_providers(load_settings(args.config))
     if args.json:
         print(json.dumps(rows, indent=2))

@@ -20,12 +20,11 @@ from pathlib import Path
 from typing import Any, Callable, Optional
 
 from shotfill.cli.parser import Parser
-from shotfill.cli.progress import make_display
 from shotfill.errors import UsageError
-from shotfill.farm import steps
-from shotfill.farm.bundle import job_template, validate, write_bundle
 from shotfill.pipeline import BatchItem, FillResult, FillSettings, batch_specs, batch_state_dir, prepare_batch
-from shotfill.report.summary import entry_from_outcome
+
+# The farm's steps, bundle writer, progress display and report are imported by the command
+# that runs them: every other command builds this parser too (tests/test_startup.py).
 
 FillSetup = Callable[[argparse.Namespace], tuple[list[BatchItem], FillSettings, Optional[Fraction],
                                                  Optional[tuple[int, int]]]]
@@ -100,6 +99,7 @@ def _shotfill_command() -> str:
 
 
 def cmd_export(args: argparse.Namespace, setup: FillSetup) -> int:
+    from shotfill.farm.bundle import job_template, validate, write_bundle   # see the imports above
     items, settings, rate, res = setup(args)
     prepared = prepare_batch(items, settings, rate=rate, resolution=res)   # refuses bad input before any file
     keys = [s.key for s in batch_specs(prepared, settings)]
@@ -137,6 +137,8 @@ def _json_list(text: str, what: str) -> list[str]:
 
 
 def cmd_step(args: argparse.Namespace, setup: FillSetup, parse_fill: ParseFill) -> int:
+    from shotfill.cli.progress import make_display   # see the imports above
+    from shotfill.farm import steps
     timelines = _json_list(args.timelines, "--timelines")
     options = _json_list(args.options, "--options")
     fill = parse_fill(["fill", *timelines, "-o", args.output, "--state-dir", args.state_dir, *options])
@@ -165,6 +167,7 @@ def cmd_step(args: argparse.Namespace, setup: FillSetup, parse_fill: ParseFill) 
 
 
 def _summary(results: list[FillResult]) -> int:
+    from shotfill.report.summary import entry_from_outcome   # see the imports above
     for r in results:
         for w in r.warnings:
             print(f"warning: {w}", file=sys.stderr)

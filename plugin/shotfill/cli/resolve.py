@@ -14,8 +14,6 @@ from typing import Optional, Sequence
 
 from shotfill.cli.parser import Parser
 from shotfill.errors import ShotFillError
-from shotfill.resolve import install as inst
-from shotfill.resolve.engine import engine_main
 
 
 def add_resolve_parser(sub: "argparse._SubParsersAction[Parser]") -> argparse.ArgumentParser:
@@ -50,8 +48,10 @@ def add_resolve_parser(sub: "argparse._SubParsersAction[Parser]") -> argparse.Ar
 def run_resolve_command(args: argparse.Namespace) -> int:
     cmd = args.resolve_command
     if cmd in ("scan", "run"):
+        from shotfill.resolve.engine import engine_main   # the engine (pipeline, providers): only when run
         return engine_main(cmd, args.snapshot, args.out, config=args.config, provider=args.provider,
                            model=args.model)
+    from shotfill.resolve import install as inst   # install and uninstall only: not for other commands
     if cmd == "install":
         written = inst.install(dest=args.dest, system=args.system, launcher=args.launcher)
         for p in written:

@@ -76,7 +76,7 @@ from shotfill.errors import FFmpegNotFound, MediaError
 from shotfill.media import tools
 from shotfill.media.conform import rgb_input_options
 from shotfill.media.probe import probe
-from shotfill.model import ColourMatch
+from shotfill.model import ColourMatch, match_wanted
 from shotfill.system.files import make_dirs, write_text
 
 Array = NDArray[np.float64]
@@ -414,13 +414,8 @@ class Look:
 
 
 def wanted(choice: MatchChoice, provider: str) -> bool:
-    """``match=on|off`` as chosen (note, run, shotfill.toml); by default on unless the offline generator made it.
-
-    The offline generator's frames are drawn from the neighbours already.
-    """
-    if choice is not None:
-        return choice == "on"
-    return provider != "local"
+    """:func:`shotfill.model.match_wanted` (kept there, so a plan preview says it without loading numpy)."""
+    return match_wanted(choice, provider)
 
 
 def prepare(clip: str | os.PathLike[str], neighbours: Sequence[Optional[str]], looks_dir: Path, *,

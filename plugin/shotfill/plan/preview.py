@@ -10,14 +10,13 @@ with it, the real frames are pulled and the request body can be shown.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Iterable, Optional
+from typing import Any, Iterable, Literal, Optional
 
 from pydantic import BaseModel
 
 from shotfill.config import Settings
 from shotfill.errors import Rejected, ShotFillError
-from shotfill.model import Handles, Placeholder
-from shotfill.media.match import MatchChoice, wanted as match_wanted
+from shotfill.model import Handles, Placeholder, match_wanted
 from shotfill.plan import handles as handle_plan
 from shotfill.plan.requests import PlanSettings, plan_request, preview_request
 from shotfill.plan.segments import SegmentPlan, plan_segments, segment_requests_preview
@@ -89,7 +88,7 @@ def preview_plans(placeholders: Iterable[Placeholder], *, width: int, height: in
                   provider: Optional[str] = None, model: Optional[str] = None,
                   frames_dir: Optional[Path] = None, bodies: bool = False,
                   takes: Optional[int] = None, prefer_handles: bool = False,
-                  handles: Optional[int] = None, match: Optional[MatchChoice] = None,
+                  handles: Optional[int] = None, match: Optional[Literal["on", "off"]] = None,
                   audio: bool = False) -> list[PlanPreview]:
     """The plan of each placeholder with the run's provider and model (a note's own choice wins).
 
@@ -151,7 +150,7 @@ def preview_plans(placeholders: Iterable[Placeholder], *, width: int, height: in
     return rows
 
 
-def match_plan(ph: Placeholder, provider: str, choice: MatchChoice) -> str:
+def match_plan(ph: Placeholder, provider: str, choice: Optional[Literal["on", "off"]]) -> str:
     """What the colour match will do to the placeholder's clips, as ``scan`` and ``--dry-run`` say it.
 
     Whether a neighbour frame can really be read is known only when it is extracted; here a

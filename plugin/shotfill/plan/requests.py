@@ -13,15 +13,17 @@ import json
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 from shotfill.errors import FFmpegNotFound, MediaError, UsageError
 from shotfill.system.files import make_dirs
-from shotfill.media.frames import FrameGrab, extract_frames, grab, read_reference
-from shotfill.media.probe import probe_for_seek
 from shotfill.model import GenerationRequest, MediaInfo, Neighbour, Placeholder
 from shotfill.plan.handles import with_handles
 from shotfill.rates import timecode_to_frames
+
+# The media stack (frames, probe) is imported where frames are pulled: a scan's preview reads none.
+if TYPE_CHECKING:
+    from shotfill.media.frames import FrameGrab
 
 
 @dataclass(frozen=True)
@@ -50,6 +52,7 @@ def references_for(ph: Placeholder, settings: PlanSettings) -> tuple[str, ...]:
 
 def reference_bytes(ph_id: str, path: str) -> bytes:
     """A reference image's bytes (read bounded; not an image: refused, naming the shot and the file)."""
+    from shotfill.media.frames import read_reference   # see the imports above
     try:
         return read_reference(path, UsageError)[1]
     except UsageError as exc:
@@ -99,6 +102,7 @@ def neighbour_frames(wanted: list[tuple[Optional[Neighbour], Path]]) -> list[Opt
 
     A neighbour whose media cannot be read gives None without costing the others their frames.
     """
+    from shotfill.media.frames import extract_frames   # see the imports above
     probed: dict[str, tuple[MediaInfo, Optional[Fraction]]] = {}
     grabs: list[Optional[FrameGrab]] = []
     for nb, out_png in wanted:
@@ -120,6 +124,8 @@ def _neighbour_grab(nb: Optional[Neighbour], out_png: Path,
                     probed: dict[str, tuple[MediaInfo, Optional[Fraction]]]) -> Optional[FrameGrab]:
     if nb is None or nb.kind != "clip" or not nb.media_path or nb.source_frame is None:
         return None
+    from shotfill.media.frames import grab   # see the imports above
+    from shotfill.media.probe import probe_for_seek
     try:
         if nb.media_path not in probed:
             probed[nb.media_path] = probe_for_seek(nb.media_path)
@@ -133,6 +139,7 @@ def _neighbour_grab(nb: Optional[Neighbour], out_png: Path,
 
 
 def _alone(g: FrameGrab) -> Optional[Path]:
+    from shotfill.media.frames import extract_frames   # see the imports above
     try:
         return extract_frames([g])[0]
     except FFmpegNotFound:

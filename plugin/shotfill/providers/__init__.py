@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import importlib
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 from shotfill.config import KEY_ENV, Settings
 from shotfill.errors import ConfigError, UsageError
-from shotfill.providers._http import require_secure
-from shotfill.providers import catalog
-from shotfill.providers.base import Provider, ProviderContext
+
+# The clients (their HTTP stack, journal, media checks) are imported when a provider is asked
+# for by name: the scan's notes and plans need the names and one provider's plan, no more.
+if TYPE_CHECKING:
+    from shotfill.providers.base import Provider, ProviderContext
 from shotfill.system.secrets import redact_url, url_secrets
 
 #: name -> "module:Class"; imported only when asked for
@@ -56,6 +58,7 @@ def provider_endpoint(settings, name: str) -> dict:
     refused = None
     if (KEY_ENV.get(name) and settings.api_key(name)) or url_secrets(url):
         try:
+            from shotfill.providers._http import require_secure   # httpx: only with a key to send
             require_secure(name, url, where)
         except ConfigError as exc:
             refused = exc.message
@@ -64,6 +67,7 @@ def provider_endpoint(settings, name: str) -> dict:
 
 def describe_providers(settings: Settings) -> list[dict[str, Any]]:
     """Each provider: configured or not (never the key itself), base URL, models and what they take."""
+    from shotfill.providers import catalog   # the model catalog: only this listing needs it here
     rows = []
     for name in provider_names():
         cls = provider_class(name)

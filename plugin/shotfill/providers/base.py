@@ -15,16 +15,14 @@ onto it in the model's own units.
 from __future__ import annotations
 
 import abc
-import asyncio
 import base64
 import contextlib
 import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, AsyncIterator, Awaitable, Callable, Literal, Optional
+from typing import TYPE_CHECKING, Any, AsyncIterator, Awaitable, Callable, Literal, Optional
 
-import httpx
 from pydantic import BaseModel
 
 from shotfill.config import KEY_ENV, Settings
@@ -33,13 +31,24 @@ from shotfill.errors import (AuthError, DownloadError, JobFailed, JobTimedOut, M
                              Rejected, SubmitUncertain)
 from shotfill.events import EventSink, Stage, no_events
 from shotfill.system.files import file_sha256
-from shotfill.jobs.journal import JobRecord, Journal
-from shotfill.media.probe import probe
 from shotfill.model import GeneratedMedia, GenerationRequest
-from shotfill.providers._http import ServiceClient
 from shotfill.providers import catalog
 from shotfill.providers.spec import (ModelSpec as ModelSpec, ServicePlan as ServicePlan, SizeStyle as SizeStyle,
                                      nearest_size as nearest_size, plan_for as plan_for, size_label as size_label)
+
+# A provider's plan (what `shotfill scan` asks of it) needs none of these: its HTTP client
+# (httpx), journal and media check are imported when a job runs (tests/test_startup.py).
+if TYPE_CHECKING:
+    import httpx
+
+    from shotfill.jobs.journal import JobRecord, Journal
+    from shotfill.providers._http import ServiceClient
+
+
+async def _sleep(seconds: float) -> None:
+    """``asyncio.sleep``; asyncio is imported when a provider first waits, not when a scan plans."""
+    import asyncio
+    await asyncio.sleep(seconds)
 
 
 #: what an editor can do about a submit that may have reached the service without an answer
@@ -79,7 +88,7 @@ class ProviderContext:
     journal: Optional[Journal] = None
     on_event: EventSink = no_events
     transport: Optional[httpx.AsyncBaseTransport] = None
-    sleep: Callable[[float], Any] = asyncio.sleep
+    sleep: Callable[[float], Any] = _sleep
     clock: Callable[[], float] = time.monotonic
     #: ffmpeg threads a local render may use (the run sizes it so renders do not oversubscribe the cores)
     cpu_threads: Optional[int] = None
@@ -291,6 +300,7 @@ class RemoteProvider(Provider):
         return self.ctx.settings.api_key(self.name)
 
     def client(self) -> ServiceClient:
+        from shotfill.providers._http import ServiceClient   # see the imports above
         key = self.api_key()
         env = KEY_ENV.get(self.name)
         if env and not key:
@@ -444,6 +454,9 @@ class RemoteProvider(Provider):
             raise
         if journal:
             # The checksum of the bytes as they landed: a later run places them only if they still match.
+            import asyncio   # see the imports above
+
+            from shotfill.media.probe import probe
             digest = await asyncio.to_thread(file_sha256, path)
             journal.downloaded(request.request_hash, self.name, str(path), sha256=digest)
         try:

@@ -9,19 +9,19 @@ rate, length and codec, so conform has nothing left to do.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 from pathlib import Path
-from typing import AsyncIterator, Optional
+from typing import TYPE_CHECKING, AsyncIterator, Optional
 
 from shotfill.errors import ProviderError
 from shotfill.system.files import make_dirs
-from shotfill.jobs.journal import JobRecord
-from shotfill.media import synth
 from shotfill.model import Codec, ConformTarget, GeneratedMedia, GenerationRequest
 from shotfill.providers.spec import audio_refusal
 from shotfill.providers.base import (JobHandle, JobStatus, Provider, ProviderContext, RequestPreview, ServicePlan,
                                      Started)
+
+if TYPE_CHECKING:
+    from shotfill.jobs.journal import JobRecord
 
 
 class LocalProvider(Provider):
@@ -56,6 +56,7 @@ class LocalProvider(Provider):
         if self.ctx.offload is not None:
             gen: GeneratedMedia = await self.ctx.offload(render_offline, *args)
         else:
+            import asyncio   # a render's own: a scan only asks this provider for its plan
             gen = await asyncio.to_thread(render_offline, *args)
         return Started(handle=JobHandle(job_id="", data={"path": gen.path}),
                        status=JobStatus(state="succeeded"), model=self.model)
@@ -76,6 +77,7 @@ class LocalProvider(Provider):
 def render_offline(request: GenerationRequest, workdir: Path, codec: Codec,
                    threads: Optional[int]) -> GeneratedMedia:
     """The bridge or slate for ``request``: a plain function of paths, so a Dask worker can run it."""
+    from shotfill.media import synth   # the media stack: a render's own, not a scan's (it plans only)
     make_dirs(workdir)
     target = ConformTarget(width=request.width, height=request.height, rate=request.rate,
                            frames=request.frames, timecode=request.timecode, codec=codec)

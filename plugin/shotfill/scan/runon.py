@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Literal, Optional
 
 from shotfill.errors import ShotFillError
-from shotfill.media.probe import probe
 from shotfill.model import Neighbour, Placeholder
 from shotfill.rates import rate_str, timecode_to_frames
 
@@ -65,6 +64,8 @@ def _extent(nb: Neighbour, rate_ok: bool) -> Optional[tuple[int, int]]:
         return nb.available_start, nb.available_frames
     if nb.media_path is None or not rate_ok or not Path(nb.media_path).is_file():
         return None
+    from shotfill.media.probe import probe   # only for a file to probe: a scan loads no media stack otherwise
+
     try:
         info = probe(nb.media_path)
     except ShotFillError:

@@ -21,7 +21,6 @@ an error message quotes.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import os
 import signal
@@ -272,6 +271,7 @@ def kill_all_if_interrupted() -> None:
     Otherwise asyncio.run, and then the interpreter, wait for the worker threads,
     which wait for their ffmpeg.
     """
+    import asyncio   # only an executor closing calls this; every command imports this module
     try:
         task = asyncio.current_task()
     except RuntimeError:

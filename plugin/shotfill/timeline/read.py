@@ -41,11 +41,8 @@ from shotfill.timeline.formats import EXPORT_HINT, FORMAT_ADAPTERS, FORMAT_LABEL
 from shotfill.timeline.metadata import dig, int_or_none, to_plain
 from shotfill.rates import DROP_FRAME_RATES, normalize_rate, parse_rate
 from shotfill.timeline.edl.read import read_edl
-from shotfill.timeline.fcpxml.read import read_fcpx
-from shotfill.timeline.otio.read import read_otio_json
 from shotfill.model import ReadResult
 from shotfill.timeline.adapters import call_adapter, read_file, read_string
-from shotfill.timeline.xml.decode import decode_xml
 
 __all__ = [
     "ReadResult",
@@ -57,7 +54,6 @@ __all__ = [
 #: Text timelines larger than this are refused rather than parsed.
 _MAX_TEXT_BYTES = bounded.MAX_TIMELINE_BYTES
 
-#: :func:`shotfill.xml_doc.read_xml_source` imports the XML decoder from here, by this name.
 
 
 # =========================================================================== reading
@@ -116,14 +112,18 @@ def _read(p: Path, shown: str, want_rate: Fraction | None, adapter: str | None) 
     warnings: list[str] = []
     if fmt == "edl":
         return read_edl(p, shown, want_rate)
+    # Each format's own reader is imported when a file of that format is read.
     if fmt == "otio_json":
+        from shotfill.timeline.otio.read import read_otio_json
         obj = read_otio_json(p, shown, warnings)
         return _finish(obj, p, shown, fmt, "otio_json", want_rate, warnings)
     if fmt == "fcp_xml":
+        from shotfill.timeline.xml.decode import decode_xml
         text = decode_xml(p, shown, warnings)
         obj = call_adapter(shown, fmt, "fcp_xml", lambda: read_string(text, "fcp_xml"))
         return _finish(obj, p, shown, fmt, "fcp_xml", want_rate, warnings)
     if fmt == "fcpx_xml":
+        from shotfill.timeline.fcpxml.read import read_fcpx
         obj, info = read_fcpx(p, shown, warnings)
         return _finish(obj, p, shown, fmt, "fcpx_xml", want_rate, warnings, info)
     adapter_name = FORMAT_ADAPTERS[fmt]

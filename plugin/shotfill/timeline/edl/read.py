@@ -10,6 +10,11 @@ event number and line, and the ``* LOC:`` markers (taken out of the text by
 :mod:`shotfill.timeline.edl.text`) are placed in the clip's own source time at their
 record frame (OTIO #169/#345), drop-frame ``LOC`` lines included (the stock
 regex skips them).  An EDL does not carry its frame rate: the caller gives it.
+
+The timeline is then built from the events :mod:`shotfill.timeline.edl.text` already
+tokenised (:mod:`shotfill.timeline.edl.build`: the same objects the reader would
+make of the cleaned text, laid out as above), so the file is parsed once; the
+reader runs only where the builder leaves a file to it.
 """
 
 from __future__ import annotations
@@ -18,12 +23,12 @@ import contextlib
 import io
 from fractions import Fraction
 from pathlib import Path
-from typing import Any
 
 import opentimelineio as otio
 
 from shotfill.system.bounded import read_bytes
 from shotfill.timeline.edl import text as edl_text
+from shotfill.timeline.edl.build import Unsupported, build_timeline, locator_markers, locator_warnings
 from shotfill.errors import TimelineError, UsageError
 from shotfill.timeline.formats import EXPORT_HINT
 from shotfill.rates import DROP_FRAME_RATES
@@ -32,11 +37,15 @@ from shotfill.timeline.adapters import adapter_error, call_adapter, read_string
 from shotfill_otio.colours import marker_colour
 
 
-def read_edl(p: Path, shown: str, rate: Fraction | None, *, by_order: bool = True) -> ReadResult:
+def read_edl(p: Path, shown: str, rate: Fraction | None, *, by_order: bool = True,
+             otio_reader: bool = False) -> ReadResult:
     """The EDL at ``p`` read at ``rate`` (required: :class:`UsageError` without it).
 
-    ``by_order=False`` always matches clips to events by tags (slower; the
-    tests compare the two ways on the corpus).
+    The timeline is built from ShotFill's own tokens (:mod:`shotfill.timeline.edl.build`)
+    unless the builder says OTIO's ``cmx_3600`` reader must decide, or
+    ``otio_reader`` asks for that reader (the tests compare the two).
+    ``by_order=False`` always matches the reader's clips to events by tags
+    (slower; the tests compare the two ways on the corpus).
     """
     if rate is None:
         raise UsageError(
@@ -58,20 +67,9 @@ def read_edl(p: Path, shown: str, rate: Fraction | None, *, by_order: bool = Tru
             raise TimelineError(f"{shown}: has no EDL events and no EDL header: it is empty or "
                                 "not an EDL", hint=EXPORT_HINT)
         warnings.append(f"{shown}: the EDL has no events")
-    base_warnings = len(warnings)
-
-    timeline, order = _read_text(prep, rate, shown, warnings, by_order=by_order)
-    if by_order and order is None:
-        # The reader's clips do not line up with the events: read again with a tag on each.
-        warnings = warnings[:base_warnings]
-        timeline, order = _read_text(prep, rate, shown, warnings, by_order=False)
-    try:
-        _normalise_edl(timeline, prep, rate, shown, warnings, order)
-    except TimelineError:
-        raise
-    except Exception as exc:  # noqa: BLE001
-        raise TimelineError(f"{shown}: the EDL could not be laid out ({type(exc).__name__}: {exc})",
-                            hint=EXPORT_HINT) from None
+    timeline = None if otio_reader else _build(prep, rate, shown, warnings)
+    if timeline is None:
+        timeline = _read_with_otio(prep, rate, shown, warnings, by_order=by_order)
     if prep.header_drop_frame is not None:
         drop = prep.header_drop_frame
     else:
@@ -82,6 +80,36 @@ def read_edl(p: Path, shown: str, rate: Fraction | None, *, by_order: bool = Tru
         start_frame=start, width=None, height=None, warnings=warnings,
         source_text=text, encoding=encoding, adapter="cmx_3600",
     )
+
+
+def _build(prep: edl_text.PreparedEdl, rate: Fraction, shown: str,
+           warnings: list[str]) -> otio.schema.Timeline | None:
+    """The builder's timeline, or None where OTIO's reader must read the file (it says why)."""
+    try:
+        return build_timeline(prep, rate, shown, warnings)
+    except Unsupported:
+        # Something only the reader decides (an overlap it shifts, an image sequence, a line
+        # it refuses): it reads the file, and refuses or warns as it always did.
+        return None
+
+
+def _read_with_otio(prep: edl_text.PreparedEdl, rate: Fraction, shown: str, warnings: list[str], *,
+                    by_order: bool) -> otio.schema.Timeline:
+    """The timeline of OTIO's ``cmx_3600`` reader on ``prep.reader_text``, laid out."""
+    base_warnings = len(warnings)
+    timeline, order = _read_text(prep, rate, shown, warnings, by_order=by_order)
+    if by_order and order is None:
+        # The reader's clips do not line up with the events: read again with a tag on each.
+        del warnings[base_warnings:]
+        timeline, order = _read_text(prep, rate, shown, warnings, by_order=False)
+    try:
+        _normalise_edl(timeline, prep, rate, shown, warnings, order)
+    except TimelineError:
+        raise
+    except Exception as exc:  # noqa: BLE001
+        raise TimelineError(f"{shown}: the EDL could not be laid out ({type(exc).__name__}: {exc})",
+                            hint=EXPORT_HINT) from None
+    return timeline
 
 
 def _read_text(prep: edl_text.PreparedEdl, rate: Fraction, shown: str, warnings: list[str], *,
@@ -218,30 +246,10 @@ def _normalise_edl(timeline: otio.schema.Timeline, prep: edl_text.PreparedEdl,
             sr = clip.source_range
             src_start = int(round(sr.start_time.rescaled_to(rf).value))
             length = int(round(sr.duration.rescaled_to(rf).value))
-            for loc in ev.locators:
-                offset = loc.frame - rec_start
-                if not (0 <= offset < max(length, 1)):
-                    if ev.source_in <= loc.frame < max(ev.source_out, ev.source_in + 1):
-                        offset = loc.frame - ev.source_in
-                        in_source.append(f"line {loc.line}")
-                    else:
-                        outside.append(f"line {loc.line} '{loc.timecode}'")
-                md: dict[str, Any] = {"shotfill": {"edl_line": loc.line, "record_frame": loc.frame}}
-                if loc.color_word:
-                    md["cmx_3600"] = {"color": loc.color_word}
+            for m in locator_markers(ev, src_start, length, rec_start, in_source, outside):
                 clip.markers.append(otio.schema.Marker(
-                    name=loc.name,
-                    marked_range=otio.opentime.TimeRange(
-                        otio.opentime.RationalTime(src_start + offset, rf),
-                        otio.opentime.RationalTime(0, rf)),
-                    color=marker_colour(loc.color),
-                    metadata=md,
-                ))
-    if in_source:
-        warnings.append(
-            f"{shown}: {len(in_source)} LOC line(s) give a source timecode, not a record "
-            f"one ({', '.join(sorted(set(in_source))[:3])}); they were placed at that source frame")
-    if outside:
-        warnings.append(
-            f"{shown}: {len(outside)} LOC line(s) fall outside their event "
-            f"({', '.join(outside[:3])}); they were kept at their record time")
+                    name=m.name,
+                    marked_range=otio.opentime.TimeRange(otio.opentime.RationalTime(m.frame, rf),
+                                                         otio.opentime.RationalTime(0, rf)),
+                    color=marker_colour(m.color), metadata=m.metadata))
+    warnings += locator_warnings(shown, in_source, outside)
