@@ -395,3 +395,28 @@ def test_a_segment_without_sound_is_joined_as_silence_of_its_frames(tmp_path):
     assert len(got) == 76800
     assert np.abs(got[:40320] - (0.25 + 0.2 * np.arange(40320) / 48000)).max() < 2e-6
     assert not got[40320:].any(), "the segment without sound is silence for its 19 frames"
+
+
+@pytest.mark.slow
+def test_each_take_of_a_long_hole_reports_its_own_segments(gateway, tmp_path, capsys):
+    src = long_hole(tmp_path / "long.otio", options="match=off takes=2")
+    out = tmp_path / "out" / "long.otio"
+    capsys.readouterr()
+    assert main(fill(src, out, gateway.config, "-q", "--json")) == 0
+    said = json.loads(capsys.readouterr().out)
+    jobs = {j["video"]["id"] for j in creates(gateway)}
+    assert len(jobs) == 6, "two takes of three segments each"
+    [row] = json.loads((tmp_path / "out" / "report.json").read_text())["placeholders"]
+    [summary] = said["placeholders"]
+    for shown in (row, summary):
+        assert [t["take"] for t in shown["takes"]] == [1, 2]
+        per_take = [[g["job_id"] for g in t["segments"]["segments"]] for t in shown["takes"]]
+        assert [len(ids) for ids in per_take] == [3, 3]
+        assert set(per_take[0]) | set(per_take[1]) == jobs and not set(per_take[0]) & set(per_take[1])
+        assert [(g["frames"], g["status"]) for t in shown["takes"] for g in t["segments"]["segments"]] == \
+            [(21, "made"), (20, "made"), (19, "made")] * 2
+        # the placeholder's own segments are the shown take's
+        assert [g["job_id"] for g in shown["segments"]["segments"]] == per_take[0]
+    html = (tmp_path / "out" / "report.html").read_text()
+    for ids in per_take:
+        assert f"segments 3: 21 fr made ({ids[0]})" in html

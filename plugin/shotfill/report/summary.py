@@ -45,6 +45,8 @@ class TakeEntry(BaseModel):
     colour_distance_after: Optional[float] = None
     audio: Optional[dict[str, bool]] = None
     """sound: ``{"asked": true, "present": ...}`` when the shot asked for it (present: the placed file has it)"""
+    segments: Optional["SegmentsEntry"] = None
+    """this take's own segments, when its hole is made in segments (each take makes its own)"""
     stills: Optional[ClipStills] = Field(default=None, exclude=True)
     """thumbnails made with the take's media work (not in report.json: the report copies them)"""
 
@@ -72,6 +74,9 @@ class SegmentsEntry(BaseModel):
 
     count: int
     segments: list[SegmentEntry]
+
+
+TakeEntry.model_rebuild()   # its segments are a SegmentsEntry, defined after it
 
 
 def _segments(outcome: Outcome) -> Optional[SegmentsEntry]:
@@ -187,7 +192,8 @@ def _takes(outcome: Outcome, output: str | os.PathLike[str] | None) -> list[Take
             pick=pick_command(output, outcome.placeholder.id, t.spec.take) if output is not None and t.ok else None,
             match=t.colour.note if t.colour else None,
             colour_distance_before=t.colour.distance_before if t.colour else None,
-            colour_distance_after=t.colour.distance_after if t.colour else None, stills=t.stills))
+            colour_distance_after=t.colour.distance_after if t.colour else None, segments=_segments(t),
+            stills=t.stills))
     return rows
 
 
