@@ -161,6 +161,11 @@ def test_fill_places_shot_as_own_media_continuing_at_frame_48(tmp_path, media, f
     assert row["source_note"] == f"from {shot_a(fmt)}'s media (free)"
     html = (out.parent / "report.html").read_text().replace("&#x27;", "'")
     assert f"from {shot_a(fmt)}'s media (free)" in html
+    # the thumbnails show the frames the placed clip shows (48..71 of the file), not the whole file's
+    assert row["source_in"] == 48
+    assert {k: row["thumbnails"][k]["frame"] for k in ("first", "middle", "last")} == \
+        {"first": 48, "middle": 60, "last": 71}
+    assert (out.parent / row["thumbnails"]["first"]["path"]).is_file()
 
 
 def test_dry_run_shows_it_free(tmp_path, media, capsys):

@@ -162,6 +162,8 @@ class ReportEntry(BaseModel):
     """``"handles"``: filled from a neighbour's own media (no generation, cost 0); None: generated"""
     source_note: Optional[str] = None
     """what it was filled from: ``"from shot_a's media (free)"``"""
+    source_in: Optional[int] = None
+    """filled from a neighbour's media: the frame of its file (from the first) the hole's first frame shows"""
     handles: Optional[int] = None
     """handle frames asked for each side of the hole (None: none asked for)"""
     handles_made: Optional[int] = None
@@ -224,6 +226,7 @@ def entry_from_outcome(outcome: Outcome, *, timeline: str | os.PathLike[str],
         stills=outcome.stills,
         segments=_segments(outcome),
         source=prov.get("source"), source_note=prov.get("note") if prov.get("source") else None,
+        source_in=int(prov["source_in"]) if prov.get("source") and prov.get("source_in") is not None else None,
         handles=outcome.handles.asked if outcome.handles else None,
         handles_made=outcome.handles.made if outcome.handles else None,
         audio={"asked": True, "present": bool(outcome.audio)} if req is not None and req.audio else None,

@@ -110,8 +110,10 @@ def _sheet(index: int, entry: ReportEntry, thumbs_dir: Path) -> Sheet:
     before = still("before", entry.before_frame, _caption("before", entry.before_name), "no media before")
     after = still("after", entry.after_frame, _caption("after", entry.after_name), "no media after")
 
-    # With handles the file runs on either side of the hole: the thumbnails show the hole's frames.
-    hole = (entry.handles_made, entry.duration) if entry.handles_made else None
+    # With handles the file runs on either side of the hole, and a neighbour's own file (source=handles)
+    # around it: the thumbnails show the frames the timeline shows.
+    hole = ((entry.source_in, entry.duration) if entry.source_in is not None
+            else (entry.handles_made, entry.duration) if entry.handles_made else None)
     gen = _generated_thumbs(sheet, entry.media, entry.result, stem, thumbs_dir, entry.stills, hole)
     # Every take side by side; the active one again, so the row and its takes read alike.
     sheet.takes = [_generated_thumbs(sheet, t.media, t.result, f"{stem}-t{t.take}", thumbs_dir, t.stills, hole)
