@@ -128,6 +128,23 @@ def test_scan_says_the_shot_before_runs_on(tmp_path, media, fmt, capsys):
     assert f"plan: from {shot_a(fmt)}'s media (free): no generation" in capsys.readouterr().out
 
 
+@pytest.mark.parametrize("fmt", ["otio", "edl"])
+def test_scan_json_says_the_run_on_per_placeholder(tmp_path, media, fmt, capsys):
+    src = source(fmt, tmp_path, media, "GEN: the street")
+    assert main(["scan", str(src), *rate_args(fmt), "--json"]) == 0
+    [row] = json.loads(capsys.readouterr().out)
+    nm = row["neighbour_media"]
+    assert nm["lines"] == [f"{shot_a(fmt)}'s media runs on for 72 frames: free"]
+    assert nm["run_on"] == {"side": "before", "name": shot_a(fmt), "frames": 72, "needed": HOLE, "covers": True,
+                            "media": str(media["a"].resolve()), "source_in": 48}
+    # short of the hole: said, and no frame to start on
+    short = source(fmt, tmp_path, media, "GEN: the street", a_frames=110, b_in=10)
+    assert main(["scan", str(short), *rate_args(fmt), "--json"]) == 0
+    [row] = json.loads(capsys.readouterr().out)
+    assert row["neighbour_media"]["lines"] == [f"{shot_a(fmt)}'s media runs on for 10 frames, short of the hole's 24"]
+    assert row["neighbour_media"]["run_on"]["covers"] is False and row["neighbour_media"]["run_on"]["source_in"] is None
+
+
 @pytest.mark.parametrize("how", ["note", "flag"])
 @pytest.mark.parametrize("fmt", ["otio", "fcp7", "edl"])
 def test_fill_places_shot_as_own_media_continuing_at_frame_48(tmp_path, media, fmt, how, capsys):

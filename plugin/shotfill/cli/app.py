@@ -39,7 +39,7 @@ from shotfill.rates import frames_to_timecode, parse_rate, rate_str
 from shotfill.system.secrets import ScrubbedStream
 from shotfill.timeline.pick import parse_choices, pick
 from shotfill.report.summary import ReportEntry, entry_from_outcome
-from shotfill.scan.runon import media_lines
+from shotfill.scan.runon import media_json, media_lines
 
 EPILOG = """\
 examples:
@@ -243,6 +243,7 @@ def cmd_scan(args: argparse.Namespace) -> int:
             row = ph.model_dump(mode="json")
             row["width"], row["height"] = info.width, info.height
             row["plan"] = planned.get(ph.id)
+            row["neighbour_media"] = media_json(ph)   # what text scan says as "media: ..." lines
             rows.append(row)
         print(json.dumps(rows, indent=2))
         return 0
