@@ -254,3 +254,40 @@ def test_resolve_places_the_shot_afters_own_frames(tmp_path, monkeypatch):
     [placed] = [it for it in tl.tracks[0]["items"] if it.start == 86424]
     assert (placed.end, placed.GetLeftOffset()) == (86436, 8)
     assert not list((tmp_path / "ShotFill").rglob("*.mov")), "nothing generated"
+
+
+@pytest.mark.parametrize("launcher_kind", ["python", "lua"])
+def test_resolve_places_the_shot_befores_run_on(tmp_path, monkeypatch, launcher_kind):
+    """Shot a shows frames 0..23 of its 40-frame clip (GetRightOffset() 16): the 12-frame hole after it gets
+    a's frames 24..35, continuing it; both launchers read the right offset."""
+    from resolve_cases import R24, counter, fake_module, load_launcher
+    from shotfill.resolve import install
+
+    fake = fake_module()
+    monkeypatch.setenv("SHOTFILL_RESOLVE_MEDIA", str(tmp_path / "ShotFill"))
+    a, b = counter(tmp_path, "a.mov", R24), counter(tmp_path, "b.mov", R24)    # 40 frames each
+    r = fake.Resolve()
+    tl = r.project.new_timeline("Cut", rate="23.976", start_frame=86400, start_timecode="01:00:00:00", tracks=1)
+    first = tl.put(1, 0, 24, media=fake.MediaPoolItem(str(a), 40, "23.976"))
+    assert first.GetRightOffset() == 16
+    tl.put(1, 36, 16, media=fake.MediaPoolItem(str(b), 40, "23.976"))
+    assert tl.AddMarker(24, "Blue", "GEN: a fox in snow | source=handles", "", 12, "")
+    if launcher_kind == "python":
+        launcher = load_launcher(install.install(dest=tmp_path / "Scripts" / "Edit", launcher="python")[0])
+        assert launcher.main(resolve=r, headless=True, workdir=str(tmp_path)) == 0
+    else:
+        from lua_bridge import LuaProxy, lua_runtime
+        lua = lua_runtime()
+        if lua is None:
+            pytest.skip("lupa is not installed")
+        (written,) = install.install(dest=tmp_path / "Scripts", launcher="lua")
+        lua.execute("SHOTFILL_NO_AUTORUN = true")
+        lua.execute(written.read_text())
+        assert lua.globals().ShotFillMain(lua.table_from({"resolve": LuaProxy(lua, r), "workdir": str(tmp_path)})) == 0
+    [append] = [c[2] for c in r.calls if c[1] == "AppendToTimeline"]
+    assert Path(append["mediaPoolItem"]).resolve() == a.resolve()
+    assert (append["startFrame"], append["endFrame"], append["recordFrame"]) == (24, 36, 86424)
+    [placed] = [it for it in tl.tracks[0]["items"] if it.start == 86424]
+    assert (placed.end, placed.GetLeftOffset(), placed.GetRightOffset()) == (86436, 24, 4)
+    assert tl.GetMarkers()[24.0]["customData"].startswith("shotfill:done:")
+    assert not list((tmp_path / "ShotFill").rglob("*.mov")), "nothing generated"
