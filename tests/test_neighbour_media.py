@@ -234,7 +234,8 @@ def test_the_shot_after_fills_it_when_it_starts_late_enough_into_its_file(tmp_pa
 
 
 def test_resolve_places_the_shot_afters_own_frames(tmp_path, monkeypatch):
-    """In Resolve the item after the hole starts 20 frames into its clip: the hole gets frames 8..19 of it."""
+    """In Resolve the item after the hole starts 20 frames into its clip: the hole gets frames 8..19 of it
+    (the item before shows its clip's last 24 frames: GetRightOffset() 0, nothing runs on)."""
     from resolve_cases import R24, counter, fake_module, load_launcher
     from shotfill.resolve import install
 
@@ -244,7 +245,7 @@ def test_resolve_places_the_shot_afters_own_frames(tmp_path, monkeypatch):
     a, b = counter(tmp_path, "a.mov", R24), counter(tmp_path, "b.mov", R24)    # 40 frames each
     r = fake.Resolve()
     tl = r.project.new_timeline("Cut", rate="23.976", start_frame=86400, start_timecode="01:00:00:00", tracks=1)
-    tl.put(1, 0, 24, media=fake.MediaPoolItem(str(a), 40, "23.976"))
+    assert tl.put(1, 0, 24, media=fake.MediaPoolItem(str(a), 40, "23.976"), left_offset=16).GetRightOffset() == 0
     tl.put(1, 36, 16, media=fake.MediaPoolItem(str(b), 40, "23.976"), left_offset=20)
     assert tl.AddMarker(24, "Blue", "GEN: a fox in snow | source=handles", "", 12, "")
     assert launcher.main(resolve=r, headless=True, workdir=str(tmp_path)) == 0
