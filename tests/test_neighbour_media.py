@@ -128,6 +128,23 @@ def test_scan_says_the_shot_before_runs_on(tmp_path, media, fmt, capsys):
     assert f"plan: from {shot_a(fmt)}'s media (free): no generation" in capsys.readouterr().out
 
 
+@pytest.mark.parametrize("fmt", ["otio", "edl"])
+def test_scan_json_says_the_run_on_per_placeholder(tmp_path, media, fmt, capsys):
+    src = source(fmt, tmp_path, media, "GEN: the street")
+    assert main(["scan", str(src), *rate_args(fmt), "--json"]) == 0
+    [row] = json.loads(capsys.readouterr().out)
+    nm = row["neighbour_media"]
+    assert nm["lines"] == [f"{shot_a(fmt)}'s media runs on for 72 frames: free"]
+    assert nm["run_on"] == {"side": "before", "name": shot_a(fmt), "frames": 72, "needed": HOLE, "covers": True,
+                            "media": str(media["a"].resolve()), "source_in": 48}
+    # short of the hole: said, and no frame to start on
+    short = source(fmt, tmp_path, media, "GEN: the street", a_frames=110, b_in=10)
+    assert main(["scan", str(short), *rate_args(fmt), "--json"]) == 0
+    [row] = json.loads(capsys.readouterr().out)
+    assert row["neighbour_media"]["lines"] == [f"{shot_a(fmt)}'s media runs on for 10 frames, short of the hole's 24"]
+    assert row["neighbour_media"]["run_on"]["covers"] is False and row["neighbour_media"]["run_on"]["source_in"] is None
+
+
 @pytest.mark.parametrize("how", ["note", "flag"])
 @pytest.mark.parametrize("fmt", ["otio", "fcp7", "edl"])
 def test_fill_places_shot_as_own_media_continuing_at_frame_48(tmp_path, media, fmt, how, capsys):
@@ -161,6 +178,11 @@ def test_fill_places_shot_as_own_media_continuing_at_frame_48(tmp_path, media, f
     assert row["source_note"] == f"from {shot_a(fmt)}'s media (free)"
     html = (out.parent / "report.html").read_text().replace("&#x27;", "'")
     assert f"from {shot_a(fmt)}'s media (free)" in html
+    # the thumbnails show the frames the placed clip shows (48..71 of the file), not the whole file's
+    assert row["source_in"] == 48
+    assert {k: row["thumbnails"][k]["frame"] for k in ("first", "middle", "last")} == \
+        {"first": 48, "middle": 60, "last": 71}
+    assert (out.parent / row["thumbnails"]["first"]["path"]).is_file()
 
 
 def test_dry_run_shows_it_free(tmp_path, media, capsys):
@@ -212,7 +234,8 @@ def test_the_shot_after_fills_it_when_it_starts_late_enough_into_its_file(tmp_pa
 
 
 def test_resolve_places_the_shot_afters_own_frames(tmp_path, monkeypatch):
-    """In Resolve the item after the hole starts 20 frames into its clip: the hole gets frames 8..19 of it."""
+    """In Resolve the item after the hole starts 20 frames into its clip: the hole gets frames 8..19 of it
+    (the item before shows its clip's last 24 frames: GetRightOffset() 0, nothing runs on)."""
     from resolve_cases import R24, counter, fake_module, load_launcher
     from shotfill.resolve import install
 
@@ -222,7 +245,7 @@ def test_resolve_places_the_shot_afters_own_frames(tmp_path, monkeypatch):
     a, b = counter(tmp_path, "a.mov", R24), counter(tmp_path, "b.mov", R24)    # 40 frames each
     r = fake.Resolve()
     tl = r.project.new_timeline("Cut", rate="23.976", start_frame=86400, start_timecode="01:00:00:00", tracks=1)
-    tl.put(1, 0, 24, media=fake.MediaPoolItem(str(a), 40, "23.976"))
+    assert tl.put(1, 0, 24, media=fake.MediaPoolItem(str(a), 40, "23.976"), left_offset=16).GetRightOffset() == 0
     tl.put(1, 36, 16, media=fake.MediaPoolItem(str(b), 40, "23.976"), left_offset=20)
     assert tl.AddMarker(24, "Blue", "GEN: a fox in snow | source=handles", "", 12, "")
     assert launcher.main(resolve=r, headless=True, workdir=str(tmp_path)) == 0
@@ -231,4 +254,41 @@ def test_resolve_places_the_shot_afters_own_frames(tmp_path, monkeypatch):
     assert (append["startFrame"], append["endFrame"], append["recordFrame"]) == (8, 20, 86424)
     [placed] = [it for it in tl.tracks[0]["items"] if it.start == 86424]
     assert (placed.end, placed.GetLeftOffset()) == (86436, 8)
+    assert not list((tmp_path / "ShotFill").rglob("*.mov")), "nothing generated"
+
+
+@pytest.mark.parametrize("launcher_kind", ["python", "lua"])
+def test_resolve_places_the_shot_befores_run_on(tmp_path, monkeypatch, launcher_kind):
+    """Shot a shows frames 0..23 of its 40-frame clip (GetRightOffset() 16): the 12-frame hole after it gets
+    a's frames 24..35, continuing it; both launchers read the right offset."""
+    from resolve_cases import R24, counter, fake_module, load_launcher
+    from shotfill.resolve import install
+
+    fake = fake_module()
+    monkeypatch.setenv("SHOTFILL_RESOLVE_MEDIA", str(tmp_path / "ShotFill"))
+    a, b = counter(tmp_path, "a.mov", R24), counter(tmp_path, "b.mov", R24)    # 40 frames each
+    r = fake.Resolve()
+    tl = r.project.new_timeline("Cut", rate="23.976", start_frame=86400, start_timecode="01:00:00:00", tracks=1)
+    first = tl.put(1, 0, 24, media=fake.MediaPoolItem(str(a), 40, "23.976"))
+    assert first.GetRightOffset() == 16
+    tl.put(1, 36, 16, media=fake.MediaPoolItem(str(b), 40, "23.976"))
+    assert tl.AddMarker(24, "Blue", "GEN: a fox in snow | source=handles", "", 12, "")
+    if launcher_kind == "python":
+        launcher = load_launcher(install.install(dest=tmp_path / "Scripts" / "Edit", launcher="python")[0])
+        assert launcher.main(resolve=r, headless=True, workdir=str(tmp_path)) == 0
+    else:
+        from lua_bridge import LuaProxy, lua_runtime
+        lua = lua_runtime()
+        if lua is None:
+            pytest.skip("lupa is not installed")
+        (written,) = install.install(dest=tmp_path / "Scripts", launcher="lua")
+        lua.execute("SHOTFILL_NO_AUTORUN = true")
+        lua.execute(written.read_text())
+        assert lua.globals().ShotFillMain(lua.table_from({"resolve": LuaProxy(lua, r), "workdir": str(tmp_path)})) == 0
+    [append] = [c[2] for c in r.calls if c[1] == "AppendToTimeline"]
+    assert Path(append["mediaPoolItem"]).resolve() == a.resolve()
+    assert (append["startFrame"], append["endFrame"], append["recordFrame"]) == (24, 36, 86424)
+    [placed] = [it for it in tl.tracks[0]["items"] if it.start == 86424]
+    assert (placed.end, placed.GetLeftOffset(), placed.GetRightOffset()) == (86436, 24, 4)
+    assert tl.GetMarkers()[24.0]["customData"].startswith("shotfill:done:")
     assert not list((tmp_path / "ShotFill").rglob("*.mov")), "nothing generated"

@@ -43,9 +43,10 @@ def test_snapshot_and_otio_file_agree(tmp_path):
     # The same cut written as OTIO by hand: timeline markers on the stack, the slug a generator.
     tl = otio.schema.Timeline(name="Cut", global_start_time=otio.opentime.RationalTime(86400, float(R24)))
     v1 = otio.schema.Track(name="Video 1", kind="Video")
-    v1.append(clip("a.mov", 24, R24, src=10, url=str(a), avail=(0, 34)))
+    # Both clips are 40 frames long: Resolve tells it by GetLeftOffset() + duration + GetRightOffset().
+    v1.append(clip("a.mov", 24, R24, src=10, url=str(a), avail=(0, 40)))
     v1.append(gap(12, R24))
-    v1.append(clip("b.mov", 24, R24, src=4, url=str(b), avail=(0, 28)))
+    v1.append(clip("b.mov", 24, R24, src=4, url=str(b), avail=(0, 40)))
     v2 = otio.schema.Track(name="Video 2", kind="Video")
     v2.append(gap(40, R24))
     slug = otio.schema.Clip(name="Solid Color", source_range=tr(0, 10, R24),

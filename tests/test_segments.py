@@ -43,14 +43,14 @@ def config(path: Path, url: str, *, first_frame: bool = True, extra: str = "") -
     return path
 
 
-def long_hole(path: Path, frames: int = HOLE) -> Path:
+def long_hole(path: Path, frames: int = HOLE, options: str = "match=off") -> Path:
     """A 23.976 timeline starting at 01:00:00:00: a shot, a long GEN: gap, a shot."""
     tl = otio.schema.Timeline(name="long", global_start_time=otio.opentime.RationalTime(86400, NTSC))
     t = otio.schema.Track(name="V1", kind="Video")
     hole = otio.schema.Gap(source_range=otio.opentime.TimeRange(otio.opentime.RationalTime(0, NTSC),
                                                                  otio.opentime.RationalTime(frames, NTSC)))
     hole.markers.append(otio.schema.Marker(
-        name="GEN: a long dolly shot down a corridor | match=off",
+        name=f"GEN: a long dolly shot down a corridor | {options}",
         marked_range=otio.opentime.TimeRange(otio.opentime.RationalTime(0, NTSC), otio.opentime.RationalTime(1, NTSC))))
     t.append(hole)
     tl.tracks.append(t)
@@ -320,3 +320,103 @@ def test_a_long_hole_with_handles_is_made_in_segments_covering_the_handles_too(g
     assert json.loads(ffmpeg_probe_tags(media)) == "00:59:59:18"      # 6 frames before 01:00:00:00
     assert clip.source_range.start_time.to_frames() == 86400 - 6 + 6
     assert clip.media_reference.available_range.duration.to_frames() == HOLE + 12
+
+
+def sounding_job_video(tmp: Path, number: int) -> bytes:
+    """Job n's clip with sound: the picture of :func:`job_video`, and 1 s of 48 kHz float PCM whose sample
+    k is 0.25 n + 0.2 k / 48000, so each sample of a joined clip says which job and which sample it is."""
+    out = tmp / f"job{number}_sound.mov"
+    ffmpeg("-f", "lavfi", "-i", f"color=c=black:s=320x180:r=24,format=gbrp,geq=r='10+5*N':g='240-5*N':b={40 * number}",
+           "-f", "lavfi", "-i", f"aevalsrc=0.25*{number}+0.2*n/48000:s=48000:d=1", "-frames:v", "24",
+           *SOURCE_CODECS["h264"], "-c:a", "pcm_f32le", str(out))
+    return out.read_bytes()
+
+
+@pytest.mark.slow
+def test_a_long_hole_with_sound_joins_each_segments_sound_sample_exact(gateway, tmp_path):
+    """audio=on: each segment's sound is cut to the frames it shows (the repeated first frame's sound dropped
+    with it), joined in the same pass, and the whole is exactly the hole's 60 x 2002 samples."""
+    import numpy as np
+    from shotfill.media.audio import samples_for
+    videos = {n: sounding_job_video(tmp_path, n) for n in (1, 2, 3)}
+    gateway.video_for = lambda n: videos[n]
+    cfg = Path(gateway.config)
+    cfg.write_text(cfg.read_text() + "audio = true\n")
+    src = long_hole(tmp_path / "long.otio", options="match=off audio=on")
+    out = tmp_path / "out" / "long.otio"
+    assert main(fill(src, out, cfg, "-q")) == 0
+    assert gateway.count("POST /v1/videos") == 3
+    tl = otio.adapters.read_from_file(str(out))
+    [clip] = [c for c in tl.video_tracks()[0] if isinstance(c, otio.schema.Clip) and "shotfill" in c.metadata]
+    media = Path(clip.media_reference.target_url.removeprefix("file://"))
+    assert int(video_stream(media, "-count_frames")["nb_read_frames"]) == HOLE
+    assert frames_of(media)[21] == (2, 1), "the picture is joined as without sound"
+    streams = json.loads(_probe(media, "-show_streams"))["streams"]
+    [a] = [x for x in streams if x["codec_type"] == "audio"]
+    total = samples_for(HOLE, NTSC)
+    assert total == 60 * 2002
+    assert (a["codec_name"], int(a["sample_rate"]), int(a["duration_ts"])) == ("pcm_s24le", 48000, total)
+    raw = ffmpeg("-i", str(media), "-map", "0:a:0", "-ac", "1", "-f", "f32le", "-c:a", "pcm_f32le", "-").stdout
+    got = np.frombuffer(raw, "<f4").astype(np.float64)
+    assert len(got) == total
+    # Segment k shows SHOWN[k] frames; after the first, its own frame 0 (the one before's last) is not shown,
+    # so its sound starts at its sample 2002 (one frame at 23.976).
+    job = np.concatenate([np.full(2002 * f, k + 1) for k, f in enumerate(SHOWN)])
+    first = np.concatenate([np.arange(2002 * f) + (0 if k == 0 else 2002) for k, f in enumerate(SHOWN)])
+    want = 0.25 * job + 0.2 * first / 48000
+    assert np.abs(got - want).max() < 2e-6   # a sample off would be 4.2e-6
+    # placed under the clip, the whole hole long
+    [sound] = [c for t in tl.audio_tracks() for c in t if isinstance(c, otio.schema.Clip)]
+    assert sound.source_range == clip.source_range
+
+
+def _probe(path: Path, *what: str) -> str:
+    import subprocess
+    argv = [tools.ffprobe_path(), "-v", "error", "-of", "json", *what, str(path)]
+    return subprocess.run(argv, capture_output=True, check=True).stdout.decode()
+
+
+@pytest.mark.slow
+def test_a_segment_without_sound_is_joined_as_silence_of_its_frames(tmp_path):
+    import numpy as np
+    from shotfill.media.audio import samples_for
+    from shotfill.media.conform import Part, conform_joined
+    from shotfill.model import Codec, ConformTarget
+    one, two = tmp_path / "one.mov", tmp_path / "two.mp4"
+    one.write_bytes(sounding_job_video(tmp_path, 1))
+    two.write_bytes(job_video(tmp_path, 2))
+    target = ConformTarget(width=320, height=180, rate=Fraction(25), frames=40, timecode="01:00:00:00",
+                           codec=Codec.PRORES, audio=True)
+    info = conform_joined([Part(str(one), 21), Part(str(two), 19, skip=1)], tmp_path / "joined.mov", target)
+    assert info.audio is not None and info.audio.samples == samples_for(40, Fraction(25)) == 76800
+    raw = ffmpeg("-i", str(tmp_path / "joined.mov"), "-map", "0:a:0", "-ac", "1", "-f", "f32le", "-c:a", "pcm_f32le",
+                 "-").stdout
+    got = np.frombuffer(raw, "<f4").astype(np.float64)
+    assert len(got) == 76800
+    assert np.abs(got[:40320] - (0.25 + 0.2 * np.arange(40320) / 48000)).max() < 2e-6
+    assert not got[40320:].any(), "the segment without sound is silence for its 19 frames"
+
+
+@pytest.mark.slow
+def test_each_take_of_a_long_hole_reports_its_own_segments(gateway, tmp_path, capsys):
+    src = long_hole(tmp_path / "long.otio", options="match=off takes=2")
+    out = tmp_path / "out" / "long.otio"
+    capsys.readouterr()
+    assert main(fill(src, out, gateway.config, "-q", "--json")) == 0
+    said = json.loads(capsys.readouterr().out)
+    jobs = {j["video"]["id"] for j in creates(gateway)}
+    assert len(jobs) == 6, "two takes of three segments each"
+    [row] = json.loads((tmp_path / "out" / "report.json").read_text())["placeholders"]
+    [summary] = said["placeholders"]
+    for shown in (row, summary):
+        assert [t["take"] for t in shown["takes"]] == [1, 2]
+        per_take = [[g["job_id"] for g in t["segments"]["segments"]] for t in shown["takes"]]
+        assert [len(ids) for ids in per_take] == [3, 3]
+        assert set(per_take[0]) | set(per_take[1]) == jobs and not set(per_take[0]) & set(per_take[1])
+        assert [(g["frames"], g["status"]) for t in shown["takes"] for g in t["segments"]["segments"]] == \
+            [(21, "made"), (20, "made"), (19, "made")] * 2
+        # the placeholder's own segments are the shown take's
+        assert [g["job_id"] for g in shown["segments"]["segments"]] == per_take[0]
+    html = (tmp_path / "out" / "report.html").read_text()
+    for ids in per_take:
+        assert f"segments 3: 21 fr made ({ids[0]})" in html

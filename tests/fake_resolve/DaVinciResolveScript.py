@@ -8,6 +8,9 @@ scripting README (20.x) and what is reported of real behaviour:
   are offsets from the timeline start, returned as floats;
 * ``TimelineItem.GetStart()``/``GetEnd()`` are absolute; item marker keys count
   in the item's media frames (the item's first frame is ``GetLeftOffset()``);
+  ``GetLeftOffset()``/``GetRightOffset()`` are "the maximum extension by frame for clip from left/right
+  side": the media's frames before the item's first frame and past its last (media frames − left
+  offset − duration), so an item showing all of its clip has 0 and 0;
 * ``MediaPool.AppendToTimeline([{clipInfo}])``: ``recordFrame`` absolute,
   ``trackIndex`` 1-based, ``startFrame``/``endFrame`` media frames with
   ``endFrame`` exclusive (Studio 21.0), clamped to the media; an occupied range

@@ -236,6 +236,8 @@ def cmd_scan(args: argparse.Namespace) -> int:
                for row in plans(loaded, settings, provider=args.provider, model=args.model, takes=args.takes,
                                 prefer_handles=args.prefer_handles, handles=args.handles, match=args.match,
                                 audio=args.audio)}
+    from shotfill.scan.runon import media_json, media_lines
+
     for w in scan.warnings:
         print(f"warning: {w}", file=sys.stderr)
     if args.json:
@@ -244,6 +246,7 @@ def cmd_scan(args: argparse.Namespace) -> int:
             row = ph.model_dump(mode="json")
             row["width"], row["height"] = info.width, info.height
             row["plan"] = planned.get(ph.id)
+            row["neighbour_media"] = media_json(ph)   # what text scan says as "media: ..." lines
             rows.append(row)
         print(json.dumps(rows, indent=2))
         return 0
@@ -255,8 +258,6 @@ def cmd_scan(args: argparse.Namespace) -> int:
         print("  no placeholders (mark a gap or slug with a 'GEN: <prompt>' marker)")
     for line in _endpoint_lines((p["provider"], p.get("endpoint")) for p in planned.values()):
         print("  " + line)
-    from shotfill.scan.runon import media_lines
-
     for ph in scan.placeholders:
         opts = " ".join(f"{k}={v}" for k, v in ph.options.model_dump(mode="json", exclude_none=True).items())
         print(f"  {ph.id}  {ph.track}  {ph.timecode}  start {ph.start}  duration {ph.duration}  "

@@ -85,7 +85,8 @@ def fill_options(args: argparse.Namespace) -> list[str]:
         words += ["--max-cost", repr(args.max_cost)]
     for flag, on in (("--relative-paths", args.relative_paths), ("--allow-long", args.allow_long),
                      ("--allow-stray-markers", args.allow_stray_markers), ("--no-report", args.no_report),
-                     ("--audio", args.audio)):
+                     ("--audio", args.audio), ("--prefer-handles", args.prefer_handles),
+                     ("--absolute-media", args.absolute_media)):
         if on:
             words.append(flag)
     return words
@@ -99,10 +100,12 @@ def _shotfill_command() -> str:
 
 
 def cmd_export(args: argparse.Namespace, setup: FillSetup) -> int:
-    from shotfill.farm.bundle import job_template, validate, write_bundle   # see the imports above
+    from shotfill.farm import steps   # see the imports above
+    from shotfill.farm.bundle import job_template, validate, write_bundle
     items, settings, rate, res = setup(args)
     prepared = prepare_batch(items, settings, rate=rate, resolution=res)   # refuses bad input before any file
-    keys = [s.key for s in batch_specs(prepared, settings)]
+    every = len(batch_specs(prepared, settings))
+    keys = steps.media_keys(prepared, settings)   # a hole the neighbours' own media fills needs no task
     timelines = [_abs(i.timeline) for i in items]
     output = _abs(args.output)
     state_dir = _abs(batch_state_dir(items, settings))
@@ -114,7 +117,8 @@ def cmd_export(args: argparse.Namespace, setup: FillSetup) -> int:
         raise UsageError(f"farm export: the job template is not valid Open Job Description: {problem}",
                          hint="report this as a ShotFill bug; nothing was written")
     tpl, vals = write_bundle(args.bundle, template)
-    print(f"{tpl}: {len(keys)} placeholder(s) as Media tasks, after Submit, before Place")
+    free = f"; {every - len(keys)} from the neighbours' own media, placed by Place" if every > len(keys) else ""
+    print(f"{tpl}: {len(keys)} placeholder(s) as Media tasks, after Submit, before Place{free}")
     print(f"{vals}: the defaults (output {output}, state {state_dir})")
     if problem == "unchecked":
         print("warning: openjd-model is not installed, so the template was not validated "
@@ -139,6 +143,7 @@ def _json_list(text: str, what: str) -> list[str]:
 def cmd_step(args: argparse.Namespace, setup: FillSetup, parse_fill: ParseFill) -> int:
     from shotfill.cli.progress import make_display   # see the imports above
     from shotfill.farm import steps
+    from shotfill.jobs.from_media import is_from_media
     timelines = _json_list(args.timelines, "--timelines")
     options = _json_list(args.options, "--options")
     fill = parse_fill(["fill", *timelines, "-o", args.output, "--state-dir", args.state_dir, *options])
@@ -149,7 +154,9 @@ def cmd_step(args: argparse.Namespace, setup: FillSetup, parse_fill: ParseFill) 
         if args.step == "submit":
             outcomes = steps.submit(prepared, settings, display)
             left = [o for o in outcomes if o.status in ("failed", "skipped")]
-            print(f"submitted: {len(outcomes) - len(left)} placeholder(s) go on to Media"
+            free = [o for o in outcomes if is_from_media(o)]   # a neighbour's own media: no job, no Media task
+            print(f"submitted: {len(outcomes) - len(left) - len(free)} placeholder(s) go on to Media"
+                  + (f"; {len(free)} from the neighbours' own media (free)" if free else "")
                   + (f"; {len(left)} failed or skipped (reported by Place)" if left else ""))
             return 0
         if args.step == "media":

@@ -8,6 +8,11 @@ So any task can run again, on any machine that mounts the share:
 - Submit again: a job in the journal is not submitted again;
 - Media again: it resumes the journaled job (or finds the clip in the cache);
 - Place again: it writes the same timelines from the same outcome files.
+
+A hole a neighbour's own media fills (``source=handles``, ``--prefer-handles``)
+is no job, as in ``fill``: Submit sends nothing for it, its Media task (if one
+is run) does nothing, and Place places the neighbour's file, computed again
+from the timeline rather than read from an outcome file.
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ from typing import Any, Optional
 
 from shotfill.errors import Interrupted, ShotFillError, StateError, UsageError
 from shotfill.events import EventSink
-from shotfill.jobs import segments
+from shotfill.jobs import from_media, segments
 from shotfill.jobs.executor import Executor
 from shotfill.jobs.journal import check_journal
 from shotfill.jobs.runner import Runner
@@ -147,14 +152,21 @@ def submit(prepared: list[Prepared], settings: FillSettings, on_event: EventSink
     state_dir = _state(items, settings, specs)
     for spec in specs:   # a new run of the job: no outcome of an earlier one is placed
         outcome_path(state_dir, spec.key).unlink(missing_ok=True)
+    to_run, done = from_media.split(specs, settings.prefer_handles)   # no job for what the neighbours' media fills
     runner = _SubmitRunner(settings.run_settings(), state_dir, on_event)
-    outcomes = _run(runner, specs, state_dir)
+    outcomes = _run(runner, to_run, state_dir)
     if runner.write_errors:
         raise unwritten(runner.write_errors, items, state_dir)
     for out in outcomes:
         if out.status in ("skipped", "failed"):
             save_outcome(state_dir, out)
-    return outcomes
+    return from_media.ordered(specs, outcomes + done)
+
+
+def media_keys(prepared: list[Prepared], settings: FillSettings) -> list[str]:
+    """The placeholders that need a Media task: all but those a neighbour's own media fills."""
+    to_run, _ = from_media.split(batch_specs(prepared, settings), settings.prefer_handles)
+    return [s.key for s in to_run]
 
 
 def media(prepared: list[Prepared], settings: FillSettings, key: str, on_event: EventSink) -> Outcome:
@@ -165,6 +177,9 @@ def media(prepared: list[Prepared], settings: FillSettings, key: str, on_event: 
     if not mine:
         raise UsageError(f"no placeholder {key} in {', '.join(str(i.timeline) for i in items)}",
                          hint="the timelines changed since the bundle was exported: export it again")
+    _, done = from_media.split(mine, settings.prefer_handles)
+    if done:
+        return done[0]   # the neighbour's own file: nothing to wait for or conform (Place places it)
     state_dir = _state(items, settings, mine)
     earlier = load_outcome(state_dir, mine[0])
     if earlier is not None and earlier.status in ("skipped", "failed"):
@@ -182,15 +197,15 @@ def place(prepared: list[Prepared], settings: FillSettings) -> list[FillResult]:
     items = [item for item, _, _ in prepared]
     specs = batch_specs(prepared, settings)
     state_dir = batch_state_dir(items, settings)
-    outcomes = []
-    for spec in specs:
+    to_run, outcomes = from_media.split(specs, settings.prefer_handles)
+    for spec in to_run:
         out = load_outcome(state_dir, spec)
         if out is None:
             out = Outcome(spec, "failed", error="its Media task has not run (or ran for another edit of this hole)")
         elif out.ok and (out.media is None or not out.media.is_file()):
             out.status, out.error = "failed", f"its conformed clip {out.media} is missing"
         outcomes.append(out)
-    return write_batch(prepared, outcomes, settings)
+    return write_batch(prepared, from_media.ordered(specs, outcomes), settings)
 
 
-__all__ = ["load_outcome", "media", "place", "prepare_batch", "save_outcome", "submit"]
+__all__ = ["load_outcome", "media", "media_keys", "place", "prepare_batch", "save_outcome", "submit"]

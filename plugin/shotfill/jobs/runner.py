@@ -288,9 +288,9 @@ class Runner:
             dst = spec.media_dir / (f"{media_stem(Path(info.path).stem)}_{ph.id}{take}_{tag}"
                                     f"{self.settings.codec.suffix}")
             self.emit(spec.key, Stage.CONFORM, dst.name)
-            if made:   # segments are joined picture only: the sound of several services' clips is not spliced
-                result = await executor.cpu(conform_joined, segments.parts(out, made), dst, target.model_copy(
-                    update={"audio": False}), threads=threads, look=lut)
+            if made:   # each segment's picture and sound cut to the frames it shows, joined in one pass
+                result = await executor.cpu(conform_joined, segments.parts(out, made), dst, target,
+                                            threads=threads, look=lut)
             else:
                 result = await executor.cpu(conform, Path(gen.path), dst, target, threads=threads, look=lut)
             out.audio = (result.audio is not None) if req.audio else None

@@ -19,7 +19,9 @@ count stays exact.  The channel count is the source's.
 from __future__ import annotations
 
 from fractions import Fraction
-from typing import Any, Optional
+from typing import Any, Optional, Sequence
+
+import ffmpeg
 
 from shotfill.model import AudioInfo, Codec, ConformTarget, MediaInfo
 
@@ -50,6 +52,42 @@ def filters(stream: Any, target: ConformTarget) -> Any:
     a = a.filter("aresample", SAMPLE_RATE)
     a = a.filter("apad", whole_len=n)
     return a.filter("atrim", end_sample=n)
+
+
+def joined_carries(target: ConformTarget, srcs: Sequence[MediaInfo]) -> bool:
+    """True when a clip joined from segments will have sound: asked for, and one segment at least has some."""
+    return target.audio and any(src.audio is not None for src in srcs)
+
+
+def _layout(channels: int) -> str:
+    return {1: "mono", 2: "stereo"}.get(channels, f"{channels}c")
+
+
+def segment_filters(stream: Optional[Any], target: ConformTarget, *, skip: int, frames: int, shown_before: int,
+                    channels: int) -> Any:
+    """One segment's sound in a joined clip: the samples of exactly the frames it shows.
+
+    The segment shows its frames ``skip`` .. ``skip + frames - 1`` at the joined clip's frames
+    ``shown_before`` .. ``shown_before + frames - 1``.  Its share of the joined sound is counted on the
+    joined clip's own clock (``samples_for`` of where it ends, less where it starts), so the shares add
+    up to the whole clip's samples with one rounding; it is read from the segment's own sound starting at
+    the sample of its first shown frame (the repeated first frame's sound dropped with the picture), and
+    padded with silence where the segment's sound is short.  ``stream`` None (a segment without sound):
+    silence of that length.  Every share has the same rate and channels, as the concat filter needs.
+    """
+    rate = target.rate
+    n = samples_for(shown_before + frames, rate) - samples_for(shown_before, rate)
+    # One sample format for every share: left to negotiation, concat with a silent share took anullsrc's
+    # 8-bit one for all of them.  32-bit integers hold the 24-bit result losslessly.
+    fmt = {"sample_rates": SAMPLE_RATE, "channel_layouts": _layout(channels), "sample_fmts": "s32"}
+    if stream is None:
+        # A constant lavfi source: no file name or note text reaches this graph.
+        a = ffmpeg.input(f"anullsrc=r={SAMPLE_RATE}:cl={_layout(channels)}", f="lavfi")["a:0"]
+        return a.filter("aformat", **fmt).filter("atrim", end_sample=n).filter("asetpts", "PTS-STARTPTS")
+    first = samples_for(skip, rate)
+    a = stream.filter("asetpts", "PTS-STARTPTS").filter("aresample", SAMPLE_RATE).filter("aformat", **fmt)
+    a = a.filter("apad", whole_len=first + n)
+    return a.filter("atrim", start_sample=first, end_sample=first + n).filter("asetpts", "PTS-STARTPTS")
 
 
 def encode_kwargs(target: ConformTarget) -> dict[str, Any]:

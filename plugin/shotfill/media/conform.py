@@ -134,12 +134,31 @@ def joined_argv(srcs: list[MediaInfo], parts: list[Part], dst: str | os.PathLike
 
     Each input is retimed to the timeline rate and cut to its own frames (as :func:`conform_argv` cuts
     one clip), fitted to the target size on its own (segments may come back in different sizes), then
-    the concat filter joins them and the one encode writes exactly ``target.frames``.
+    the concat filter joins them and the one encode writes exactly ``target.frames``.  With sound asked
+    for, each segment's sound is cut to the samples of the frames it shows and joined in the same concat
+    (:func:`shotfill.media.audio.segment_filters`).
     """
-    streams = [_fitted(_retimed(ffmpeg.input(tools.file_url(src.path))["v:0"], target.rate, part.frames, part.skip),
-                       src, target, look) for src, part in zip(srcs, parts)]
-    v = tag_bt709(ffmpeg.concat(*streams, v=1, a=0))
-    return tools.compile_argv(ffmpeg.output(v, tools.file_url(dst), **encode_kwargs(target, threads=threads)))
+    inputs = [ffmpeg.input(tools.file_url(src.path)) for src in srcs]
+    streams = [_fitted(_retimed(inp["v:0"], target.rate, part.frames, part.skip), src, target, look)
+               for inp, src, part in zip(inputs, srcs, parts)]
+    if not audio.joined_carries(target, srcs):
+        v = tag_bt709(ffmpeg.concat(*streams, v=1, a=0))
+        return tools.compile_argv(ffmpeg.output(v, tools.file_url(dst), **encode_kwargs(target, threads=threads)))
+    # Each segment's sound cut to the frames it shows, joined with the picture in the same concat, then
+    # made exactly the whole clip's samples as one clip's sound is (media.audio).
+    channels = next(src.audio.channels for src in srcs if src.audio is not None)
+    pairs: list[Any] = []
+    shown = 0
+    for inp, src, part, v in zip(inputs, srcs, parts, streams):
+        pairs += [v, audio.segment_filters(inp["a:0"] if src.audio is not None else None, target, skip=part.skip,
+                                           frames=part.frames, shown_before=shown, channels=channels)]
+        shown += part.frames
+    joined = ffmpeg.concat(*pairs, v=1, a=1).node
+    # No -frames:v: it would end the output with the picture and cut the sound short (see conform_argv).
+    kwargs = {k: x for k, x in encode_kwargs(target, threads=threads).items() if k not in ("an", "frames:v")}
+    out = ffmpeg.output(tag_bt709(joined[0]), audio.filters(joined[1], target), tools.file_url(dst), **kwargs,
+                        **audio.encode_kwargs(target))
+    return tools.compile_argv(out)
 
 
 def conform_joined(parts: list[Part], dst: str | os.PathLike[str], target: ConformTarget, *,
@@ -152,7 +171,8 @@ def conform_joined(parts: list[Part], dst: str | os.PathLike[str], target: Confo
     with atomic_path(Path(dst)) as tmp:
         tools.run(joined_argv(srcs, parts, tmp, target, threads=threads, look=look),
                   what=f"joining {len(parts)} segments into {Path(dst).name}")
-        result = _checked(tmp, Path(dst), target, ", ".join(p.path for p in parts))
+        result = _checked(tmp, Path(dst), target, ", ".join(p.path for p in parts),
+                          sound=audio.joined_carries(target, srcs))
     return result.model_copy(update={"path": str(dst)})
 
 

@@ -45,6 +45,8 @@ class TakeEntry(BaseModel):
     colour_distance_after: Optional[float] = None
     audio: Optional[dict[str, bool]] = None
     """sound: ``{"asked": true, "present": ...}`` when the shot asked for it (present: the placed file has it)"""
+    segments: Optional["SegmentsEntry"] = None
+    """this take's own segments, when its hole is made in segments (each take makes its own)"""
     stills: Optional[ClipStills] = Field(default=None, exclude=True)
     """thumbnails made with the take's media work (not in report.json: the report copies them)"""
 
@@ -72,6 +74,9 @@ class SegmentsEntry(BaseModel):
 
     count: int
     segments: list[SegmentEntry]
+
+
+TakeEntry.model_rebuild()   # its segments are a SegmentsEntry, defined after it
 
 
 def _segments(outcome: Outcome) -> Optional[SegmentsEntry]:
@@ -157,6 +162,8 @@ class ReportEntry(BaseModel):
     """``"handles"``: filled from a neighbour's own media (no generation, cost 0); None: generated"""
     source_note: Optional[str] = None
     """what it was filled from: ``"from shot_a's media (free)"``"""
+    source_in: Optional[int] = None
+    """filled from a neighbour's media: the frame of its file (from the first) the hole's first frame shows"""
     handles: Optional[int] = None
     """handle frames asked for each side of the hole (None: none asked for)"""
     handles_made: Optional[int] = None
@@ -187,7 +194,8 @@ def _takes(outcome: Outcome, output: str | os.PathLike[str] | None) -> list[Take
             pick=pick_command(output, outcome.placeholder.id, t.spec.take) if output is not None and t.ok else None,
             match=t.colour.note if t.colour else None,
             colour_distance_before=t.colour.distance_before if t.colour else None,
-            colour_distance_after=t.colour.distance_after if t.colour else None, stills=t.stills))
+            colour_distance_after=t.colour.distance_after if t.colour else None, segments=_segments(t),
+            stills=t.stills))
     return rows
 
 
@@ -218,6 +226,7 @@ def entry_from_outcome(outcome: Outcome, *, timeline: str | os.PathLike[str],
         stills=outcome.stills,
         segments=_segments(outcome),
         source=prov.get("source"), source_note=prov.get("note") if prov.get("source") else None,
+        source_in=int(prov["source_in"]) if prov.get("source") and prov.get("source_in") is not None else None,
         handles=outcome.handles.asked if outcome.handles else None,
         handles_made=outcome.handles.made if outcome.handles else None,
         audio={"asked": True, "present": bool(outcome.audio)} if req is not None and req.audio else None,

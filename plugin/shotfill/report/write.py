@@ -38,7 +38,7 @@ from shotfill.media.probe import probe
 from shotfill.media.thumbs import CLIP_KINDS, clip_stills, thumbnail
 from shotfill.model import ClipStills
 from shotfill.system.secrets import scrub
-from shotfill.report.summary import ReportEntry, totals
+from shotfill.report.summary import ReportEntry, SegmentsEntry, totals
 
 JSON_NAME = "report.json"
 HTML_NAME = "report.html"
@@ -110,8 +110,10 @@ def _sheet(index: int, entry: ReportEntry, thumbs_dir: Path) -> Sheet:
     before = still("before", entry.before_frame, _caption("before", entry.before_name), "no media before")
     after = still("after", entry.after_frame, _caption("after", entry.after_name), "no media after")
 
-    # With handles the file runs on either side of the hole: the thumbnails show the hole's frames.
-    hole = (entry.handles_made, entry.duration) if entry.handles_made else None
+    # With handles the file runs on either side of the hole, and a neighbour's own file (source=handles)
+    # around it: the thumbnails show the frames the timeline shows.
+    hole = ((entry.source_in, entry.duration) if entry.source_in is not None
+            else (entry.handles_made, entry.duration) if entry.handles_made else None)
     gen = _generated_thumbs(sheet, entry.media, entry.result, stem, thumbs_dir, entry.stills, hole)
     # Every take side by side; the active one again, so the row and its takes read alike.
     sheet.takes = [_generated_thumbs(sheet, t.media, t.result, f"{stem}-t{t.take}", thumbs_dir, t.stills, hole)
@@ -319,6 +321,7 @@ dt { color: #7c8087; } dd { margin: 0; overflow-wrap: anywhere; }
 .take-head { margin: 0 0 4px; color: #c3c6ca; font-size: 12px; }
 .take-head b { color: #eceef0; }
 .take.active .take-head b { color: #a6e3ae; }
+.take-segments { margin: 4px 0 0; max-width: 380px; color: #8b8f96; font-size: 11px; overflow-wrap: anywhere; }
 code.pick { display: block; margin-top: 6px; max-width: 380px; padding: 4px 6px; background: #121315;
   border: 1px solid #34363b; border-radius: 3px; color: #d5d6d8; font: 11px/1.4 ui-monospace, "SF Mono", Menlo,
   Consolas, "DejaVu Sans Mono", monospace; white-space: pre-wrap; overflow-wrap: anywhere; user-select: all; }
@@ -403,8 +406,7 @@ def _row(index: int, e: ReportEntry, sheet: Sheet) -> str:
     if e.match:
         meta.append(("colour match", _e(_colour(e)), ""))
     if e.segments:
-        meta.append(("segments", _e(f"{e.segments.count}: " + ", ".join(
-            f"{g.frames} fr {g.status}" + (f" ({g.job_id})" if g.job_id else "") for g in e.segments.segments)), "mono"))
+        meta.append(("segments", _e(_segments_text(e.segments)), "mono"))
     if e.handles:
         made = e.handles_made or 0
         meta.append(("handles", _e(f"{made} frames each side" + (f" (asked {e.handles})" if made != e.handles
@@ -440,6 +442,11 @@ def _row(index: int, e: ReportEntry, sheet: Sheet) -> str:
 </article>"""
 
 
+def _segments_text(segs: SegmentsEntry) -> str:
+    return f"{segs.count}: " + ", ".join(f"{g.frames} fr {g.status}" + (f" ({g.job_id})" if g.job_id else "")
+                                         for g in segs.segments)
+
+
 def _takes_html(e: ReportEntry, sheet: Sheet) -> str:
     """Every take side by side, three frames each, with the command that makes it the active one."""
     if not e.takes:
@@ -452,6 +459,8 @@ def _takes_html(e: ReportEntry, sheet: Sheet) -> str:
                 + (f" · {_e(state)}" if state else "") + f" · est. {_e(_cost(take.estimated_cost))}")
         cmd = (f'<code class="pick" title="copy to make this take the active one">{_e(take.pick)}</code>'
                if take.pick else (f'<pre class="error">{_e(take.error)}</pre>' if take.error else ""))
+        if take.segments:   # each take makes its own segments
+            cmd += f'<p class="take-segments mono">segments {_e(_segments_text(take.segments))}</p>'
         blocks.append(f'<div class="take{" active" if take.active else ""}"><p class="take-head">{head}</p>'
                       f'<div class="gen">{figs}</div>{cmd}</div>')
     return f'\n  <div class="takes">{"".join(blocks)}</div>'

@@ -94,6 +94,9 @@ class SnapItem(_Lenient):
     end: float
     #: ``GetLeftOffset()``: frames of the media before the item's first frame
     left_offset: Optional[float] = None
+    #: ``GetRightOffset()``: frames of the media past the item's last frame ("the maximum extension by frame
+    #: for clip from right side"); None from a launcher that did not read it
+    right_offset: Optional[float] = None
     #: ``GetMediaPoolItem()`` was not None (a generator or title has none)
     has_media_pool_item: bool = False
     #: ``GetClipProperty("File Path")`` of that item ("" for compound clips, timelines, ...)

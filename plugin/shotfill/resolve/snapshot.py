@@ -131,9 +131,12 @@ def _clip_for(item: SnapItem, dur: int, rate: Fraction) -> otio.schema.Clip:
         ref: otio.core.MediaReference = otio.schema.GeneratorReference(
             name=item.name, generator_kind=item.name or "generator")
     elif item.file_path:
+        # The media runs on past the out point by GetRightOffset() frames: the shot before's run-on
+        # (source=handles) can fill a hole after it.  Unknown (an older launcher): only what the item shows.
+        right = max(0, int(round(item.right_offset))) if item.right_offset is not None else 0
         ref = otio.schema.ExternalReference(
             target_url=otio.url_utils.url_from_filepath(item.file_path),
-            available_range=otio.opentime.TimeRange(rational_time(0, rate), rational_time(left + dur, rate)))
+            available_range=otio.opentime.TimeRange(rational_time(0, rate), rational_time(left + dur + right, rate)))
     else:
         ref = otio.schema.MissingReference()
     return otio.schema.Clip(name=item.name, media_reference=ref, source_range=rng)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal, Optional
+from typing import Any, Literal, Optional
 
 from shotfill.errors import ShotFillError
 from shotfill.model import Neighbour, Placeholder
@@ -162,7 +162,24 @@ def checked(ph: Placeholder) -> Placeholder:
     return ph.model_copy(update={"problems": (*ph.problems, problem)}) if problem else ph
 
 
+def _said(ph: Placeholder) -> tuple[Optional[RunOn], list[str]]:
+    r, why = run_on(ph)
+    return r, ([r.says()] if r is not None else []) + why
+
+
 def media_lines(ph: Placeholder) -> list[str]:
     """What ``scan`` says of the neighbours' own media beside the hole (nothing when nothing is known)."""
-    r, why = run_on(ph)
-    return ([f"media: {r.says()}"] if r is not None else []) + [f"media: {w}" for w in why]
+    return [f"media: {line}" for line in _said(ph)[1]]
+
+
+def media_json(ph: Placeholder) -> dict[str, Any]:
+    """``scan --json``'s ``neighbour_media``: the lines text ``scan`` prints, and the run-on they speak of.
+
+    ``run_on`` is None when neither neighbour's media is known to run on; ``source_in`` (the file frame
+    the hole's first frame would show) only when it covers the hole.
+    """
+    r, lines = _said(ph)
+    found = None if r is None else {
+        "side": r.side, "name": r.name, "frames": r.frames, "needed": r.needed, "covers": r.covers,
+        "media": r.media_path, "source_in": r.source_in if r.covers else None}
+    return {"lines": lines, "run_on": found}

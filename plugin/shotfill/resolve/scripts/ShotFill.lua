@@ -255,6 +255,7 @@ local function gather(res, project, timeline)
         index = i, name = call(item, "GetName") or "",
         start = call(item, "GetStart"), ["end"] = call(item, "GetEnd"),
         left_offset = call(item, "GetLeftOffset"),
+        right_offset = call(item, "GetRightOffset"),
         has_media_pool_item = mpi ~= nil,
         file_path = mpi and (call(mpi, "GetClipProperty", "File Path") or "") or "",
         media_fps = mpi and (call(mpi, "GetClipProperty", "FPS") or "") or "",

@@ -131,6 +131,7 @@ def gather(resolve, project, timeline):
                 "index": i, "name": call(item, "GetName") or "",
                 "start": call(item, "GetStart"), "end": call(item, "GetEnd"),
                 "left_offset": call(item, "GetLeftOffset"),
+                "right_offset": call(item, "GetRightOffset"),
                 "has_media_pool_item": mpi is not None,
                 "file_path": (call(mpi, "GetClipProperty", "File Path") or "") if mpi is not None else "",
                 "media_fps": (call(mpi, "GetClipProperty", "FPS") or "") if mpi is not None else "",
