@@ -109,7 +109,7 @@ def _size_from_media(scan: ScanResult) -> Optional[tuple[int, int]]:
         for nb in (ph.before, ph.after):
             if nb is not None and nb.media_path:
                 try:
-                    info = probe(nb.media_path)
+                    info = probe(nb.media_path, exact=False)   # only its size
                     return info.width, info.height
                 except MediaError:
                     continue
