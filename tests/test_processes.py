@@ -83,3 +83,26 @@ def test_a_clip_costs_each_process_once(tmp_path, monkeypatch, small_video):
     # Per clip: neighbour frames, fit, download probe, colours of the neighbours, of the clip, conform, result
     # probe, colours of the result: 8, plus one probe per neighbour file for the run.
     assert len(runs) == 2 + 8 * HOLES
+
+
+def test_an_offline_clip_reads_each_neighbour_frame_once(tmp_path, monkeypatch):
+    """The offline generator needs a neighbour frame's size, not its frame count (a second ffprobe, decoding)."""
+    src = cut(tmp_path / "in", [(12, f"shot {i}") for i in range(HOLES)], tmp_path / "media")
+    tools.reset_cache()
+    log = logging_tools(tmp_path)
+    monkeypatch.setenv("SHOTFILL_FFMPEG", str(tmp_path / "logging-ffmpeg"))
+    monkeypatch.setenv("SHOTFILL_FFPROBE", str(tmp_path / "logging-ffprobe"))
+    tools.reset_cache()
+    try:
+        code = main(["fill", str(src), "-o", str(tmp_path / "out" / "cut.otio"), "--provider", "local",
+                     "--state-dir", str(tmp_path / "state"), "--no-report", "--quiet"])
+    finally:
+        tools.reset_cache()
+    assert code == 0
+    runs = log.read_text().splitlines()
+    stills = [r for r in runs if r.startswith("ffprobe ") and r.endswith(".png")]
+    assert len(stills) == 2 * HOLES and not [r for r in stills if "-count_frames" in r], stills
+    renders = [r for r in runs if r.startswith("ffprobe ") and ".part.mov" in r]
+    assert len(renders) == HOLES and all("-count_packets" in r for r in renders), "each render is still proven"
+    # Per clip: neighbour frames, two stills' sizes, the render, its probe; one probe per neighbour file.
+    assert len(runs) == 2 + 5 * HOLES, runs

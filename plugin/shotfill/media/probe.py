@@ -137,7 +137,11 @@ def _probe(p: Path, exact: bool) -> tuple[MediaInfo, Fraction | None]:
     if width <= 0 or height <= 0:
         raise MediaError(f"{p} has a video stream without a picture size")
 
-    frames, from_container = _frame_count(p, video, rate, exact)
+    fmt = data.get("format") or {}
+    if not exact and _one_picture(fmt, video):
+        frames, from_container = 1, False   # a still (a neighbour frame PNG): read for its size, never counted
+    else:
+        frames, from_container = _frame_count(p, video, rate, exact)
     info = MediaInfo(
         path=str(p),
         width=width,
@@ -155,6 +159,17 @@ def _probe(p: Path, exact: bool) -> tuple[MediaInfo, Fraction | None]:
         audio=_audio(streams),
     )
     return info, (_start_offset(video, data.get("format") or {}) if from_container else None)
+
+
+#: demuxers that read one picture from a file (ffmpeg names them ``<codec>_pipe``; ``image2`` with a pattern)
+_PICTURE_FORMATS = ("image2",)
+
+
+def _one_picture(fmt: dict[str, Any], video: dict[str, Any]) -> bool:
+    """A single still image: an image demuxer that gives no frame count (decoding to count would say 1)."""
+    name = str(fmt.get("format_name") or "")
+    return (name.endswith("_pipe") or name in _PICTURE_FORMATS) and _int(video.get("nb_frames")) is None \
+        and int(fmt.get("nb_streams") or 0) == 1
 
 
 def _audio(streams: list[dict[str, Any]]) -> AudioInfo | None:
