@@ -186,3 +186,69 @@ def test_a_file_is_probed_once_until_it_changes(clips, tmp_path, monkeypatch):
 
     make_test_clip(moved, frames=7)     # written again (same path, new content)
     assert probe(moved).frames == 7 and len(runs) >= 1
+
+
+def test_a_neighbour_is_located_without_demuxing_it_whole_and_a_check_still_counts_packets(each_ffmpeg, clips,
+                                                                                            tmp_path, monkeypatch):
+    import shutil
+
+    from shotfill.model import Neighbour
+    from shotfill.plan.requests import neighbour_frames
+
+    clip = tmp_path / "original.mp4"
+    shutil.copyfile(clips["counter"], clip)
+    nb = Neighbour(name="n", kind="clip", media_path=str(clip), source_frame=21, source_rate="25", available_start=0)
+    runs = ffmpeg_runs(monkeypatch)
+    [png] = neighbour_frames([(nb, tmp_path / "n.png")])
+    assert png is not None and counter_index(mean_rgb(png)) == 21
+    probes = [a for a in runs if "ffprobe" in a[0]]
+    assert len(probes) == 1 and "-count_packets" not in probes[0], "locating a frame reads the container only"
+    assert probe(clip, exact=False).frames == 40 and len(runs) == 2, "the located answer serves a locating caller"
+    assert probe(clip).frames == 40
+    assert "-count_packets" in runs[-1], "a check (exact=True) is not served by a located answer"
+    runs.clear()
+    assert probe(clip, exact=False).frames == 40 and runs == [], "an exact answer serves a locating caller"
+
+
+def test_an_edit_listed_cut_located_still_counts_the_shown_frames(clips, tmp_path):
+    cut = tmp_path / "cut.mp4"
+    ffmpeg("-ss", "0.5", "-i", str(clips["counter"]), "-c", "copy", str(cut))
+    assert probe(cut, exact=False).frames == decoded_frames(cut)
+
+
+def test_callers_probing_one_file_at_once_share_one_ffprobe(tmp_path, monkeypatch):
+    """Two placeholders beside one shot are planned in parallel: the second waits for the first's ffprobe."""
+    import stat
+    from concurrent.futures import ThreadPoolExecutor
+
+    from shotfill.media import tools
+
+    clip = make_test_clip(tmp_path / "shared.mp4", frames=10)
+    log = tmp_path / "ffprobe.log"
+    slow = tmp_path / "slow-ffprobe"      # slow enough that every caller arrives while the first still reads
+    slow.write_text(f"#!/bin/sh\necho \"$*\" >> '{log}'\nsleep 0.5\nexec '{tools.ffprobe_path()}' \"$@\"\n")
+    slow.chmod(slow.stat().st_mode | stat.S_IXUSR)
+    monkeypatch.setenv("SHOTFILL_FFPROBE", str(slow))
+    tools.reset_cache()
+    try:
+        with ThreadPoolExecutor(4) as pool:
+            infos = list(pool.map(lambda _: probe(clip, exact=False), range(4)))
+        assert {i.frames for i in infos} == {10}
+        assert len(log.read_text().splitlines()) == 1, "one ffprobe for four callers"
+        junk = tmp_path / "junk.mov"
+        junk.write_bytes(b"\0" * 4096)
+        with ThreadPoolExecutor(3) as pool:
+            errors = list(pool.map(lambda _: _error_of(lambda: probe(junk, exact=False)), range(3)))
+        assert all(isinstance(e, MediaError) and "junk.mov" in str(e) for e in errors), errors
+        assert len(log.read_text().splitlines()) == 2, "the callers waiting on a failed read get its error"
+    finally:
+        monkeypatch.delenv("SHOTFILL_FFPROBE")
+        tools.reset_cache()
+
+
+def _error_of(call):
+    try:
+        call()
+    except Exception as exc:  # noqa: BLE001 - the test compares them
+        return exc
+    return None

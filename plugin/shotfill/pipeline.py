@@ -105,7 +105,7 @@ def _size_from_media(scan: ScanResult) -> Optional[tuple[int, int]]:
             if nb is not None and nb.media_path:
                 from shotfill.media.probe import probe   # only to measure media: see the imports above
                 try:
-                    info = probe(nb.media_path)
+                    info = probe(nb.media_path, exact=False)   # only its size
                     return info.width, info.height
                 except MediaError:
                     continue

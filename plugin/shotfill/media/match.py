@@ -63,6 +63,7 @@ import hashlib
 import math
 import os
 import threading
+from collections import OrderedDict
 from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from pathlib import Path
@@ -385,15 +386,64 @@ def still_pixels(path: str | os.PathLike[str]) -> Array:
     return _read_rgb(_scaled(v), 1, f"reading the colours of {path}")
 
 
+#: file identity -> its picture as read (rgb24 bytes): the match and the measure after the conform read a
+#: neighbour frame once per run, not once each
+_STILLS: OrderedDict[tuple[int, int, int, int], bytes] = OrderedDict()
+_STILLS_MAX = 256
+_STILLS_LOCK = threading.Lock()
+
+
+def _identity(path: str) -> Optional[tuple[int, int, int, int]]:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns
+
+
+def _stills_pixels(paths: list[str]) -> list[Array]:
+    """Pixels of several pictures read by one ffmpeg (each scaled on its own, then one after the other)."""
+    if len(paths) == 1:
+        return [still_pixels(paths[0])]
+    parts = [_scaled(ffmpeg.input(tools.file_url(p))["v:0"]).filter("setsar", sar="1")  # type: ignore[attr-defined]
+             for p in paths]
+    joined = ffmpeg.concat(*parts, v=1, a=0)
+    pixels = _read_rgb(joined, len(paths), "reading the colours of " + ", ".join(paths))
+    if len(pixels) != len(paths) * SAMPLE_W * SAMPLE_H:
+        raise MediaError(f"ffmpeg gave {len(pixels) // (SAMPLE_W * SAMPLE_H)} pictures for {len(paths)} files")
+    return list(np.split(pixels, len(paths)))
+
+
 def neighbour_pixels(frames: Sequence[Optional[str]]) -> Optional[Array]:
-    """The neighbour frames that can be read, pooled; None when none can."""
-    parts = []
-    for f in frames:
-        if f and Path(f).is_file():
-            try:
-                parts.append(still_pixels(f))
-            except MediaError:
-                continue
+    """The neighbour frames that can be read, pooled; None when none can.
+
+    Frames read before in this run (same file, unchanged) are not read again; the others are
+    read by one ffmpeg together, or one by one when one of them cannot be read.
+    """
+    paths = [str(f) for f in frames if f and Path(f).is_file()]
+    keys = [_identity(p) for p in paths]
+    got: dict[str, Array] = {}
+    with _STILLS_LOCK:
+        for p, k in zip(paths, keys):
+            if k is not None and k in _STILLS:
+                got[p] = np.frombuffer(_STILLS[k], dtype=np.uint8).reshape(-1, 3).astype(np.float64) / 255.0
+    todo = list(dict.fromkeys(p for p in paths if p not in got))
+    if todo:
+        try:
+            got.update(zip(todo, _stills_pixels(todo)))
+        except MediaError:
+            for p in todo:   # one unreadable frame must not cost the others theirs
+                try:
+                    got[p] = still_pixels(p)
+                except MediaError:
+                    continue
+        with _STILLS_LOCK:
+            for p, k in zip(paths, keys):
+                if p in todo and p in got and k is not None:
+                    _STILLS[k] = np.rint(got[p] * 255.0).astype(np.uint8).tobytes()
+            while len(_STILLS) > _STILLS_MAX:
+                _STILLS.popitem(last=False)
+    parts = [got[p] for p in paths if p in got]
     return np.concatenate(parts) if parts else None
 
 

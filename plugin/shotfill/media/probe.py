@@ -11,7 +11,16 @@ frames counted, which is exact but costs a decode.
 A file is read once per process: answers are kept by the file's identity
 (device, inode, size and modification time; a rename or a link keeps them) and the ffprobe that gave
 them, so a render, its rename into place and a hard link of it cost one
-ffprobe, and a file written again is read again.
+ffprobe, and a file written again is read again.  Callers that ask for the same file at the same
+time (two placeholders beside one shot, planned in parallel) share one ffprobe: the second waits
+for the first's answer instead of starting its own.
+
+Counting the packets demuxes the whole file, which on a long camera original used as a
+neighbour costs seconds.  It is asked for where the file's frame count is what is checked (a
+downloaded clip, a conformed result, media conformed as a clip): ``exact=True``, the default.
+Locating a frame in a neighbour's media (``exact=False``) takes the container's sample count when
+it agrees with duration x rate, and decodes to count otherwise, as before; an exact answer serves
+a locating caller, never the other way round.
 """
 
 from __future__ import annotations
@@ -31,17 +40,33 @@ from shotfill.rates import normalize_rate
 
 _UNKNOWN = {"", "unknown", "unspecified", "N/A", "0:1", "0/0"}
 
-_KNOWN: OrderedDict[tuple[object, ...], tuple[MediaInfo, Fraction | None]] = OrderedDict()
+#: identity -> (answer, start offset, whether the packets were counted)
+_KNOWN: OrderedDict[tuple[object, ...], tuple[MediaInfo, Fraction | None, bool]] = OrderedDict()
 _KNOWN_MAX = 512
 _KNOWN_LOCK = threading.Lock()
+#: identity -> the ffprobe reading it now, which callers asking for the same file wait for
+_READING: dict[tuple[object, ...], "_Reading"] = {}
 
 
-def probe(path: str | os.PathLike[str]) -> MediaInfo:
-    """Describe the first video stream of ``path``; MediaError naming the file if it has none."""
-    return probe_for_seek(path)[0]
+class _Reading:
+    """One ffprobe in flight: whether it counts packets, and (once done) its error, if it failed."""
+
+    def __init__(self, path: Path, exact: bool) -> None:
+        self.path, self.exact = path, exact
+        self.done = threading.Event()
+        self.error: BaseException | None = None
 
 
-def probe_for_seek(path: str | os.PathLike[str]) -> tuple[MediaInfo, Fraction | None]:
+def probe(path: str | os.PathLike[str], *, exact: bool = True) -> MediaInfo:
+    """Describe the first video stream of ``path``; MediaError naming the file if it has none.
+
+    ``exact=False``: the frame count may be the container's own when it agrees with the duration
+    (see the module doc); for locating frames and reading sizes, not for checking a clip.
+    """
+    return probe_for_seek(path, exact=exact)[0]
+
+
+def probe_for_seek(path: str | os.PathLike[str], *, exact: bool = True) -> tuple[MediaInfo, Fraction | None]:
     """:func:`probe`, and where the first frame's timestamp lies after the file's start, from the same ffprobe.
 
     The offset is None when frame index and time may disagree: a variable
@@ -51,31 +76,51 @@ def probe_for_seek(path: str | os.PathLike[str]) -> tuple[MediaInfo, Fraction | 
     p = Path(path)
     try:
         st = p.stat()
-        key: tuple[object, ...] | None = (tools.ffprobe_path(), st.st_dev, st.st_ino, st.st_size,
-                                          st.st_mtime_ns)
+        key: tuple[object, ...] = (tools.ffprobe_path(), st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
     except OSError:
-        key = None
-    if key is not None:
+        return _probe(p, exact)     # not there: _probe says so, naming it
+    while True:
         with _KNOWN_LOCK:
             known = _KNOWN.get(key)
-        if known is not None:
-            return known[0].model_copy(update={"path": str(p)}), known[1]
-    result = _probe(p)
-    if key is not None:
+            if known is not None and (known[2] or not exact):
+                _KNOWN.move_to_end(key)
+                return known[0].model_copy(update={"path": str(p)}), known[1]
+            reading = _READING.get(key)
+            if reading is None or (exact and not reading.exact):
+                mine = _Reading(p, exact)
+                if reading is None:
+                    _READING[key] = mine
+                break
+        reading.done.wait()
+        if reading.error is not None and reading.path == p:
+            raise reading.error
+        # It answered (the loop finds the answer) or failed for another name of the file: ask again.
+    try:
+        info, offset = _probe(p, exact)
+    except BaseException as exc:
+        mine.error = exc
+        raise
+    else:
         with _KNOWN_LOCK:
-            _KNOWN[key] = result
+            if not (key in _KNOWN and _KNOWN[key][2] and not exact):
+                _KNOWN[key] = (info, offset, exact)
             while len(_KNOWN) > _KNOWN_MAX:
                 _KNOWN.popitem(last=False)
-    return result
+    finally:
+        with _KNOWN_LOCK:
+            if _READING.get(key) is mine:
+                del _READING[key]
+        mine.done.set()
+    return info, offset
 
 
-def _probe(p: Path) -> tuple[MediaInfo, Fraction | None]:
+def _probe(p: Path, exact: bool) -> tuple[MediaInfo, Fraction | None]:
     if not p.is_file():
         raise MediaError(
             f"media file {p} does not exist" if not p.exists() else f"{p} is not a file",
             hint="check the path, or relink the clip in the timeline",
         )
-    data = _ffprobe_json(p, ["-show_streams", "-show_format", "-count_packets"])
+    data = _ffprobe_json(p, ["-show_streams", "-show_format", *(["-count_packets"] if exact else [])])
     streams: list[dict[str, Any]] = data.get("streams") or []
     video = next(
         (s for s in streams
@@ -92,7 +137,11 @@ def _probe(p: Path) -> tuple[MediaInfo, Fraction | None]:
     if width <= 0 or height <= 0:
         raise MediaError(f"{p} has a video stream without a picture size")
 
-    frames, from_container = _frame_count(p, video, rate)
+    fmt = data.get("format") or {}
+    if not exact and _one_picture(fmt, video):
+        frames, from_container = 1, False   # a still (a neighbour frame PNG): read for its size, never counted
+    else:
+        frames, from_container = _frame_count(p, video, rate, exact)
     info = MediaInfo(
         path=str(p),
         width=width,
@@ -110,6 +159,17 @@ def _probe(p: Path) -> tuple[MediaInfo, Fraction | None]:
         audio=_audio(streams),
     )
     return info, (_start_offset(video, data.get("format") or {}) if from_container else None)
+
+
+#: demuxers that read one picture from a file (ffmpeg names them ``<codec>_pipe``; ``image2`` with a pattern)
+_PICTURE_FORMATS = ("image2",)
+
+
+def _one_picture(fmt: dict[str, Any], video: dict[str, Any]) -> bool:
+    """A single still image: an image demuxer that gives no frame count (decoding to count would say 1)."""
+    name = str(fmt.get("format_name") or "")
+    return (name.endswith("_pipe") or name in _PICTURE_FORMATS) and _int(video.get("nb_frames")) is None \
+        and int(fmt.get("nb_streams") or 0) == 1
 
 
 def _audio(streams: list[dict[str, Any]]) -> AudioInfo | None:
@@ -191,10 +251,14 @@ def _int(value: object) -> int | None:
         return None
 
 
-def _frame_count(p: Path, video: dict[str, Any], rate: Fraction) -> tuple[int, bool]:
-    """The shown frame count, and whether the container's own figures gave it."""
+def _frame_count(p: Path, video: dict[str, Any], rate: Fraction, exact: bool) -> tuple[int, bool]:
+    """The shown frame count, and whether the container's own figures gave it.
+
+    ``exact``: the counted packets must agree too (they were read); otherwise the sample count and
+    the duration suffice.
+    """
     nb_frames = _int(video.get("nb_frames"))
-    packets = _int(video.get("nb_read_packets"))
+    packets = _int(video.get("nb_read_packets")) if exact else nb_frames
     duration = _duration(video)
     # Not rounded: an edit list that starts mid-frame leaves a fractional
     # duration, and that is exactly the case where samples != shown frames.

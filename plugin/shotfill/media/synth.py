@@ -177,7 +177,7 @@ def _check_out(out: str | os.PathLike[str], target: ConformTarget) -> Path:
 
 def _still(png: str | os.PathLike[str], target: ConformTarget) -> Any:
     """One neighbour frame, fitted and converted once (one picture, not yet a clip)."""
-    info = probe(png)
+    info = probe(png, exact=False)   # its size and aspect: a still is not counted (that costs a second ffprobe)
     v = ffmpeg.input(tools.file_url(png), f="image2", pattern_type="none")["v:0"]
     return fit_filters(v, info, target).filter("setsar", sar="1").filter("format", pix_fmts=WORK_PIX_FMT)
 

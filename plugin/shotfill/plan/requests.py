@@ -128,7 +128,8 @@ def _neighbour_grab(nb: Optional[Neighbour], out_png: Path,
     from shotfill.media.probe import probe_for_seek
     try:
         if nb.media_path not in probed:
-            probed[nb.media_path] = probe_for_seek(nb.media_path)
+            # Locating a frame: the container's count suffices (no whole-file demux of a long original).
+            probed[nb.media_path] = probe_for_seek(nb.media_path, exact=False)
         info = probed[nb.media_path][0]
         make_dirs(out_png.parent)
         return grab(nb.media_path, frame_index_in_file(nb, info), out_png, probed=probed[nb.media_path])

@@ -81,7 +81,7 @@ def _safe(text: str, limit: int = 48) -> str:
 
 def _probe_size(path: Path) -> Optional[tuple[int, int]]:
     try:
-        info = probe(path)
+        info = probe(path, exact=False)   # only its size
     except ShotFillError:
         return None
     return info.width, info.height
