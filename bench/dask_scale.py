@@ -32,7 +32,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
-from fakes.openai import FakeOpenAI  # noqa: E402
+from fakes.openai import GATEWAY_MODEL, FakeOpenAI  # noqa: E402
 from mediautil import make_test_clip  # noqa: E402
 from shotfill.cli.app import main as shotfill  # noqa: E402
 from test_paid import cut  # noqa: E402
@@ -95,7 +95,7 @@ def main() -> None:
             fake.steps = [("completed", 100)]
             cfg = work / "shotfill.toml"
             cfg.write_text(f'default_provider = "openai"\n[providers.openai]\nbase_url = "{fake.url}"\n'
-                           "poll_interval = 0.01\ntimeout = 120\nconcurrency = 16\n")
+                           'poll_interval = 0.01\ntimeout = 120\nconcurrency = 16\nmodel = "sora-2"\n' + GATEWAY_MODEL)
             times = {"local": fill(src, work, cfg, size, "local")}
             for n in (1, 2):
                 cluster = Cluster(n, work)

@@ -80,7 +80,7 @@ def conform_argv(
 
     ``look`` is a ``.cube`` 3D LUT (the colour match) applied in the same pass, before the fit.
     """
-    inp = ffmpeg.input(tools.file_url(src.path))
+    inp = ffmpeg.input(tools.file_url(src.path), **_decode_threads(threads))
     v = tag_bt709(_fitted(_retimed(inp["v:0"], target.rate, target.frames), src, target, look))
     if audio.carries(target, src):
         # Sound asked for and present: the same pass makes it exactly the hole's length (media.audio).
@@ -92,6 +92,12 @@ def conform_argv(
     else:
         out = ffmpeg.output(v, tools.file_url(dst), **encode_kwargs(target, threads=threads))
     return tools.compile_argv(out)
+
+
+def _decode_threads(threads: int | None) -> dict[str, int]:
+    # The decoder takes every core unless told: with several conforms at once (or several Dask workers on
+    # one machine) each is given its share, for the decode as for the encode, so none starves the others.
+    return {"threads": threads} if threads else {}
 
 
 def _retimed(v: Any, rate: Fraction, frames: int, skip: int = 0) -> Any:
@@ -138,7 +144,7 @@ def joined_argv(srcs: list[MediaInfo], parts: list[Part], dst: str | os.PathLike
     for, each segment's sound is cut to the samples of the frames it shows and joined in the same concat
     (:func:`shotfill.media.audio.segment_filters`).
     """
-    inputs = [ffmpeg.input(tools.file_url(src.path)) for src in srcs]
+    inputs = [ffmpeg.input(tools.file_url(src.path), **_decode_threads(threads)) for src in srcs]
     streams = [_fitted(_retimed(inp["v:0"], target.rate, part.frames, part.skip), src, target, look)
                for inp, src, part in zip(inputs, srcs, parts)]
     if not audio.joined_carries(target, srcs):
