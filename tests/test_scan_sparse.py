@@ -55,16 +55,18 @@ class _Gen:
         length = r.choice([0, 1, 1, 2, max(1, dur)])
         return otio.schema.Marker(name=name, comment=comment, marked_range=_tr(start, length, self.rate))
 
-    def item(self, depth: int) -> otio.core.Item:
+    def item(self, depth: int, flat: bool) -> otio.core.Item:
         r, rate = self.r, self.rate
         self.n += 1
         kind = r.choices(["clip", "gap", "slug", "missing", "named", "stack", "odd"],
-                         [40, 20, 6, 8, 6, 5 if depth < 2 else 0, 4 if self.odd else 0])[0]
+                         [40, 20, 6, 8, 6, 5 if depth < 2 and not flat else 0, 4 if self.odd else 0])[0]
         dur = r.choice([0, 1, 5, 12, 24, 48, 100]) if r.random() < 0.1 else r.randrange(1, 60)
         src = r.randrange(0, 500)
         it: otio.core.Item
         if kind == "gap":
-            it = otio.schema.Gap(source_range=_tr(0, dur, rate))
+            # a gap's GEN: name is no note (only a clip's is)
+            it = otio.schema.Gap(name=f"GEN: gap {self.n}" if r.random() < 0.1 else "",
+                                 source_range=_tr(0, dur, rate))
         elif kind == "stack":
             inner = otio.schema.Stack(name=f"nest{self.n}")
             total = 0
@@ -109,13 +111,14 @@ class _Gen:
         r = self.r
         t = otio.schema.Track(name=f"T{self.n}", kind=kind)
         prev_item = False
+        flat = r.random() < 0.4      # clips and gaps only: the scan places these all at once
         for _ in range(count):
-            if prev_item and r.random() < 0.1:
+            if prev_item and not flat and r.random() < 0.1:
                 t.append(otio.schema.Transition(transition_type="SMPTE_Dissolve",
                                                 in_offset=_rt(2, self.rate), out_offset=_rt(2, self.rate)))
                 prev_item = False
                 continue
-            t.append(self.item(depth))
+            t.append(self.item(depth, flat))
             prev_item = True
         if r.random() < 0.2:
             for _ in range(r.randrange(1, 4)):

@@ -263,10 +263,11 @@ def _place(lane: _Lane, track: otio.schema.Track, rate: Fraction,
     tag = TAG.match
     whole = isinstance(base, int)
     ibase = base if isinstance(base, int) else 0
+    children = list(track)      # a list's own iteration: a fifth faster than the track's
     pos = 0          # the item's start in the track, in frames
     resume = -1      # the first index OTIO's ranges must place
     ci = p = -1
-    for child in track:
+    for child in children:
         ci += 1
         kind = type(child)
         # Clips and gaps (nearly every item) by their exact class; the rest by isinstance.
@@ -311,7 +312,7 @@ def _place(lane: _Lane, track: otio.schema.Track, rate: Fraction,
     if resume < 0:
         return nested
     ranges = track.range_of_all_children()
-    for ci, child in enumerate(track):
+    for ci, child in enumerate(children):
         if ci < resume or isinstance(child, transition_type):
             continue
         if indices is None and ci != len(starts):
