@@ -53,7 +53,11 @@ class _Gen:
             name, comment = f"m{self.n}", f"GEN: in the comment {self.n}"
         start = r.randrange(-reach, max(1, dur) + reach)
         length = r.choice([0, 1, 1, 2, max(1, dur)])
-        return otio.schema.Marker(name=name, comment=comment, marked_range=_tr(start, length, self.rate))
+        m = otio.schema.Marker(name=name, comment=comment, marked_range=_tr(start, length, self.rate))
+        if r.random() < 0.15:        # where Resolve and FCP put the note
+            key, sub = r.choice([("Resolve_OTIO", "Note"), ("fcp_xml", "comment"), ("other", "x")])
+            m.metadata[key] = {sub: f"GEN: from {key} {self.n}" if r.random() < 0.7 else "plain"}
+        return m
 
     def item(self, depth: int, flat: bool) -> otio.core.Item:
         r, rate = self.r, self.rate
@@ -97,6 +101,8 @@ class _Gen:
                 ref = otio.schema.MissingReference()
             name = f"GEN: named {self.n}" if kind == "named" else f"c{self.n}"
             it = otio.schema.Clip(name=name, media_reference=ref, source_range=_tr(src, dur, rate))
+            if r.random() < 0.1:
+                it.metadata["cmx_3600"] = {"comments": [f"SOURCE FILE: /nowhere/c{self.n}.mov"]}
         if kind != "stack" and r.random() < 0.25:
             for _ in range(r.randrange(1, 3)):
                 m = self.marker(dur, reach=30)
