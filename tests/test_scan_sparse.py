@@ -187,3 +187,32 @@ def test_corpus_timelines_scan_as_before():
         _same(read.timeline, tinfo)
         compared += 1
     assert compared > 20
+
+
+def test_track_and_stack_markers_find_items_at_their_edges_on_a_long_track():
+    """The bisection over a track's positions keeps the items at a range's edges: a zero-length
+    gap on a marker's first frame (hit), a gap that starts where one marker ends and ends where
+    another starts (not hit); and a track whose lengths go back (below zero) is walked in full."""
+    rate = Fraction(24)
+    track = otio.schema.Track(name="V1", kind="Video")
+    for i in range(300):
+        track.append(otio.schema.Clip(name=f"c{i}", media_reference=otio.schema.ExternalReference(
+            target_url=f"file:///m/c{i}.mov"), source_range=_tr(0, 10, rate)))
+    at = 10 * 150
+    track.insert(150, otio.schema.Gap(source_range=_tr(0, 0, rate)))         # zero frames, at frame 1500
+    track.insert(140, otio.schema.Gap(source_range=_tr(0, 4, rate)))         # frames 1400-1403
+    track.markers.append(otio.schema.Marker(name="GEN: from the track", marked_range=_tr(at + 4, 1, rate)))
+    tl = otio.schema.Timeline(name="edges")
+    tl.tracks.append(track)
+    tl.tracks.markers.append(otio.schema.Marker(name="GEN: from the stack", marked_range=_tr(at + 4, 20, rate)))
+    tl.tracks.markers.append(otio.schema.Marker(name="GEN: ends on the gap", marked_range=_tr(1396, 4, rate)))
+    tl.tracks.markers.append(otio.schema.Marker(name="GEN: starts past it", marked_range=_tr(1404, 2, rate)))
+    found = _same(tl, info(rate))
+    res = ph.scan_timeline(tl, info(rate))
+    assert found == 1 and [(p.start, p.duration, p.marker_on) for p in res.placeholders] == [(1504, 0, "track")]
+    track.insert(10, otio.schema.Gap(source_range=_tr(0, -3, rate)))
+    _same(tl, info(rate))
+    lanes: list = []
+    ph._walk_lanes(tl.tracks, rate, Fraction(0), (), "", None, lanes, [])
+    # (an item of negative length is hit on its first frame only, as before)
+    assert [it.index for it in lanes[0].over(95, 100)] == [9, 11] and lanes[0].ordered is False

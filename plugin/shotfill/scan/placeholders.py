@@ -20,8 +20,10 @@ from __future__ import annotations
 
 import os
 import re
+from bisect import bisect_left
 from dataclasses import dataclass, field
 from fractions import Fraction
+from operator import le
 from pathlib import Path
 from typing import Iterator, Optional
 
@@ -101,6 +103,8 @@ class _Lane:
     marked: list[int] = field(default_factory=list)
     tagged: list[int] = field(default_factory=list)
     made: dict[int, _Item] = field(default_factory=dict)
+    #: whether ``starts`` and ``ends`` never go back (worked out when first needed)
+    ordered: Optional[bool] = None
 
     def __len__(self) -> int:
         return len(self.starts)
@@ -117,9 +121,19 @@ class _Lane:
         return it
 
     def over(self, start: int, end: int) -> Iterator[_Item]:
-        """The items that frames ``start``..``end`` overlap, in track order."""
+        """The items that frames ``start``..``end`` overlap, in track order.
+
+        Every track or stack marker asks this of every track under it: on a long track (a
+        timeline's markers over 200,000 clips) only the items near the range are looked at.
+        An item overlaps only if it starts before ``end`` and does not end before ``start``;
+        while starts and ends never go back (no length below zero: nearly always, and checked),
+        those are the positions between two bisections, and each is then tested as before.
+        """
         starts, ends = self.starts, self.ends
-        for pos in range(len(starts)):
+        if self.ordered is None:
+            self.ordered = all(map(le, starts, starts[1:])) and all(map(le, ends, ends[1:]))
+        lo, hi = (bisect_left(ends, start), bisect_left(starts, end)) if self.ordered else (0, len(starts))
+        for pos in range(lo, hi):
             if _overlaps(start, end, starts[pos], ends[pos]):
                 yield self.item(pos)
 
