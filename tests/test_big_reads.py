@@ -45,6 +45,27 @@ def test_not_utf8_is_still_refused_by_name(tmp_path):
         read_timeline(bad)
 
 
+@pytest.mark.parametrize("chunk", [7, 64, 1024 * 1024])
+def test_the_ascii_check_reads_in_chunks_and_sees_every_byte(tmp_path, monkeypatch, chunk):
+    """A bad byte anywhere (the last chunk, a chunk's edge) is refused; UTF-8 past ASCII is read."""
+    monkeypatch.setattr(otio_read, "_CHUNK", chunk)
+    tl = _timeline()
+    for i in range(40):
+        tl.tracks[0].append(otio.schema.Clip(name=f"c{i}", source_range=otio.opentime.TimeRange(
+            otio.opentime.RationalTime(0, 24), otio.opentime.RationalTime(24, 24))))
+    text = otio.adapters.write_to_string(tl, "otio_json")
+    late = text.rindex('"c39"')
+    good, bad = tmp_path / "good.otio", tmp_path / "bad.otio"
+    good.write_bytes((text[:late] + '"cé39"' + text[late + 5:]).encode("utf-8"))
+    assert read_timeline(good).timeline.tracks[0][-1].name == "cé39"
+    for at in (late + 2, len(text) - 3, chunk - 1 if chunk < late else late + 1):
+        raw = bytearray(text.encode())
+        raw[at:at] = b"\xff"          # inside a string or in the layout: not UTF-8 either way
+        bad.write_bytes(bytes(raw))
+        with pytest.raises(Exception, match="bad.otio: is not UTF-8"):
+            read_timeline(bad)
+
+
 @pytest.mark.parametrize("rate", [Fraction(24), Fraction(25), Fraction(24000, 1001), Fraction(30000, 1001),
                                   Fraction(60000, 1001), Fraction(50)])
 def test_whole_frame_shortcut_agrees_with_exact_arithmetic(rate):

@@ -20,8 +20,10 @@ from __future__ import annotations
 
 import os
 import re
+from bisect import bisect_left
 from dataclasses import dataclass, field
 from fractions import Fraction
+from operator import le
 from pathlib import Path
 from typing import Iterator, Optional
 
@@ -29,7 +31,7 @@ import opentimelineio as otio
 
 from shotfill.model import Neighbour, Placeholder, ScanResult, TimelineInfo
 from shotfill.scan.runon import checked
-from shotfill.scan.notes import has_tag, is_gen_marker, note_text, parse_note
+from shotfill.scan.notes import TAG, has_tag, is_gen_marker, note_text, parse_note
 from shotfill.rates import frames_to_timecode, normalize_rate, to_frames
 
 #: A hole longer than this (seconds of timeline) is almost always a slip (an out point never set), and
@@ -50,9 +52,12 @@ def long_hole_text(ph: Placeholder) -> str:
 _PLACEHOLDER_GENERATORS = re.compile(r"black|slug|solid|colou?r|bars|matte|placeholder|blank", re.I)
 
 
-@dataclass(slots=True)   # one per item of the timeline: 200,000 of them are made in a big scan
+@dataclass(slots=True)
 class _Item:
-    """An item of a video track, with its range in timeline frames (0 = timeline start)."""
+    """An item of a video track, with its range in timeline frames (0 = timeline start).
+
+    Made only for the items the scan looks at (see :class:`_Lane`), once each.
+    """
 
     obj: otio.core.Item
     path: tuple[int, ...]
@@ -64,13 +69,20 @@ class _Item:
     #: the frames of it that show in the timeline: all of them, unless a nested stack (a compound
     #: clip, a nested sequence) shows only part of its content
     shown: tuple[int, int] = (0, 0)
-    #: where it is in ``lane.items`` (a list.index would compare items field by field)
+    #: where it is among the lane's items (transitions are not items)
     pos: int = 0
 
 
 @dataclass
 class _Lane:
-    """A video track, top-level or inside a nested stack."""
+    """A video track, top-level or inside a nested stack.
+
+    Its items are kept as numbers, not objects: a big timeline has 200,000 of them and the scan
+    looks at a few hundred (gaps, marked items, ``GEN:`` names, their neighbours), so an item's
+    :class:`_Item` is made when something asks for it (:meth:`item`).  ``starts``/``ends`` are the
+    items' timeline frames in track order; ``marked`` and ``tagged`` the positions of the items with
+    markers and of the clips whose name has a ``GEN:`` tag.
+    """
 
     track: otio.schema.Track
     label: str
@@ -78,11 +90,70 @@ class _Lane:
     top_index: int
     #: timeline frame where the track's own time 0 lands
     offset: int
-    items: list[_Item] = field(default_factory=list)
     #: the timeline frames this track can show (a nested stack's range in its parent); None: all
     window: Optional[tuple[int, int]] = None
     #: the nested stack's name, for messages
     holder: str = ""
+    #: the item path of the track itself (the item's path is this plus its index in the track)
+    where: tuple[int, ...] = ()
+    starts: list[int] = field(default_factory=list)
+    ends: list[int] = field(default_factory=list)
+    #: each item's index in the track, once a transition makes it differ from its position
+    indices: Optional[list[int]] = None
+    marked: list[int] = field(default_factory=list)
+    tagged: list[int] = field(default_factory=list)
+    made: dict[int, _Item] = field(default_factory=dict)
+    #: whether ``starts`` and ``ends`` never go back (worked out when first needed)
+    ordered: Optional[bool] = None
+
+    def __len__(self) -> int:
+        return len(self.starts)
+
+    def item(self, pos: int) -> _Item:
+        it = self.made.get(pos)
+        if it is None:
+            ci = pos if self.indices is None else self.indices[pos]
+            child = self.track[ci]
+            lo, hi, window = self.starts[pos], self.ends[pos], self.window
+            shown = (max(lo, window[0]), min(hi, window[1])) if window is not None else (lo, hi)
+            it = _Item(child, self.where + (ci,), self, ci, lo, hi, _candidate(child, window, lo, hi), shown, pos)
+            self.made[pos] = it
+        return it
+
+    def over(self, start: int, end: int) -> Iterator[_Item]:
+        """The items that frames ``start``..``end`` overlap, in track order.
+
+        Every track or stack marker asks this of every track under it: on a long track (a
+        timeline's markers over 200,000 clips) only the items near the range are looked at.
+        An item overlaps only if it starts before ``end`` and does not end before ``start``;
+        while starts and ends never go back (no length below zero: nearly always, and checked),
+        those are the positions between two bisections, and each is then tested as before.
+        """
+        starts, ends = self.starts, self.ends
+        if self.ordered is None:
+            self.ordered = all(map(le, starts, starts[1:])) and all(map(le, ends, ends[1:]))
+        lo, hi = (bisect_left(ends, start), bisect_left(starts, end)) if self.ordered else (0, len(starts))
+        for pos in range(lo, hi):
+            if _overlaps(start, end, starts[pos], ends[pos]):
+                yield self.item(pos)
+
+
+def _candidate(child: otio.core.Item, window: Optional[tuple[int, int]], lo: int, hi: int) -> bool:
+    """Whether the item could be a placeholder: a gap, or a clip of a generator or missing media."""
+    if isinstance(child, otio.schema.Clip):
+        # A generator (slug, black) is a placeholder under any GEN: note; a clip
+        # with missing media only under its own, because in an EDL every clip
+        # has "missing" media and a timeline marker over a real shot is not a hole.
+        if isinstance(child.media_reference, otio.schema.ExternalReference):
+            candidate = False       # a real file (most clips): neither a generator nor missing
+        else:
+            candidate = _is_generator(child) or (_is_placeholder_media(child) and (
+                has_tag(child.name) or any(_own_gen_marker(child, m) for m in child.markers or ())))
+    else:
+        candidate = isinstance(child, otio.schema.Gap)
+    if window is not None and not _shows(window, lo, hi if hi > lo else lo + 1):
+        candidate = False           # content of a compound clip that its ref-clip does not show
+    return candidate
 
 
 def _shows(window: Optional[tuple[int, int]], start: int, end: int) -> bool:
@@ -103,8 +174,9 @@ class _GenMarker:
 def marker_text(marker: otio.schema.Marker) -> tuple[str, str]:
     """A marker's name and comment, wherever the adapter that read it put the comment."""
     comment = marker.comment or ""
-    if not comment:
-        md = marker.metadata
+    md = marker.metadata if not comment else None
+    # (an OTIO dictionary's get costs ~15 us, its len well under one: an empty one is not asked)
+    if md:
         for key, sub in (("Resolve_OTIO", "Note"), ("fcp_xml", "comment"), ("fcpx", "note")):
             block = md.get(key) if hasattr(md, "get") else None
             if block is not None and hasattr(block, "get") and block.get(sub):
@@ -168,85 +240,118 @@ def _walk_lanes(stack: otio.schema.Stack, rate: Fraction, offset: Fraction, pref
         lane = _Lane(track=track, label=label, name=track.name or "",
                      top_index=video_no - 1 if top_index is None else top_index,
                      offset=int(offset - track_start), window=window,
-                     holder=stack.name or "")
+                     holder=stack.name or "", where=prefix + (ti,))
         lanes.append(lane)
         own.append(lane)
         # Whole-frame offsets (nearly always) keep the arithmetic in ints: 200,000 items add up.
         base: Fraction | int = offset - track_start
         if base.denominator == 1:
             base = int(base)
-        items = lane.items
-        for ci, child, in_track, dur in _spans(track, rate):
-            start = base + in_track
-            path = prefix + (ti, ci)
-            lo, hi = int(start), int(start) + dur
+        for pos, child, start in _place(lane, track, rate, base):
+            # a nested stack (a compound clip, a nested sequence): its own tracks, in its window
+            inner_start = child.trimmed_range().start_time
+            lo, hi = lane.starts[pos], lane.ends[pos]
             shown = (max(lo, window[0]), min(hi, window[1])) if window is not None else (lo, hi)
-            # Clips first: nearly every item is one (the three kinds are distinct classes).
-            if isinstance(child, otio.schema.Clip):
-                # A generator (slug, black) is a placeholder under any GEN: note; a clip
-                # with missing media only under its own, because in an EDL every clip
-                # has "missing" media and a timeline marker over a real shot is not a hole.
-                if isinstance(child.media_reference, otio.schema.ExternalReference):
-                    candidate = False       # a real file (most clips): neither a generator nor missing
-                else:
-                    candidate = _is_generator(child) or (_is_placeholder_media(child) and (
-                        has_tag(child.name) or any(_own_gen_marker(child, m) for m in child.markers or ())))
-            elif isinstance(child, otio.schema.Gap):
-                candidate = True
-            elif isinstance(child, otio.schema.Stack):
-                inner_start = child.trimmed_range().start_time
-                _walk_lanes(child, rate, Fraction(start - _frames_of(inner_start, rate)), path,
-                            f"{label}>", lane.top_index, lanes, stacks, window=shown)
-                candidate = False
-            else:
-                candidate = False
-            if window is not None and not _shows(window, lo, hi if hi > lo else lo + 1):
-                candidate = False           # content of a compound clip that its ref-clip does not show
-            items.append(_Item(child, path, lane, ci, lo, hi, candidate, shown, len(items)))
+            _walk_lanes(child, rate, Fraction(start - _frames_of(inner_start, rate)),
+                        lane.where + (pos if lane.indices is None else lane.indices[pos],),
+                        f"{label}>", lane.top_index, lanes, stacks, window=shown)
 
 
-def _spans(track: otio.schema.Track, rate: Fraction) -> Iterator[tuple[int, otio.core.Item, int, int]]:
-    """Each item of ``track`` (not its transitions): (index, item, start in the track, length), in frames.
+def _place(lane: _Lane, track: otio.schema.Track, rate: Fraction,
+           base: Fraction | int) -> list[tuple[int, otio.schema.Stack, Fraction | int]]:
+    """Fill ``lane``'s positions from ``track`` (not its transitions); the nested stacks it holds.
 
     While every item's length is a whole number of frames at ``rate`` (nearly always) the
     starts are the running sum of the lengths, in ints: exactly what OTIO's
-    ``range_of_all_children`` gives then, at a fraction of the cost per item (its ranges are
-    new Python objects for each item, each read twice).  From the first item that is not
-    (or has no range), the rest come from OTIO's ranges, as before.
+    ``range_of_all_children`` gives then, without a range object per item.  From the first
+    item that is not (or has no range), the rest come from OTIO's ranges.  Each item is
+    touched for its length, its markers and (a clip) its name, nothing more: this loop runs
+    once per item of the timeline.
     """
     rf = float(rate)
     item_type, transition_type = otio.core.Item, otio.schema.Transition
-    pos = 0
-    resume = 0
-    for ci, child in enumerate(track):
-        if not isinstance(child, item_type):
+    clip_type, gap_type, stack_type = otio.schema.Clip, otio.schema.Gap, otio.schema.Stack
+    starts, ends, marked, tagged = lane.starts, lane.ends, lane.marked, lane.tagged
+    add_start, add_end = starts.append, ends.append
+    indices: Optional[list[int]] = None
+    nested: list[tuple[int, otio.schema.Stack, Fraction | int]] = []
+    tag = TAG.match
+    whole = isinstance(base, int)
+    ibase = base if isinstance(base, int) else 0
+    children = list(track)      # a list's own iteration: a fifth faster than the track's
+    pos = 0          # the item's start in the track, in frames
+    resume = -1      # the first index OTIO's ranges must place
+    ci = p = -1
+    for child in children:
+        ci += 1
+        kind = type(child)
+        # Clips and gaps (nearly every item) by their exact class; the rest by isinstance.
+        if kind is not clip_type and kind is not gap_type:
             if isinstance(child, transition_type):
+                if indices is None:     # positions and track indices part from here
+                    indices = lane.indices = list(range(p + 1))
                 continue
-            resume = ci
-            break
+            if not isinstance(child, item_type):
+                resume = ci
+                break
         try:
             d = child.duration()
-        except Exception:  # noqa: BLE001 - no range: OTIO's ranges below say what they say
+            dv = d.value
+            n = int(dv)
+        except Exception:  # noqa: BLE001 - no range (or no finite one): OTIO's ranges below say what they say
             resume = ci
             break
-        dv = d.value
-        if d.rate != rf or not dv.is_integer():
+        if n != dv or d.rate != rf:
             resume = ci
             break
-        n = int(dv)
-        yield ci, child, pos, n
+        p += 1
+        lo = ibase + pos if whole else int(base + pos)
+        add_start(lo)
+        add_end(lo + n)
+        if indices is not None:
+            indices.append(ci)
+        if child.markers:
+            marked.append(p)
+        if kind is clip_type:
+            name = child.name
+            # the tag starts "gen" in any case: names without a g (nearly all) skip the regex
+            if ("g" in name or "G" in name) and tag(name):
+                tagged.append(p)
+        elif kind is not gap_type:
+            if isinstance(child, clip_type):
+                if has_tag(child.name):
+                    tagged.append(p)
+            elif isinstance(child, stack_type):
+                nested.append((p, child, base + pos))
         pos += n
-    else:
-        return
+    if resume < 0:
+        return nested
     ranges = track.range_of_all_children()
-    for ci, child in enumerate(track):
+    for ci, child in enumerate(children):
         if ci < resume or isinstance(child, transition_type):
             continue
+        if indices is None and ci != len(starts):
+            indices = lane.indices = list(range(len(starts)))
         r = ranges[child]
         st, du = r.start_time, r.duration
         sv, dv = st.value, du.value
-        start = int(sv) if st.rate == rf and sv.is_integer() else _frames_of(st, rate)
-        yield ci, child, start, int(dv) if du.rate == rf and dv.is_integer() else _frames_of(du, rate)
+        in_track = int(sv) if st.rate == rf and sv.is_integer() else _frames_of(st, rate)
+        n = int(dv) if du.rate == rf and dv.is_integer() else _frames_of(du, rate)
+        p = len(starts)
+        start = base + in_track
+        lo = int(start)
+        starts.append(lo)
+        ends.append(lo + n)
+        if indices is not None:
+            indices.append(ci)
+        if child.markers:
+            marked.append(p)
+        if isinstance(child, clip_type):
+            if has_tag(child.name):
+                tagged.append(p)
+        elif isinstance(child, stack_type):
+            nested.append((p, child, start))
+    return nested
 
 
 def _item_space_start(item: otio.core.Item, rate: Fraction) -> int:
@@ -271,11 +376,9 @@ def _collect_markers(lanes: list[_Lane],
                 if not _shows(lane.window, s, s + max(1, _frames_of(m.marked_range.duration, rate))):
                     continue
                 yield _GenMarker(m, "track", lane.track, s, s + max(1, _frames_of(m.marked_range.duration, rate)), lane=lane)
-        for item in lane.items:
-            markers = item.obj.markers
-            if not markers:   # nearly every item: iterating an empty OTIO list still costs ~10 us
-                continue
-            for m in markers:
+        for pos in lane.marked:
+            item = lane.item(pos)
+            for m in item.obj.markers:
                 if is_gen_marker(*marker_text(m)):
                     s = item.start + _frames_of(m.marked_range.start_time, rate) - _item_space_start(item.obj, rate)
                     if lane.window is not None and item.shown[1] <= item.shown[0] < item.end:
@@ -298,7 +401,8 @@ def _resolve_media(clip: otio.schema.Clip, search_dirs: list[Path]) -> Optional[
         url = ref.target_url
         path = otio.url_utils.filepath_from_url(url) if url.startswith("file:") else url
         names.append(path)
-    cmx = clip.metadata.get("cmx_3600")
+    md = clip.metadata
+    cmx = md.get("cmx_3600") if md else None
     comments = cmx.get("comments") if cmx is not None and hasattr(cmx, "get") else None
     for comment in comments or []:
         m = re.match(r"\s*SOURCE FILE\s*:\s*(.+?)\s*$", str(comment), re.I)
@@ -379,15 +483,15 @@ def scan_timeline(timeline: otio.schema.Timeline, info: TimelineInfo, *,
             if item.candidate and _overlaps(gm.start, gm.end, item.start, item.end):
                 found = [item]
             else:
-                idx = item.pos
-                for nb in item.lane.items[max(0, idx - 1): idx] + item.lane.items[idx + 1: idx + 2]:
+                idx, lane = item.pos, item.lane
+                for nb in [lane.item(i) for i in (idx - 1, idx + 1) if 0 <= i < len(lane)]:
                     if nb.candidate and isinstance(nb.obj, otio.schema.Gap) and _overlaps(gm.start, gm.end, nb.start, nb.end):
                         found.append(nb)
                 if found:
                     gm.on = "neighbour"
         elif gm.on == "track":
             assert gm.lane is not None   # a track marker always knows its lane
-            found = [it for it in gm.lane.items if it.candidate and _overlaps(gm.start, gm.end, it.start, it.end)]
+            found = [it for it in gm.lane.over(gm.start, gm.end) if it.candidate]
         else:  # stack
             found = _holes_under(gm, gm.stack_lanes)
         if not found:
@@ -401,9 +505,8 @@ def scan_timeline(timeline: otio.schema.Timeline, info: TimelineInfo, *,
 
     # Placeholder clips named "GEN: ..." need no marker.
     for lane in lanes:
-        for it in lane.items:
-            if it.candidate and isinstance(it.obj, otio.schema.Clip) and has_tag(it.obj.name) \
-                    and id(it.obj) not in claims:
+        for it in map(lane.item, lane.tagged):
+            if it.candidate and id(it.obj) not in claims:
                 items_by_id[id(it.obj)] = it
                 claims[id(it.obj)] = []
 
@@ -435,7 +538,7 @@ def scan_timeline(timeline: otio.schema.Timeline, info: TimelineInfo, *,
             en, _ = marker_text(extra.marker)
             warnings.append(f"{src}: {pid}: extra GEN: marker '{en}' at {tc(extra.start)} ignored; "
                             "the first one on the placeholder is used")
-        siblings = it.lane.items
+        siblings = it.lane
         idx = it.pos
         placeholders.append(checked(Placeholder(
             id=pid, track=label, track_name=it.lane.name, track_index=it.lane.top_index,
@@ -443,8 +546,8 @@ def scan_timeline(timeline: otio.schema.Timeline, info: TimelineInfo, *,
             start=start, duration=duration, rate=rate,
             record_frame=info.start_frame + start, timecode=tc(start),
             prompt=note.prompt, options=note.options, marker_name=name, marker_on=on,
-            before=_neighbour(siblings[idx - 1] if idx > 0 else None, "before", search_dirs),
-            after=_neighbour(siblings[idx + 1] if idx + 1 < len(siblings) else None, "after", search_dirs),
+            before=_neighbour(siblings.item(idx - 1) if idx > 0 else None, "before", search_dirs),
+            after=_neighbour(siblings.item(idx + 1) if idx + 1 < len(siblings) else None, "after", search_dirs),
             problems=tuple(problems),
         )))
     placeholders.sort(key=lambda p: (p.start, p.track_index, p.track))
@@ -456,16 +559,14 @@ def scan_timeline(timeline: otio.schema.Timeline, info: TimelineInfo, *,
 def _holes_under(gm: _GenMarker, lanes: list[_Lane]) -> list[_Item]:
     """Candidates a stack marker fills: on the lowest track, where no clip shows picture."""
     for lane in lanes:
-        hits = [it for it in lane.items if it.candidate and _overlaps(gm.start, gm.end, it.start, it.end)]
+        hits = [it for it in lane.over(gm.start, gm.end) if it.candidate]
         good = []
         for it in hits:
             if isinstance(it.obj, otio.schema.Clip):
                 good.append(it)
                 continue
-            covered = any(
-                not other.candidate and _overlaps(max(gm.start, it.start), min(gm.end, it.end), other.start, other.end)
-                for ol in lanes if ol is not lane for other in ol.items
-            )
+            covered = any(not other.candidate for ol in lanes if ol is not lane
+                          for other in ol.over(max(gm.start, it.start), min(gm.end, it.end)))
             if not covered:
                 good.append(it)
         if good:
