@@ -113,7 +113,12 @@ class FakeService:
 
             do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _handle
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _H)
+        class _Server(ThreadingHTTPServer):
+            # socketserver's listen backlog is 5: a run with 16 jobs at once would see connections reset
+            # (ReadError) that no real service gives.
+            request_queue_size = 128
+
+        self._server = _Server(("127.0.0.1", 0), _H)
         self._server.daemon_threads = True
         threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
 
