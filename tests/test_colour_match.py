@@ -245,17 +245,30 @@ def write_cut(tmp_path: Path, note: str) -> Path:
     return src
 
 
-@pytest.mark.slow
-def test_fill_matches_by_default_and_match_off_leaves_pixels_alone(graded_pair, tmp_path, monkeypatch, capsys):
-    from fakes.openai import GATEWAY_MODEL, FakeOpenAI
-
+def neighbours_and_key(graded_pair, tmp_path: Path, monkeypatch) -> Path:
+    """The graded neighbours beside write_cut's timeline and the gateway's key; the plain clip to serve."""
     plain, _, before, after = graded_pair
     for p in (before, after):
         (tmp_path / p.name).write_bytes(p.read_bytes())
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test-match")
+    return plain
+
+
+def gateway_config(tmp_path: Path, url: str) -> Path:
+    from fakes.openai import GATEWAY_MODEL
+
+    cfg = tmp_path / "shotfill.toml"
+    cfg.write_text(f'[providers.openai]\nbase_url = "{url}"\npoll_interval = 0.01\n' + GATEWAY_MODEL)
+    return cfg
+
+
+@pytest.mark.slow
+def test_fill_matches_by_default_and_match_off_leaves_pixels_alone(graded_pair, tmp_path, monkeypatch, capsys):
+    from fakes.openai import FakeOpenAI
+
+    plain = neighbours_and_key(graded_pair, tmp_path, monkeypatch)
     with FakeOpenAI(plain.read_bytes(), key="sk-test-match") as fake:
-        cfg = tmp_path / "shotfill.toml"
-        cfg.write_text(f'[providers.openai]\nbase_url = "{fake.url}"\npoll_interval = 0.01\n' + GATEWAY_MODEL)
+        cfg = gateway_config(tmp_path, fake.url)
         outs = {}
         for name, note, flag in (("on", "a street | seed=3", []), ("off", "a street | seed=3 match=off", []),
                                  ("flag_off", "a street | seed=3", ["--match", "off"])):
@@ -290,15 +303,11 @@ def test_fill_matches_by_default_and_match_off_leaves_pixels_alone(graded_pair, 
 @pytest.mark.slow
 def test_each_take_records_its_own_colour_distances_in_the_report_and_the_json_summary(
         graded_pair, tmp_path, monkeypatch, capsys):
-    from fakes.openai import GATEWAY_MODEL, FakeOpenAI
+    from fakes.openai import FakeOpenAI
 
-    plain, _, before, after = graded_pair
-    for p in (before, after):
-        (tmp_path / p.name).write_bytes(p.read_bytes())
-    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-match")
+    plain = neighbours_and_key(graded_pair, tmp_path, monkeypatch)
     with FakeOpenAI(plain.read_bytes(), key="sk-test-match") as fake:
-        cfg = tmp_path / "shotfill.toml"
-        cfg.write_text(f'[providers.openai]\nbase_url = "{fake.url}"\npoll_interval = 0.01\n' + GATEWAY_MODEL)
+        cfg = gateway_config(tmp_path, fake.url)
         out = tmp_path / "takes" / "filled.otio"
         capsys.readouterr()
         code = main(["fill", str(write_cut(tmp_path, "a street | seed=3 takes=2")), "-o", str(out),
@@ -321,14 +330,8 @@ def test_each_take_records_its_own_colour_distances_in_the_report_and_the_json_s
 @pytest.mark.slow
 def test_scan_and_dry_run_say_whether_and_toward_what_each_clip_will_be_matched(graded_pair, tmp_path, monkeypatch,
                                                                                capsys):
-    from fakes.openai import GATEWAY_MODEL
-
-    _, _, before, after = graded_pair
-    for p in (before, after):
-        (tmp_path / p.name).write_bytes(p.read_bytes())
-    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-match")
-    cfg = tmp_path / "shotfill.toml"
-    cfg.write_text('[providers.openai]\nbase_url = "https://gateway.example"\n' + GATEWAY_MODEL)
+    neighbours_and_key(graded_pair, tmp_path, monkeypatch)
+    cfg = gateway_config(tmp_path, "https://gateway.example")
     src = write_cut(tmp_path, "a street | seed=3")
     common = ["--config", str(cfg), "--resolution", "320x180"]
     for argv, said in (([], "colour match: on, toward a and b"),
