@@ -1,6 +1,7 @@
 """THE SCAN AS IT WAS before its sparse walk (plugin/shotfill/scan/placeholders.py at 461a174), kept
-verbatim as the oracle of tests/test_scan_sparse.py: it made an object for every item of every video
-track, so whatever it found is what the scan must still find.  Not for use outside that test.
+as the oracle of tests/test_scan_sparse.py: its walk made an object for every item of every video
+track, so whatever it found is what the scan must still find.  The walk is kept verbatim; the helpers
+the sparse walk did not change are imported from the scan itself.  Not for use outside that test.
 
 Find the placeholders in a timeline: the holes an editor marked with GEN:.
 
@@ -23,7 +24,6 @@ reads the timeline; it never changes it.
 from __future__ import annotations
 
 import os
-import re
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -31,28 +31,13 @@ from typing import Iterator, Optional
 
 import opentimelineio as otio
 
-from shotfill.model import Neighbour, Placeholder, ScanResult, TimelineInfo
+from shotfill.model import Placeholder, ScanResult, TimelineInfo
 from shotfill.scan.runon import checked
+from shotfill.scan.placeholders import (  # what the sparse walk did not change: shared, not copied
+    _GenMarker, _frames_of, _is_generator, _is_placeholder_media, _item_space_start, _neighbour, _overlaps,
+    _own_gen_marker, _placeholder_id, _shows, long_hole_text, marker_text, too_long)
 from shotfill.scan.notes import has_tag, is_gen_marker, note_text, parse_note
-from shotfill.rates import frames_to_timecode, normalize_rate, to_frames
-
-#: A hole longer than this (seconds of timeline) is almost always a slip (an out point never set), and
-#: rendering it would take hours: ``scan`` warns, ``fill`` refuses it without ``--allow-long``.
-MAX_HOLE_SECONDS = 20 * 60
-
-
-def too_long(ph: Placeholder) -> bool:
-    return Fraction(ph.duration) / ph.rate > MAX_HOLE_SECONDS
-
-
-def long_hole_text(ph: Placeholder) -> str:
-    minutes = float(Fraction(ph.duration) / ph.rate) / 60
-    return (f"{ph.id} at {ph.timecode} is {ph.duration} frames ({minutes:,.1f} minutes) long, more than "
-            f"{MAX_HOLE_SECONDS // 60} minutes")
-
-
-_PLACEHOLDER_GENERATORS = re.compile(r"black|slug|solid|colou?r|bars|matte|placeholder|blank", re.I)
-
+from shotfill.rates import frames_to_timecode
 
 @dataclass(slots=True)   # one per item of the timeline: 200,000 of them are made in a big scan
 class _Item:
@@ -87,68 +72,6 @@ class _Lane:
     window: Optional[tuple[int, int]] = None
     #: the nested stack's name, for messages
     holder: str = ""
-
-
-def _shows(window: Optional[tuple[int, int]], start: int, end: int) -> bool:
-    return window is None or _overlaps(start, end, window[0], window[1])
-
-
-@dataclass
-class _GenMarker:
-    marker: otio.schema.Marker
-    on: str          # "item", "neighbour", "track", "stack", "name"
-    owner: object
-    start: int
-    end: int
-    lane: Optional[_Lane] = None
-    stack_lanes: list[_Lane] = field(default_factory=list)
-
-
-def marker_text(marker: otio.schema.Marker) -> tuple[str, str]:
-    """A marker's name and comment, wherever the adapter that read it put the comment."""
-    comment = marker.comment or ""
-    if not comment:
-        md = marker.metadata
-        for key, sub in (("Resolve_OTIO", "Note"), ("fcp_xml", "comment"), ("fcpx", "note")):
-            block = md.get(key) if hasattr(md, "get") else None
-            if block is not None and hasattr(block, "get") and block.get(sub):
-                comment = str(block.get(sub))
-                break
-    return marker.name or "", comment
-
-
-def _is_placeholder_media(clip: otio.schema.Clip) -> bool:
-    ref = clip.media_reference
-    if ref is None or isinstance(ref, otio.schema.MissingReference):
-        return True
-    if isinstance(ref, otio.schema.GeneratorReference):
-        return True
-    if isinstance(ref, otio.schema.ExternalReference):
-        return False
-    kind = getattr(ref, "generator_kind", "") or type(ref).__name__
-    return bool(_PLACEHOLDER_GENERATORS.search(kind))
-
-
-def _own_gen_marker(clip: otio.schema.Clip, m: otio.schema.Marker) -> bool:
-    """A GEN: marker that sits inside the clip's own range (not one reaching out into a gap)."""
-    if not is_gen_marker(*marker_text(m)):
-        return False
-    r = clip.trimmed_range()
-    start, end = m.marked_range.start_time, m.marked_range.end_time_exclusive()
-    inside: bool
-    if m.marked_range.duration.value == 0:
-        inside = r.start_time <= start < r.end_time_exclusive()
-    else:
-        inside = r.start_time <= start and end <= r.end_time_exclusive()
-    return inside
-
-
-def _is_generator(clip: otio.schema.Clip) -> bool:
-    return isinstance(clip.media_reference, otio.schema.GeneratorReference)
-
-
-def _frames_of(t: otio.opentime.RationalTime, rate: Fraction) -> int:
-    return to_frames(t, rate)
 
 
 def _walk_lanes(stack: otio.schema.Stack, rate: Fraction, offset: Fraction, prefix: tuple[int, ...],
@@ -253,10 +176,6 @@ def _spans(track: otio.schema.Track, rate: Fraction) -> Iterator[tuple[int, otio
         yield ci, child, start, int(dv) if du.rate == rf and dv.is_integer() else _frames_of(du, rate)
 
 
-def _item_space_start(item: otio.core.Item, rate: Fraction) -> int:
-    return _frames_of(item.trimmed_range().start_time, rate)
-
-
 def _collect_markers(lanes: list[_Lane],
                      stacks: list[tuple[otio.schema.Stack, list[_Lane], Fraction, Optional[tuple[int, int]]]],
                      rate: Fraction) -> Iterator[_GenMarker]:
@@ -286,71 +205,6 @@ def _collect_markers(lanes: list[_Lane],
                         continue        # the item's own marker, on an item its nested stack does not show
                     yield _GenMarker(m, "item", item, s, s + max(1, _frames_of(m.marked_range.duration, rate)),
                                      lane=lane)
-
-
-def _overlaps(a0: int, a1: int, b0: int, b1: int) -> bool:
-    if b1 <= b0:   # a zero-length item is hit by a marker on its frame, so scan can report it
-        return a0 <= b0 < a1
-    return a0 < b1 and b0 < a1
-
-
-def _resolve_media(clip: otio.schema.Clip, search_dirs: list[Path]) -> Optional[str]:
-    """The local file behind a clip, if one can be found on disk."""
-    names: list[str] = []
-    ref = clip.media_reference
-    if isinstance(ref, otio.schema.ExternalReference) and ref.target_url:
-        url = ref.target_url
-        path = otio.url_utils.filepath_from_url(url) if url.startswith("file:") else url
-        names.append(path)
-    cmx = clip.metadata.get("cmx_3600")
-    comments = cmx.get("comments") if cmx is not None and hasattr(cmx, "get") else None
-    for comment in comments or []:
-        m = re.match(r"\s*SOURCE FILE\s*:\s*(.+?)\s*$", str(comment), re.I)
-        if m:
-            names.append(m[1])
-    if clip.name:
-        names.append(clip.name)
-    for name in names:
-        p = Path(name)
-        if p.is_absolute() and p.is_file():
-            return str(p)
-        for d in search_dirs:
-            for cand in (d / name, d / p.name):
-                if cand.is_file():
-                    return str(cand.resolve())
-    return None
-
-
-def _neighbour(item: Optional[_Item], side: str, search_dirs: list[Path]) -> Optional[Neighbour]:
-    if item is None:
-        return None
-    obj = item.obj
-    if isinstance(obj, otio.schema.Gap):
-        return Neighbour(name=obj.name or "gap", kind="gap")
-    if not isinstance(obj, otio.schema.Clip):
-        return Neighbour(name=obj.name or type(obj).__name__, kind="other")
-    sr = obj.trimmed_range()
-    src_rate = Fraction(sr.duration.rate).limit_denominator(1001) if sr.duration.rate else None
-    if src_rate is None:
-        return Neighbour(name=obj.name, kind="clip")
-    src_rate = normalize_rate(src_rate)
-    first = to_frames(sr.start_time, src_rate)
-    last = to_frames(sr.end_time_exclusive(), src_rate) - 1
-    avail = length = None
-    ref = obj.media_reference
-    if ref is not None and ref.available_range is not None:
-        avail = to_frames(ref.available_range.start_time, src_rate)
-        length = to_frames(ref.available_range.duration, src_rate) or None
-    return Neighbour(
-        name=obj.name or "clip", kind="clip",
-        media_path=_resolve_media(obj, search_dirs),
-        source_frame=last if side == "before" else first,
-        source_rate=src_rate, available_start=avail, available_frames=length,
-    )
-
-
-def _placeholder_id(label: str, tc: str) -> str:
-    return f"{label.replace('>', '-')}_{re.sub(r'[:;.]', '', tc)}"
 
 
 def scan_timeline(timeline: otio.schema.Timeline, info: TimelineInfo, *,
