@@ -77,3 +77,19 @@ def each_ffmpeg(request, monkeypatch):
 def all_ffprobes() -> dict[str, str]:
     """label -> ffprobe of every build present, to read one build's file with every other's ffprobe."""
     return {label: pair[1] for label, pair in _BUILDS.items()}
+
+
+@pytest.fixture
+def openai_fake(small_video, monkeypatch, tmp_path, request):
+    """The OpenAI-style gateway fake with a shotfill.toml for it (``fake.config``), keyed by the test
+    module's own ``KEY`` (so a leak check in that module looks for its own key)."""
+    from fakes.openai import GATEWAY_MODEL, FakeOpenAI
+
+    key = request.module.KEY
+    monkeypatch.setenv("OPENAI_API_KEY", key)
+    with FakeOpenAI(small_video, key=key) as fake:
+        cfg = tmp_path / "shotfill.toml"
+        cfg.write_text(f'default_provider = "openai"\n[providers.openai]\nbase_url = "{fake.url}"\n'
+                       "poll_interval = 0.01\nprice_per_second = 0.1\nconcurrency = 4\n" + GATEWAY_MODEL)
+        fake.config = cfg
+        yield fake

@@ -14,7 +14,7 @@ from pathlib import Path
 import opentimelineio as otio
 import pytest
 
-from fakes.openai import GATEWAY_MODEL, FakeOpenAI
+from fakes.openai import GATEWAY_MODEL
 from mediautil import decoded_frames
 from shotfill.cli.app import main
 from timelines import generated, holes_timeline
@@ -28,17 +28,6 @@ R25 = Fraction(25)
 ROOT = Path(__file__).resolve().parents[1]
 
 
-
-
-@pytest.fixture
-def openai_fake(small_video, monkeypatch, tmp_path):
-    monkeypatch.setenv("OPENAI_API_KEY", KEY)
-    with FakeOpenAI(small_video, key=KEY) as fake:
-        cfg = tmp_path / "shotfill.toml"
-        cfg.write_text(f'default_provider = "openai"\n[providers.openai]\nbase_url = "{fake.url}"\n'
-                       "poll_interval = 0.01\nprice_per_second = 0.1\nconcurrency = 4\n" + GATEWAY_MODEL)
-        fake.config = cfg
-        yield fake
 
 
 def test_many_timelines_folder_and_glob_give_one_output_each(tmp_path, capsys):

@@ -10,7 +10,7 @@ from pathlib import Path
 import opentimelineio as otio
 import pytest
 
-from fakes.openai import GATEWAY_MODEL, FakeOpenAI
+from fakes.openai import FakeOpenAI
 from mediautil import mean_rgb
 from shotfill.cli.app import main
 from shotfill.cli.inputs import plan_outputs
@@ -85,17 +85,6 @@ def test_names_stay_distinct_whatever_clashes(tmp_path):
     # no clash: the plain name, as before
     items = plan_outputs([touch("x/reel1.edl"), touch("x/reel2.edl")], tmp_path / "out")
     assert [i.output.name for i in items] == ["reel1.edl", "reel2.edl"]
-
-
-@pytest.fixture
-def openai_fake(small_video, monkeypatch, tmp_path):
-    monkeypatch.setenv("OPENAI_API_KEY", KEY)
-    with FakeOpenAI(small_video, key=KEY) as fake:
-        cfg = tmp_path / "shotfill.toml"
-        cfg.write_text(f'default_provider = "openai"\n[providers.openai]\nbase_url = "{fake.url}"\n'
-                       "poll_interval = 0.01\nprice_per_second = 0.1\nconcurrency = 4\n" + GATEWAY_MODEL)
-        fake.config = cfg
-        yield fake
 
 
 @pytest.mark.slow

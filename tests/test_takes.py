@@ -10,7 +10,6 @@ from pathlib import Path
 import opentimelineio as otio
 import pytest
 
-from fakes.openai import GATEWAY_MODEL, FakeOpenAI
 from mediautil import decoded_frames
 from shotfill.cli.app import main
 from shotfill.config import load_settings
@@ -160,17 +159,6 @@ def test_three_takes_are_three_generations_placed_as_otio_media_references(tmp_p
     assert len(cache) == 4
     report = json.loads((tmp_path / "out" / "report.json").read_text())
     assert [len(p.get("takes") or []) for p in report["placeholders"]] == [3, 0]
-
-
-@pytest.fixture
-def openai_fake(small_video, monkeypatch, tmp_path):
-    monkeypatch.setenv("OPENAI_API_KEY", KEY)
-    with FakeOpenAI(small_video, key=KEY) as fake:
-        cfg = tmp_path / "shotfill.toml"
-        cfg.write_text(f'default_provider = "openai"\n[providers.openai]\nbase_url = "{fake.url}"\n'
-                       "poll_interval = 0.01\nprice_per_second = 0.1\nconcurrency = 4\n" + GATEWAY_MODEL)
-        fake.config = cfg
-        yield fake
 
 
 @pytest.mark.slow
