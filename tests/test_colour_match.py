@@ -24,7 +24,7 @@ from shotfill.media import conform as conform_mod
 from shotfill.media import match, tools
 from shotfill.media.conform import conform, conform_argv
 from shotfill.media.probe import probe
-from shotfill.model import ConformTarget
+from shotfill.model import ConformTarget, match_wanted
 from shotfill.scan.notes import parse_note
 from timelines import clip, gap, marker
 
@@ -78,8 +78,8 @@ def test_cube_is_the_format_ffmpeg_reads():
 
 
 def test_default_and_choice():
-    assert match.wanted(None, "openai") and not match.wanted(None, "local")
-    assert match.wanted("on", "local") and not match.wanted("off", "openai")
+    assert match_wanted(None, "openai") and not match_wanted(None, "local")
+    assert match_wanted("on", "local") and not match_wanted("off", "openai")
 
 
 # --------------------------------------------------------------------------- bad values refused (no process)

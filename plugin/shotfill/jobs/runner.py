@@ -200,15 +200,6 @@ class Runner:
         rec = self.journal.get(req.request_hash)
         return rec is not None and rec.state in ("submitted", "downloaded")
 
-    def _kept(self, request_hash: str) -> Optional[str]:
-        """The file a paid request left (cache, else the journal's download), if it is still there."""
-        hit = self.cache.get(request_hash)
-        if hit is not None:
-            return str(hit[0])
-        rec = self.journal.get(request_hash)
-        ok = rec is not None and rec.state == "downloaded" and rec.media_path and Path(rec.media_path).is_file()
-        return str(rec.media_path) if ok and rec is not None else None
-
     def _budget(self, outcomes: list[Outcome]) -> None:
         limit = self.settings.max_cost
         if limit is None:

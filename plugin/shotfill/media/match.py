@@ -463,11 +463,6 @@ class Look:
     warnings: list[str] = field(default_factory=list)
 
 
-def wanted(choice: MatchChoice, provider: str) -> bool:
-    """:func:`shotfill.model.match_wanted` (kept there, so a plan preview says it without loading numpy)."""
-    return match_wanted(choice, provider)
-
-
 def prepare(clip: str | os.PathLike[str], neighbours: Sequence[Optional[str]], looks_dir: Path, *,
             choice: MatchChoice, provider: str, method: str = METHOD, span: Optional[Span] = None) -> Optional[Look]:
     """The look for one generated clip, its ``.cube`` written into ``looks_dir``; None when not matched.
@@ -475,7 +470,7 @@ def prepare(clip: str | os.PathLike[str], neighbours: Sequence[Optional[str]], l
     A clip whose colours cannot be read is placed as generated, with a warning: the match is a
     refinement, never a reason to lose a paid clip.
     """
-    if not wanted(choice, provider):
+    if not match_wanted(choice, provider):
         return None
     try:
         return _prepare(clip, neighbours, looks_dir, choice=choice, method=method, span=span)
