@@ -155,13 +155,16 @@ def take_seed(ph: Placeholder, take: int = 1) -> int:
     return base + take - 1
 
 
+#: fields a request gained after 0.1, with their defaults: each enters the hash only when it differs, so a
+#: request that asks for none of them hashes as before and earlier caches and journals still serve it
+LATER_FIELDS: dict[str, object] = {"take": 1, "segment": 1, "segments": 1, "chained_from": "", "handles": 0,
+                                   "audio": False}
+#: what names or stands in for bytes hashed on their own (frames, references) or labels the request
+_NOT_HASHED = {"request_hash", "first_frame", "last_frame", "references", "placeholder_id", "shot_label"}
+
+
 def request_hash(req: GenerationRequest) -> str:
-    # Take 1 without handles hashes as a request did before takes, handles and sound existed, so earlier caches
-    # and journals still serve it.
-    skip = {"request_hash", "first_frame", "last_frame", "references", "placeholder_id", "shot_label"} | (
-        {"take"} if req.take == 1 else set()) | ({"segment", "segments"} if req.segments == 1 else set()) | (
-        {"chained_from"} if not req.chained_from else set()) | ({"handles"} if req.handles == 0 else set()) | (
-        {"audio"} if not req.audio else set())
+    skip = _NOT_HASHED | {name for name, default in LATER_FIELDS.items() if getattr(req, name) == default}
     data = req.model_dump(mode="json", exclude=skip)
     h = hashlib.sha256(json.dumps(data, sort_keys=True).encode())
     # A chained segment's first frame is named by the segment it comes from (chained_from), not by its bytes.
