@@ -300,11 +300,11 @@ def prepare_batch(items: list[BatchItem], settings: FillSettings, *, rate: Optio
         s = replace(settings, output=item.output)
         loaded, adapter = prepare(item.timeline, s, rate=rate, resolution=resolution)
         prepared.append((item, loaded, adapter))
-    check_providers_ready([ph for _, loaded, _ in prepared for ph in loaded.scan.placeholders
-                           if serving(ph, settings.prefer_handles) is None], settings)
-    audio.check([ph for _, loaded, _ in prepared for ph in loaded.scan.placeholders
-                 if serving(ph, settings.prefer_handles) is None], settings.config,
-                provider=settings.provider, model=settings.model, audio=settings.audio)
+    # What a neighbour's own media fills needs no provider: only the rest is checked.
+    generated = [ph for _, loaded, _ in prepared for ph in loaded.scan.placeholders
+                 if serving(ph, settings.prefer_handles) is None]
+    check_providers_ready(generated, settings)
+    audio.check(generated, settings.config, provider=settings.provider, model=settings.model, audio=settings.audio)
     return prepared
 
 
