@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import stat
 import struct
 import subprocess
 import sys
@@ -159,3 +160,10 @@ def counter_index(rgb: tuple[float, ...]) -> int:
 
 def close(a: tuple[float, ...], b: tuple[float, ...], tol: float = 12) -> bool:
     return all(abs(x - y) <= tol for x, y in zip(a, b))
+
+
+def logging_tool(path: Path, real: str, log: Path, label: str = "") -> Path:
+    """A script at ``path`` that appends ``label`` and its command line to ``log``, then runs ``real``."""
+    path.write_text(f"#!/bin/sh\necho \"{label}$*\" >> '{log}'\nexec '{real}' \"$@\"\n")
+    path.chmod(path.stat().st_mode | stat.S_IXUSR)
+    return path

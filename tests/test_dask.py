@@ -26,7 +26,7 @@ import psutil
 import pytest
 
 from fakes.openai import FakeOpenAI
-from mediautil import decoded_frames
+from mediautil import decoded_frames, logging_tool
 from shotfill.cli.app import main
 from shotfill.jobs.dask_executor import remap
 from shotfill.media import tools
@@ -177,10 +177,8 @@ def test_batch_across_two_external_workers(cluster, tmp_path):
 
 def logging_ffmpeg(folder: Path, name: str) -> tuple[Path, Path]:
     """An ffmpeg that writes each command line it runs to a log: who ran what, on which side."""
-    log, path = folder / f"{name}-ffmpeg.log", folder / f"{name}-ffmpeg"
-    path.write_text(f"#!/bin/sh\necho \"$*\" >> '{log}'\nexec '{tools.ffmpeg_path()}' \"$@\"\n")
-    path.chmod(path.stat().st_mode | stat.S_IXUSR)
-    return path, log
+    log = folder / f"{name}-ffmpeg.log"
+    return logging_tool(folder / f"{name}-ffmpeg", tools.ffmpeg_path(), log), log
 
 
 @pytest.mark.slow

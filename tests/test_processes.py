@@ -9,13 +9,12 @@ and nothing twice.
 
 from __future__ import annotations
 
-import stat
 from pathlib import Path
 
 import pytest
 
 from fakes.openai import FakeOpenAI
-from mediautil import make_test_clip
+from mediautil import logging_tool, make_test_clip
 from shotfill.cli.app import main
 from shotfill.media import tools
 from test_paid import KEY, config, cut
@@ -29,9 +28,7 @@ def logging_tools(folder: Path) -> Path:
     """ffmpeg and ffprobe that log each command line (``ffmpeg ...`` / ``ffprobe ...``) to one file."""
     log = folder / "processes.log"
     for name, real in (("ffmpeg", tools.ffmpeg_path()), ("ffprobe", tools.ffprobe_path())):
-        path = folder / f"logging-{name}"
-        path.write_text(f"#!/bin/sh\necho \"{name} $*\" >> '{log}'\nexec '{real}' \"$@\"\n")
-        path.chmod(path.stat().st_mode | stat.S_IXUSR)
+        logging_tool(folder / f"logging-{name}", real, log, f"{name} ")
     return log
 
 
