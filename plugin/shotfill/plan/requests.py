@@ -180,28 +180,28 @@ def request_hash(req: GenerationRequest) -> str:
 def plan_request(ph: Placeholder, settings: PlanSettings, frames_dir: Path, take: int = 1,
                  handles: int = 0) -> GenerationRequest:
     """The request for take ``take`` of ``ph``, covering ``handles`` frames more each side (see plan.handles)."""
-    opts = ph.options
     # With handles the clip starts H frames before the cut and ends H after it: the frames it is to start
     # and end on are the neighbours' own at those times (so a handle dissolves into what it overlaps).
     tag = f"_h{handles}" if handles else ""
     first, last = neighbour_frames([(_shifted(ph.before, -handles), frames_dir / f"{ph.id}_before{tag}.png"),
                                     (_shifted(ph.after, handles), frames_dir / f"{ph.id}_after{tag}.png")])
+    req = _request(ph, settings, take, handles, str(first) if first else None, str(last) if last else None)
+    return req.model_copy(update={"request_hash": request_hash(req)})
+
+
+def _request(ph: Placeholder, settings: PlanSettings, take: int, handles: int, first: Optional[str],
+             last: Optional[str]) -> GenerationRequest:
+    """The one place a placeholder's options become a request (``plan_request`` and ``preview_request``)."""
+    opts = ph.options
     req = GenerationRequest(
-        placeholder_id=ph.id,
-        provider=(opts.provider or settings.provider).lower(),
-        model=opts.model or settings.model,
-        prompt=ph.prompt,
-        negative=opts.negative,
+        placeholder_id=ph.id, provider=(opts.provider or settings.provider).lower(),
+        model=opts.model or settings.model, prompt=ph.prompt, negative=opts.negative,
         seed=take_seed(ph, take),
-        width=settings.width, height=settings.height, rate=ph.rate, frames=ph.duration,
-        timecode=ph.timecode,
-        first_frame=str(first) if first else None,
-        last_frame=str(last) if last else None,
-        references=references_for(ph, settings),
+        width=settings.width, height=settings.height, rate=ph.rate, frames=ph.duration, timecode=ph.timecode,
+        first_frame=first, last_frame=last, references=references_for(ph, settings),
         shot_label=ph.id, take=take, audio=audio_for(ph, settings),
     )
-    req = with_handles(req, handles)
-    return req.model_copy(update={"request_hash": request_hash(req)})
+    return with_handles(req, handles)
 
 
 def _shifted(nb: Optional[Neighbour], frames: int) -> Optional[Neighbour]:
@@ -225,13 +225,4 @@ def preview_request(ph: Placeholder, settings: PlanSettings, take: int = 1, hand
     def usable(nb: Optional[Neighbour]) -> Optional[str]:
         return nb.media_path if nb is not None and nb.kind == "clip" and nb.media_path else None
 
-    opts = ph.options
-    req = GenerationRequest(
-        placeholder_id=ph.id, provider=(opts.provider or settings.provider).lower(),
-        model=opts.model or settings.model, prompt=ph.prompt, negative=opts.negative,
-        seed=take_seed(ph, take),
-        width=settings.width, height=settings.height, rate=ph.rate, frames=ph.duration, timecode=ph.timecode,
-        first_frame=usable(ph.before), last_frame=usable(ph.after), shot_label=ph.id, take=take,
-        references=references_for(ph, settings), audio=audio_for(ph, settings),
-    )
-    return with_handles(req, handles)
+    return _request(ph, settings, take, handles, usable(ph.before), usable(ph.after))
