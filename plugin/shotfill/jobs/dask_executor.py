@@ -247,12 +247,16 @@ class DaskExecutor(ServiceLimits):
 
         def landed(f: Any) -> None:   # runs in the client's own thread
             def settle() -> None:
-                if waiter.done():
-                    return
+                # A stop (SIGINT/SIGTERM handler) can cancel the waiter while f.result() runs, so look
+                # at the waiter only once the outcome is in hand.
                 try:
-                    waiter.set_result(f.result())
+                    value = f.result()
                 except BaseException as exc:   # a task that failed for good (KilledWorker after retries ...)
-                    waiter.set_exception(exc)
+                    if not waiter.done():
+                        waiter.set_exception(exc)
+                    return
+                if not waiter.done():
+                    waiter.set_result(value)
             loop.call_soon_threadsafe(settle)
 
         fut.add_done_callback(landed)
