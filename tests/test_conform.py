@@ -61,6 +61,18 @@ def opt(argv: list[str], name: str) -> str:
 
 # -- the command line ------------------------------------------------------------------------
 
+def test_a_thread_share_binds_the_filter_graph_too(src, tmp_path):
+    # Filters slice-thread over every core unless told; a conform given one thread (one of several side
+    # by side, or on a Dask worker of one thread) must stay on it, and runs it once ffmpeg accepts it.
+    argv = conform_argv(probe(src), tmp_path / "o.mov", target(frames=4), threads=1)
+    assert opt(argv, "-filter_complex_threads") == "1" and opt(argv, "-filter_threads") == "1"
+    assert opt(argv, "-threads") == "1"
+    tools.run(argv, what="a one-thread conform")
+    assert probe(tmp_path / "o.mov").frames == 4
+    free = conform_argv(probe(src), tmp_path / "p.mov", target(frames=4))
+    assert "-filter_complex_threads" not in free and "-threads" not in free
+
+
 def test_argv_is_one_pass_with_rational_rate_hold_and_cut(src, tmp_path):
     t = target(rate="30000/1001", frames=48, timecode="01:00:00;00", fit=Fit.FIT)
     argv = conform_argv(probe(src), tmp_path / "o.mov", t)

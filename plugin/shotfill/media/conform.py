@@ -91,7 +91,7 @@ def conform_argv(
         out = ffmpeg.output(v, a, tools.file_url(dst), **kwargs, **audio.encode_kwargs(target))
     else:
         out = ffmpeg.output(v, tools.file_url(dst), **encode_kwargs(target, threads=threads))
-    return tools.compile_argv(out)
+    return tools.compile_argv(out, threads=threads)
 
 
 def _decode_threads(threads: int | None) -> dict[str, int]:
@@ -149,7 +149,8 @@ def joined_argv(srcs: list[MediaInfo], parts: list[Part], dst: str | os.PathLike
                for inp, src, part in zip(inputs, srcs, parts)]
     if not audio.joined_carries(target, srcs):
         v = tag_bt709(ffmpeg.concat(*streams, v=1, a=0))
-        return tools.compile_argv(ffmpeg.output(v, tools.file_url(dst), **encode_kwargs(target, threads=threads)))
+        return tools.compile_argv(ffmpeg.output(v, tools.file_url(dst), **encode_kwargs(target, threads=threads)),
+                                  threads=threads)
     # Each segment's sound cut to the frames it shows, joined with the picture in the same concat, then
     # made exactly the whole clip's samples as one clip's sound is (media.audio).
     channels = next(src.audio.channels for src in srcs if src.audio is not None)
@@ -164,7 +165,7 @@ def joined_argv(srcs: list[MediaInfo], parts: list[Part], dst: str | os.PathLike
     kwargs = {k: x for k, x in encode_kwargs(target, threads=threads).items() if k not in ("an", "frames:v")}
     out = ffmpeg.output(tag_bt709(joined[0]), audio.filters(joined[1], target), tools.file_url(dst), **kwargs,
                         **audio.encode_kwargs(target))
-    return tools.compile_argv(out)
+    return tools.compile_argv(out, threads=threads)
 
 
 def conform_joined(parts: list[Part], dst: str | os.PathLike[str], target: ConformTarget, *,
