@@ -323,7 +323,7 @@ def _fcpxml_doc() -> str:
 
 @pytest.mark.slow
 def test_fcpxml_output_carries_the_sound_under_the_clip_and_is_dtd_valid(tmp_path, monkeypatch, capsys, sounding):
-    from fcpxml_dtd import xmllint_valid
+    from fcpxml_dtd import dtd_valid
     monkeypatch.setenv(KEY_ENV["openai"], KEY)
     src = tmp_path / "cut.fcpxml"
     src.write_text(_fcpxml_doc())
@@ -331,7 +331,7 @@ def test_fcpxml_output_carries_the_sound_under_the_clip_and_is_dtd_valid(tmp_pat
         fake.video = fake.sounding_video = sounding
         out = tmp_path / "filled.fcpxml"
         _fill(["fill", str(src), "--config", str(config(tmp_path, fake.url)), "-o", str(out), "-q"], capsys)
-    ok, said = xmllint_valid(out, tmp_path)
+    ok, said = dtd_valid(out, tmp_path)
     assert ok, said
     root = ET.fromstring(out.read_text().encode())
     clip_el = root.find(".//asset-clip[@name='GEN gap_1']") or next(

@@ -5,8 +5,6 @@ Each output is read back with OTIO (through ShotFill's readers); XML outputs are
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 import xml.etree.ElementTree as ET
 from dataclasses import replace
 from fractions import Fraction
@@ -214,16 +212,16 @@ def test_fcpxml_connected_hole_gets_a_connected_audition(tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(shutil.which("xmllint") is None, reason="no xmllint")
-def test_takes_documents_are_well_formed_for_xmllint(tmp_path):
+def test_takes_documents_are_well_formed_for_libxml2(tmp_path):
+    from lxml import etree
+
     for name, text in (("a.fcpxml", _fcpxml(tmp_path, 3)[0]),
                        ("b.xml", splice_fcp7(fcp7_t.DOC, [with_takes(fcp7_t.placement(fcp7_t.ph("gap", 0, 45, 15),
                                                                                      tmp_path / "x.mov"), 3, tmp_path)],
                                              rate=fcp7_t.R2997, drop_frame=True, source_name="s.xml"))):
         path = tmp_path / name
         path.write_text(text)
-        done = subprocess.run(["xmllint", "--noout", str(path)], capture_output=True, text=True)
-        assert done.returncode == 0, done.stderr
+        etree.parse(str(path), etree.XMLParser(no_network=True, resolve_entities=False))   # raises if not
 
 
 # --------------------------------------------------------------------------- refusals
