@@ -91,7 +91,7 @@ def conform_argv(
         out = ffmpeg.output(v, a, tools.file_url(dst), **kwargs, **audio.encode_kwargs(target))
     else:
         out = ffmpeg.output(v, tools.file_url(dst), **encode_kwargs(target, threads=threads))
-    return tools.compile_argv(out, threads=threads)
+    return tools.compile_argv(out)
 
 
 def _decode_threads(threads: int | None) -> dict[str, int]:
@@ -149,8 +149,7 @@ def joined_argv(srcs: list[MediaInfo], parts: list[Part], dst: str | os.PathLike
                for inp, src, part in zip(inputs, srcs, parts)]
     if not audio.joined_carries(target, srcs):
         v = tag_bt709(ffmpeg.concat(*streams, v=1, a=0))
-        return tools.compile_argv(ffmpeg.output(v, tools.file_url(dst), **encode_kwargs(target, threads=threads)),
-                                  threads=threads)
+        return tools.compile_argv(ffmpeg.output(v, tools.file_url(dst), **encode_kwargs(target, threads=threads)))
     # Each segment's sound cut to the frames it shows, joined with the picture in the same concat, then
     # made exactly the whole clip's samples as one clip's sound is (media.audio).
     channels = next(src.audio.channels for src in srcs if src.audio is not None)
@@ -165,7 +164,7 @@ def joined_argv(srcs: list[MediaInfo], parts: list[Part], dst: str | os.PathLike
     kwargs = {k: x for k, x in encode_kwargs(target, threads=threads).items() if k not in ("an", "frames:v")}
     out = ffmpeg.output(tag_bt709(joined[0]), audio.filters(joined[1], target), tools.file_url(dst), **kwargs,
                         **audio.encode_kwargs(target))
-    return tools.compile_argv(out, threads=threads)
+    return tools.compile_argv(out)
 
 
 def conform_joined(parts: list[Part], dst: str | os.PathLike[str], target: ConformTarget, *,
@@ -227,7 +226,11 @@ def encode_kwargs(target: ConformTarget, *, threads: int | None = None) -> dict[
         **dict(spec.extra),
     }
     if threads:
-        kwargs["threads"] = threads
+        # The run's share of the cores binds the filter graph too, not only the codecs: filters (scale,
+        # lut3d) otherwise slice-thread over every core, and conforms side by side (or a Dask worker of
+        # one thread sharing the machine with others) would oversubscribe it. Global options, which
+        # ffmpeg takes in an output's place as well.
+        kwargs.update(threads=threads, filter_threads=threads, filter_complex_threads=threads)
     return kwargs
 
 

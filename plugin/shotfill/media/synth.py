@@ -255,8 +255,7 @@ def _encode(v: Any, out: Path, target: ConformTarget, *, what: str, threads: int
     spec = CODECS[target.codec]
     v = tag_bt709(v.filter("setsar", sar="1").filter("format", pix_fmts=spec.pix_fmt))
     with atomic_path(out) as tmp:
-        argv = tools.compile_argv(ffmpeg.output(v, tools.file_url(tmp), **encode_kwargs(target, threads=threads)),
-                                  threads=threads)
+        argv = tools.compile_argv(ffmpeg.output(v, tools.file_url(tmp), **encode_kwargs(target, threads=threads)))
         tools.run(argv, what=what)
         wrong = problems(probe(tmp), target)
         if wrong:

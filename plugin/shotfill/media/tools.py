@@ -201,15 +201,9 @@ def run_bytes(argv: Sequence[str], *, what: str, timeout: float | None = None,
     return proc
 
 
-def compile_argv(stream: Any, *, threads: int | None = None) -> list[str]:
-    """argv for an ffmpeg-python output node: quiet, no stdin, overwrite (outputs are our temp files).
-
-    ``threads`` is the share of the cores this run is given: the filter graph gets it too, not only the
-    codecs, since filters (scale, lut3d) otherwise slice-thread over every core and conforms run side by
-    side (or a Dask worker of one thread shares the machine with others) would oversubscribe it.
-    """
-    extra = ("-filter_threads", str(threads), "-filter_complex_threads", str(threads)) if threads else ()
-    stream = stream.global_args("-hide_banner", "-nostdin", "-loglevel", "error", *extra)
+def compile_argv(stream: Any) -> list[str]:
+    """argv for an ffmpeg-python output node: quiet, no stdin, overwrite (outputs are our temp files)."""
+    stream = stream.global_args("-hide_banner", "-nostdin", "-loglevel", "error")
     return list(stream.compile(cmd=ffmpeg_path(), overwrite_output=True))
 
 
