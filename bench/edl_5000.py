@@ -19,6 +19,7 @@ import time
 from fractions import Fraction
 from pathlib import Path
 
+import _builds
 import opentimelineio as otio
 
 from shotfill.timeline.edl.splice import splice_edl
@@ -65,18 +66,10 @@ def process_seconds(argv: list[str], cwd: str) -> float:
     return time.perf_counter() - t0
 
 
-def compile_package() -> None:
-    """Byte-compile ShotFill as an installed wheel is (pip compiles it): an editable install under
-    PYTHONDONTWRITEBYTECODE=1 would otherwise compile every module in every measured process, while
-    OTIO's modules, installed from a wheel, come compiled."""
-    root = Path(__file__).resolve().parents[1]
-    subprocess.run([sys.executable, "-m", "compileall", "-q", str(root / "plugin" / "shotfill"),
-                    str(root / "otio_adapters")], check=True, stdout=subprocess.DEVNULL)
-
 
 def main() -> int:
     runs = int(sys.argv[1]) if len(sys.argv) > 1 else 5
-    compile_package()
+    _builds.compile_package()
     text = make_edl()
     with tempfile.TemporaryDirectory() as d:
         path = Path(d) / "bench.edl"

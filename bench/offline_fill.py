@@ -118,7 +118,8 @@ def hand_encode(stills: list[Path], work: Path) -> tuple[float, float]:
     inputs: list[str] = []
     for s in stills:
         inputs += ["-i", str(s)]
-    chains = "".join(f"[{i}:v]scale={W}:{H},setsar=1,format=yuv422p10le,setpts=PTS-STARTPTS,fps=24000/1001,"
+    # BT.709 pixels under BT.709 tags (scale's default matrix is BT.601's), as the fill writes them.
+    chains = "".join(f"[{i}:v]scale={W}:{H}:out_color_matrix=bt709:out_range=tv,setsar=1,format=yuv422p10le,setpts=PTS-STARTPTS,fps=24000/1001,"
                      f"tpad=stop=-1:stop_mode=clone,trim=end_frame={HOLE}[v{i}];" for i in range(len(stills)))
     graph = chains + "".join(f"[v{i}]" for i in range(len(stills))) + f"concat=n={len(stills)}:v=1:a=0[out]"
     out = work / "hand.mov"
@@ -169,6 +170,7 @@ def pair_seconds(srcs: tuple[Path, Path], frames: list[int], work: Path, runs: i
 def main() -> int:
     runs = int(sys.argv[1]) if len(sys.argv) > 1 else RUNS
     print(_builds.describe())
+    _builds.compile_package()
     sources = make_sources()
     with tempfile.TemporaryDirectory(prefix="shotfill-bench-") as d:
         work = Path(d)

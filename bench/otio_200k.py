@@ -17,11 +17,12 @@ editable install would compile every ShotFill module in every measured process.
 from __future__ import annotations
 
 import os
-import resource
 import subprocess
 import sys
 import time
 from pathlib import Path
+
+import _builds
 
 ROOT = Path(__file__).resolve().parent.parent
 WORK = ROOT / "bench" / "_work"
@@ -54,10 +55,6 @@ def make(path: Path, clips: int) -> None:
     pretty.unlink()
 
 
-def compile_package() -> None:
-    subprocess.run([sys.executable, "-m", "compileall", "-q", str(ROOT / "plugin" / "shotfill"),
-                    str(ROOT / "otio_adapters")], check=True, stdout=subprocess.DEVNULL)
-
 
 def _load() -> str:
     return open("/proc/loadavg").read().split()[0] if os.path.exists("/proc/loadavg") else "?"
@@ -82,7 +79,7 @@ def main() -> int:
     path = WORK / f"big_{clips}.otio"
     if not path.exists():
         make(path, clips)
-    compile_package()
+    _builds.compile_package()
     load = _load()
     scan_argv = [sys.executable, "-m", "shotfill", "scan", str(path)]
     otio_argv = [sys.executable, "-c", f"import opentimelineio as otio; otio.adapters.read_from_file({str(path)!r})"]

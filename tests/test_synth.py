@@ -53,6 +53,19 @@ def test_bridge_moves_from_before_to_after(bridge):
     assert 80 < mid[0] < 180 and 80 < mid[2] < 180 and mid[1] < 20, mid
 
 
+def test_a_bridge_holds_and_dissolves_for_a_second_under_a_running_timecode(stills, tmp_path):
+    t = target(rate="24", frames=96)
+    out = synth.render_bridge(*stills, t, prompt="p", shot_label="s", seed=1, out=tmp_path / "long.mov")
+    middle = [mean_rgb(out, i, MIDDLE) for i in range(t.frames)]
+    hold = (t.frames - 1 - 24) // 2
+    assert all(close(c, (255, 0, 0), 10) for c in middle[:hold]), middle
+    assert all(close(c, (0, 0, 255), 10) for c in middle[hold + 24:]), middle
+    mixed = [c for c in middle if not close(c, (255, 0, 0), 10) and not close(c, (0, 0, 255), 10)]
+    assert 20 <= len(mixed) <= 24 and middle.index(mixed[0]) >= hold, middle
+    # Every frame differs, held ones too: the digits run over the box drawn once on the stills.
+    assert len(set(framemd5(out))) == t.frames
+
+
 def test_bridge_is_what_the_slot_needs_and_conform_just_copies_it(bridge, tmp_path, monkeypatch):
     out, t = bridge
     raw = video_stream(out, "-count_frames")

@@ -24,14 +24,18 @@ a slate in 0.11 s / 0.85 s.
 The label and prompt are drawn once on each still; the held frames are
 clones of one picture already in the encoder's pixel format (they cost the
 encode and the running timecode), and only the dissolve's frames are mixed in
-4:4:4 and converted one by one (``concat`` of hold, dissolve, hold).  At
-1080p a 120-frame bridge costs about 1.25x the bare ProRes encode of its
-frames, the dissolve being most of the rest (``bench/offline_fill.py``).
+4:4:4 and converted one by one (``concat`` of hold, dissolve, hold).
 
 ``minterpolate`` is 20-45x slower and, between two unrelated shots, smears
 blocks of one picture across the other (it finds no real motion to follow);
-the dissolve is clean.  So the bridge holds the last frame before for ~15%
-of its length, dissolves, and holds the first frame after for the last ~15%.
+the dissolve is clean.  So the bridge holds the last frame before, dissolves
+for one second in the middle, and holds the first frame after; a bridge of
+under about 1.5 s dissolves over all but ~15% at each end instead.  At 1080p
+a dissolve's frame costs about twice a held one (11 ms of mixing and
+converting, and a mix of two pictures encodes like the busier of them), so
+the one-second dissolve keeps a 120-frame bridge near the bare encode of its
+frames (``bench/offline_fill.py``), where dissolving 70% of it cost half as
+much again.
 
 User text (prompt, shot label) never enters the filter graph: it is written
 to a file read by ``drawtext textfile=`` with ``expansion=none``, so quotes,
@@ -60,12 +64,18 @@ from shotfill.media.probe import probe
 from shotfill.model import ConformTarget
 from shotfill.rates import frames_to_timecode, rate_str
 
-#: Share of the bridge spent holding each neighbour frame before/after the dissolve.
+#: The dissolve's length: one second, editing software's default transition (Resolve's, Premiere's).
+#: Its frames are the bridge's dearest (each one mixed, converted, and harder to encode than
+#: either picture), so a longer bridge holds longer instead of dissolving longer.
+DISSOLVE_SECONDS = Fraction(1)
+#: Least share of the bridge spent holding each neighbour frame, so a short bridge still shows both.
 HOLD = Fraction(15, 100)
-#: xfade's longest transition; a longer bridge holds longer instead.
-MAX_DISSOLVE_SECONDS = 60
 #: Frames are composed in 4:4:4 10-bit (xfade's formats) and subsampled once at the end.
 WORK_PIX_FMT = "yuv444p10le"
+#: Burn-ins sit on opaque boxes, as a burn-in window does: flat black encodes for almost nothing,
+#: where a see-through box kept the picture's detail behind the text's edges (ProRes spends its
+#: bits, and time, on both).
+BOX = "black"
 
 
 def render_bridge(
@@ -76,7 +86,7 @@ def render_bridge(
     """A clip that dissolves from the last frame before the gap to the first frame after it."""
     out = _check_out(out, target)
     n, rate = target.frames, target.rate
-    dissolve = min(n - 1 - 2 * int(n * HOLD), int(MAX_DISSOLVE_SECONDS * rate))
+    dissolve = min(n - 1 - 2 * int(n * HOLD), round(DISSOLVE_SECONDS * rate))
     hold = (n - 1 - dissolve) // 2
 
     with tempfile.TemporaryDirectory(prefix="shotfill-text-") as tmp:
@@ -85,7 +95,7 @@ def render_bridge(
         def still(png: str | os.PathLike[str]) -> Any:
             # The label and prompt never move: drawn once on the still, not on every frame.
             v = _label(_still(png, target), Path(tmp), label, target)
-            return _prompt(v, Path(tmp), prompt, target, y="h-text_h-{m}")
+            return _timecode_box(_prompt(v, Path(tmp), prompt, target, y="h-text_h-{m}"), target)
 
         # One readable neighbour comes in as both ends: hold it (ffmpeg-python would merge
         # two identical inputs into one node, which xfade cannot take twice).
@@ -151,6 +161,7 @@ def render_slate(
         v = _label(v, Path(tmp), f"SHOTFILL SLATE   {shot_label}", target)
         v = _prompt(v, Path(tmp), prompt, target, y="(h-text_h)/2")
         v = _text(v, Path(tmp), "facts", facts, target, size=_size(target, 26), x="{m}", y="h-text_h-{m}")
+        v = _timecode_box(v, target)
         # Converted straight to the encoder's format once: the held frames then cost an encode only.
         v = v.filter("scale", out_color_matrix="bt709", out_range="tv")
         v = _final(v.filter("format", pix_fmts=WORK_PIX_FMT), target)
@@ -215,19 +226,27 @@ def _text(v: Any, tmp: Path, name: str, text: str, target: ConformTarget,
     margin = max(4, target.height // 40)
     return v.filter(
         "drawtext", textfile=str(path), expansion="none", fontsize=size, fontcolor="white",
-        line_spacing=max(1, size // 5), box=1, boxcolor="black@0.55", boxborderw=max(2, size // 4),
+        line_spacing=max(1, size // 5), box=1, boxcolor=BOX, boxborderw=max(2, size // 4),
         x=x.format(m=margin), y=y.format(m=margin), **_font(),
     )
 
 
+def _timecode_box(v: Any, target: ConformTarget) -> Any:
+    """The running timecode's box, drawn once on a still: laid out from the first timecode with
+    the same options, so it is the box each frame's digits (all one width) would draw."""
+    return v.filter("drawtext", fontcolor="white@0", box=1, boxcolor=BOX, **_timecode_options(target))
+
+
 def _running_timecode(v: Any, target: ConformTarget) -> Any:
+    # Only the digits are drawn on every frame; their box is already on the stills (_timecode_box).
+    return v.filter("drawtext", fontcolor="white", **_timecode_options(target))
+
+
+def _timecode_options(target: ConformTarget) -> dict[str, Any]:
     size = _size(target, 14)
     margin = max(4, target.height // 40)
-    return v.filter(
-        "drawtext", timecode=target.timecode, timecode_rate=rate_str(target.rate),
-        fontsize=size, fontcolor="white", box=1, boxcolor="black@0.55", boxborderw=max(2, size // 5),
-        x=f"w-text_w-{margin}", y=str(margin), **_font(),
-    )
+    return dict(timecode=target.timecode, timecode_rate=rate_str(target.rate), fontsize=size,
+                boxborderw=max(2, size // 5), x=f"w-text_w-{margin}", y=str(margin), **_font())
 
 
 def _font() -> dict[str, str]:
