@@ -289,6 +289,19 @@ def test_embedded_cluster_from_the_config(tmp_path, monkeypatch):
     assert not left, [p.cmdline() for p in left]
 
 
+def test_the_embedded_clusters_workers_run_no_profiler():
+    import dask
+    from shotfill.config import ExecutorSettings
+    from shotfill.jobs.dask_executor import DaskExecutor
+
+    ex = DaskExecutor(ExecutorSettings(kind="dask", workers=1))
+    try:
+        assert list(ex.client.run(lambda: dask.config.get("distributed.worker.profile.enabled")).values()) == [False]
+    finally:
+        ex.close()
+    assert dask.config.get("distributed.worker.profile.enabled") is True, "this process's own config is as it was"
+
+
 @pytest.mark.slow
 def test_workers_that_cannot_see_the_folders_are_refused(tmp_path, capsys):
     src = cut(tmp_path / "in", [(12, "shot")], tmp_path / "media")

@@ -175,10 +175,15 @@ class DaskExecutor(ServiceLimits):
         try:
             if settings.address is None:
                 # Worker processes (ffmpeg and Python renders run in parallel), one thread each: a worker
-                # is one conform at a time, as a core is.
-                self._cluster = dist.LocalCluster(n_workers=settings.workers or os.cpu_count() or 2,
-                                             threads_per_worker=1, processes=True, dashboard_address=None,
-                                             host="127.0.0.1", silence_logs=logging.ERROR)
+                # is one conform at a time, as a core is. No statistical profiler: it samples every
+                # worker's stacks 100 times a second for a dashboard this cluster does not have, and on
+                # the cores the conforms need (it was half of an idle worker's CPU).
+                import dask
+
+                with dask.config.set({"distributed.worker.profile.enabled": False}):
+                    self._cluster = dist.LocalCluster(n_workers=settings.workers or os.cpu_count() or 2,
+                                                      threads_per_worker=1, processes=True, dashboard_address=None,
+                                                      host="127.0.0.1", silence_logs=logging.ERROR)
                 self.client = dist.Client(self._cluster, timeout=CONNECT_TIMEOUT)
             else:
                 self.client = dist.Client(settings.address.replace("dask://", "tcp://"), timeout=CONNECT_TIMEOUT)
@@ -240,9 +245,14 @@ class DaskExecutor(ServiceLimits):
     async def cpu(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         loop = asyncio.get_running_loop()
         waiter: asyncio.Future[Any] = loop.create_future()
+        # A placeholder's next stage goes to the worker that ran its last one: the file's probe,
+        # its look and its pages are warm there (elsewhere each is made again), and report.json
+        # names one worker for it. Loosely: a lost or busy worker's stage runs elsewhere.
+        last = _last_worker.get()
+        where_to: dict[str, Any] = {"workers": [last], "allow_other_workers": True} if last else {}
         # pure=False: two calls with the same arguments (a retry) are two tasks.
         fut = self.client.submit(run_task, fn, self._pairs, remap(args, (), absolute=True),
-                                 remap(kwargs, (), absolute=True), pure=False)
+                                 remap(kwargs, (), absolute=True), pure=False, **where_to)
         self._futures.add(fut)
 
         def landed(f: Any) -> None:   # runs in the client's own thread
