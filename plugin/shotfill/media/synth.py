@@ -17,9 +17,8 @@ motion interpolation, ``minterpolate`` mci  17 / 19          774 / 770
 per-pixel ``blend`` expression              --               164 (filter)
 ==========================================  ===============  ================
 
-The whole bridge as shipped (dissolve, burn-ins, ProRes HQ, probes) renders
-48 frames in 0.25 s at 320x180 and 2.0 s at 1920x1080 (5 / 42 ms per frame);
-a slate in 0.11 s / 0.85 s.
+What a whole bridge costs against a bare encode of its frames is measured by
+``bench/offline_fill.py`` (figures in the README).
 
 The label and prompt are drawn once on each still; the held frames are
 clones of one picture already in the encoder's pixel format (they cost the
