@@ -53,11 +53,6 @@ def describe() -> str:
     return f"ffmpeg      {path}\n            {tools.version_line(path)}\nload        {load} (1-min load average)"
 
 
-if __name__ == "__main__":
-    choose(sys.argv[1:])
-    print(describe())
-
-
 def compile_package() -> None:
     """Byte-compile ShotFill as an installed wheel is (pip compiles it): an editable install under
     PYTHONDONTWRITEBYTECODE=1 would otherwise compile every module in every measured process, while
@@ -65,3 +60,9 @@ def compile_package() -> None:
     root = Path(__file__).resolve().parents[1]
     subprocess.run([sys.executable, "-m", "compileall", "-q", str(root / "plugin" / "shotfill"),
                     str(root / "otio_adapters")], check=True, stdout=subprocess.DEVNULL)
+
+
+if __name__ == "__main__":
+    choose(sys.argv[1:])
+    print(describe())
+

@@ -14,12 +14,12 @@ and encodes ProRes: the batch is conform-bound.  The same batch is filled
 - the embedded cluster (`--executor dask`: two worker processes on this
   machine, started by the run itself, so on the clock).
 
-The three are timed in turn, RUNS rounds (default 3), and the best of each kept, as the other
-benches do: on a shared machine one round can be slowed by a neighbour. It prints each wall time, the speed-up of two workers over one (goal >= 1.6x
-on two cores) and the overhead of the Dask executor over the local one on the
-same cores (two workers against local, and the embedded cluster against local;
-goal <= 1.10x), with the load average
-before and after: on a shared machine, quote them together.
+The four are timed in turn, RUNS rounds (default 3), and the best of each kept, as the other
+benches do: on a shared machine one round can be slowed by a neighbour.  It prints each wall
+time, the speed-up of two workers over one (goal >= 1.6x on two cores) and the overhead of the
+Dask executor over the local one on the same cores (two workers against local, and the embedded
+cluster against local; goal <= 1.10x), with the load average before and after: on a shared
+machine, quote them together.
 """
 
 from __future__ import annotations

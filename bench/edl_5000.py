@@ -66,7 +66,6 @@ def process_seconds(argv: list[str], cwd: str) -> float:
     return time.perf_counter() - t0
 
 
-
 def main() -> int:
     runs = int(sys.argv[1]) if len(sys.argv) > 1 else 5
     _builds.compile_package()

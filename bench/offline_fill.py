@@ -119,8 +119,8 @@ def hand_encode(stills: list[Path], work: Path) -> tuple[float, float]:
     for s in stills:
         inputs += ["-i", str(s)]
     # BT.709 pixels under BT.709 tags (scale's default matrix is BT.601's), as the fill writes them.
-    chains = "".join(f"[{i}:v]scale={W}:{H}:out_color_matrix=bt709:out_range=tv,setsar=1,format=yuv422p10le,setpts=PTS-STARTPTS,fps=24000/1001,"
-                     f"tpad=stop=-1:stop_mode=clone,trim=end_frame={HOLE}[v{i}];" for i in range(len(stills)))
+    chains = "".join(f"[{i}:v]scale={W}:{H}:out_color_matrix=bt709:out_range=tv,setsar=1,format=yuv422p10le,"
+                     f"setpts=PTS-STARTPTS,fps=24000/1001,tpad=stop=-1:stop_mode=clone,trim=end_frame={HOLE}[v{i}];" for i in range(len(stills)))
     graph = chains + "".join(f"[v{i}]" for i in range(len(stills))) + f"concat=n={len(stills)}:v=1:a=0[out]"
     out = work / "hand.mov"
     argv = [tools.ffmpeg_path(), "-hide_banner", "-nostdin", "-loglevel", "error", "-y", *inputs,

@@ -55,7 +55,6 @@ def make(path: Path, clips: int) -> None:
     pretty.unlink()
 
 
-
 def _load() -> str:
     return open("/proc/loadavg").read().split()[0] if os.path.exists("/proc/loadavg") else "?"
 
