@@ -289,17 +289,46 @@ def test_embedded_cluster_from_the_config(tmp_path, monkeypatch):
     assert not left, [p.cmdline() for p in left]
 
 
-def test_the_embedded_clusters_workers_run_no_profiler():
+def test_the_embedded_clusters_workers_run_without_what_only_a_dashboard_reads():
     import dask
     from shotfill.config import ExecutorSettings
     from shotfill.jobs.dask_executor import DaskExecutor
 
+    import distributed  # noqa: F401 - loads its config defaults
+
+    keys = ("distributed.worker.profile.enabled", "distributed.admin.tick.interval",
+            "distributed.admin.system-monitor.interval")
+    before = [dask.config.get(k) for k in keys]
     ex = DaskExecutor(ExecutorSettings(kind="dask", workers=1))
     try:
-        assert list(ex.client.run(lambda: dask.config.get("distributed.worker.profile.enabled")).values()) == [False]
+        seen = list(ex.client.run(lambda: [dask.config.get(k) for k in keys]).values())
+        assert seen == [[False, "1s", "5s"]]
+        workers = ex.client.scheduler_info(n_workers=-1)["workers"].values()
+        assert [w["memory_limit"] for w in workers] == [0]   # no nanny watching the worker's memory
     finally:
         ex.close()
-    assert dask.config.get("distributed.worker.profile.enabled") is True, "this process's own config is as it was"
+    assert [dask.config.get(k) for k in keys] == before == [True, "20ms", "500ms"], "this process's config is as it was"
+
+
+@pytest.mark.slow
+def test_ffmpeg_on_a_nannied_worker_does_not_inherit_dasks_malloc_setting():
+    """The nanny's MALLOC_TRIM_THRESHOLD_ is for the worker's Python: a stage's children run without it."""
+    import asyncio
+
+    from shotfill.config import ExecutorSettings
+    from shotfill.jobs.dask_executor import DaskExecutor
+
+    def child_sees() -> str:
+        return subprocess.run([sys.executable, "-c", "import os; print(os.environ.get('MALLOC_TRIM_THRESHOLD_'))"],
+                              capture_output=True, text=True, check=True).stdout.strip()
+
+    ex = DaskExecutor(ExecutorSettings(kind="dask", workers=1))
+    try:
+        # the nanny did set it (else this test proves nothing)
+        assert list(ex.client.run(lambda: os.environ.get("MALLOC_TRIM_THRESHOLD_")).values()) == ["65536"]
+        assert asyncio.run(ex.cpu(child_sees)) == "None"
+    finally:
+        ex.close()
 
 
 @pytest.mark.slow

@@ -38,15 +38,13 @@ from shotfill.errors import MediaError, ProviderError, ShotFillError, UsageError
 from shotfill.events import EventSink, Stage
 from shotfill.jobs.cache import MediaCache
 from shotfill.system.files import os_failure, write_failed
-from shotfill.jobs import segments, takes
+from shotfill.jobs import conform_task, segments, takes
 from shotfill.jobs.executor import Executor, make_executor
 from shotfill.jobs.journal import JobRecord, Journal
 from shotfill.media import match
-from shotfill.media.conform import conform, conform_joined, length_check
 from shotfill.media.credentials import Claim, Signing
 from shotfill.media.probe import probe
-from shotfill.media.thumbs import clip_stills
-from shotfill.model import (ClipStills, Codec, ConformTarget, Fit, GeneratedMedia, GenerationRequest, JobSpec, Outcome,
+from shotfill.model import (Codec, ConformTarget, Fit, GeneratedMedia, GenerationRequest, JobSpec, Outcome,
                             TimelineInfo)
 from shotfill.plan import handles
 from shotfill.plan.requests import PlanSettings, plan_request, preview_request
@@ -256,48 +254,28 @@ class Runner:
                                    frames=ph.duration + 2 * req.handles, timecode=req.timecode,
                                    codec=self.settings.codec, fit=ph.options.fit or Fit.FILL,
                                    audio=req.audio)
-            # Measured before conforming: a short clip is padded by holding its last frame.
-            for part in segments.parts(out, made) if made else []:
-                out.warnings += await executor.cpu(length_check, Path(part.path),
-                                                   target.model_copy(update={"frames": part.skip + part.frames}))
-            if not made:
-                out.warnings += await executor.cpu(length_check, Path(gen.path), target)
-            neighbours = (req.first_frame, req.last_frame)
-            hole_span = match.hole_span(req.handles, ph.duration, ph.rate)   # the match looks at the hole, not the handles
-            look = await executor.cpu(match.prepare, Path(gen.path), neighbours, self.state_dir / "looks",
-                                      choice=ph.options.match or self.settings.match or self.settings.config.match,
-                                      provider=req.provider, span=hole_span)
-            # Named by all that decides its bytes (fit and look are not in the request): look-alike holes of
-            # two timelines sharing a media folder never write one file.
-            lut = look.cube if look else None
-            # (audio only when asked: the names of clips made before it existed stay as they were)
-            dumped = target.model_dump_json(exclude=None if target.audio else {"audio"})
-            decides = f"{req.request_hash}\0{dumped}" + (f"\0{look.digest}" if lut and look else "") + (
-                "".join(f"\0{s.request_hash}" for s in out.segments))
-            tag = hashlib.sha256(decides.encode()).hexdigest()[:8]
+            shown = (out.handles.made, ph.duration) if out.handles and out.handles.made else None
             take = f"_take{spec.take}" if spec.take > 1 else ""
-            dst = spec.media_dir / (f"{media_stem(Path(info.path).stem)}_{ph.id}{take}_{tag}"
-                                    f"{self.settings.codec.suffix}")
-            self.emit(spec.key, Stage.CONFORM, dst.name)
-            if made:   # each segment's picture and sound cut to the frames it shows, joined in one pass
-                result = await executor.cpu(conform_joined, segments.parts(out, made), dst, target,
-                                            threads=threads, look=lut)
-            else:
-                result = await executor.cpu(conform, Path(gen.path), dst, target, threads=threads, look=lut)
-            out.audio = (result.audio is not None) if req.audio else None
-            out.audio_channels = result.audio.channels if result.audio else 0
-            if look is not None:
-                out.warnings += look.warnings
-                out.colour = await executor.cpu(match.result, look, dst, neighbours, span=hole_span)
-            if self.signing is not None:   # the last write: any re-encode after it would drop the manifest
-                claim = Claim(provider=gen.provider, model=gen.model, seed=req.seed, request_hash=req.request_hash,
-                              prompt=req.prompt)
-                await executor.cpu(self.signing.sign, dst, claim, original=Path(gen.path), frames=target.frames)
+            claim = (Claim(provider=gen.provider, model=gen.model, seed=req.seed, request_hash=req.request_hash,
+                           prompt=req.prompt) if self.signing is not None else None)
+            job = conform_task.ConformJob(
+                clip=Path(gen.path), parts=segments.parts(out, made) if made else None, target=target,
+                media_dir=spec.media_dir, stem=f"{media_stem(Path(info.path).stem)}_{ph.id}{take}",
+                request_hash=req.request_hash, segment_hashes=tuple(s.request_hash for s in out.segments),
+                threads=threads, neighbours=(req.first_frame, req.last_frame), looks_dir=self.state_dir / "looks",
+                choice=ph.options.match or self.settings.match or self.settings.config.match, provider=req.provider,
+                # the match looks at the hole, not the handles
+                span=match.hole_span(req.handles, ph.duration, ph.rate), signing=self.signing, claim=claim,
+                stills_dir=self.state_dir / "stills" if self.settings.stills else None, shown=shown)
+            self.emit(spec.key, Stage.CONFORM, Path(gen.path).name)
+            done = await executor.cpu(conform_task.run, job)
+            dst = done.media
+            out.warnings += done.warnings
+            out.audio = (done.result.audio is not None) if req.audio else None
+            out.audio_channels = done.result.audio.channels if done.result.audio else 0
+            out.colour, out.stills = done.colour, done.stills
             out.worker = executor.worker()
             out.timings["conform"] = time.monotonic() - t1
-            if self.settings.stills:
-                shown = (out.handles.made, ph.duration) if out.handles and out.handles.made else None
-                out.stills = await _stills(executor, dst, self.state_dir, shown)
             out.status, out.media, out.provenance = "filled", dst, provenance(req, gen)
             if out.segments:
                 out.provenance["segments"] = segments.provenance(out)
@@ -394,15 +372,6 @@ def _neighbour_media(specs: Iterable[JobSpec]) -> list[Path]:
             if nb is not None and nb.media_path and Path(nb.media_path).is_file():
                 found.append(Path(nb.media_path))
     return found
-
-
-async def _stills(executor: Executor, media: Path, state_dir: Path,
-                  hole: Optional[tuple[int, int]]) -> Optional[ClipStills]:
-    """The report's thumbnails of a placed clip (None: the report tries again, it never fails a shot)."""
-    try:
-        return await executor.cpu(clip_stills, media, state_dir / "stills", media.stem, hole=hole)
-    except (ShotFillError, OSError):
-        return None
 
 
 def _intact(rec: JobRecord) -> bool:
