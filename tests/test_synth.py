@@ -62,6 +62,8 @@ def test_a_bridge_holds_and_dissolves_for_a_second_under_a_running_timecode(stil
     assert all(close(c, (0, 0, 255), 10) for c in middle[hold + 24:]), middle
     mixed = [c for c in middle if not close(c, (255, 0, 0), 10) and not close(c, (0, 0, 255), 10)]
     assert 20 <= len(mixed) <= 24 and middle.index(mixed[0]) >= hold, middle
+    # frame by frame from one picture to the other, not one mix held
+    assert all(a[0] > b[0] and a[2] < b[2] for a, b in zip(mixed, mixed[1:])), mixed
     # Every frame differs, held ones too: the digits run over the box drawn once on the stills.
     assert len(set(framemd5(out))) == t.frames
 
