@@ -291,10 +291,9 @@ def test_embedded_cluster_from_the_config(tmp_path, monkeypatch):
 
 def test_the_embedded_clusters_workers_run_without_what_only_a_dashboard_reads():
     import dask
+    import distributed  # noqa: F401 - loads its config defaults
     from shotfill.config import ExecutorSettings
     from shotfill.jobs.dask_executor import DaskExecutor
-
-    import distributed  # noqa: F401 - loads its config defaults
 
     keys = ("distributed.worker.profile.enabled", "distributed.admin.tick.interval",
             "distributed.admin.system-monitor.interval")
