@@ -289,6 +289,7 @@ def test_embedded_cluster_from_the_config(tmp_path, monkeypatch):
     assert not left, [p.cmdline() for p in left]
 
 
+@pytest.mark.slow
 def test_the_embedded_clusters_workers_run_without_what_only_a_dashboard_reads():
     import dask
     import distributed  # noqa: F401 - loads its config defaults
