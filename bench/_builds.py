@@ -65,4 +65,3 @@ def compile_package() -> None:
 if __name__ == "__main__":
     choose(sys.argv[1:])
     print(describe())
-

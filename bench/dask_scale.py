@@ -42,6 +42,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 from fakes.openai import GATEWAY_MODEL, FakeOpenAI  # noqa: E402
 from mediautil import make_test_clip  # noqa: E402
 from shotfill.cli.app import main as shotfill  # noqa: E402
+from shotfill.jobs.dask_executor import QUIET_MONITOR, QUIET_TICK  # noqa: E402
 from test_paid import cut  # noqa: E402
 
 KEY = "bench-key"
@@ -55,9 +56,10 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-#: what the README tells a studio to give workers that serve no dashboard (the embedded cluster's settings)
-QUIET_ENV = {"DASK_DISTRIBUTED__WORKER__PROFILE__ENABLED": "False", "DASK_DISTRIBUTED__ADMIN__TICK__INTERVAL": "1s",
-             "DASK_DISTRIBUTED__ADMIN__SYSTEM_MONITOR__INTERVAL": "5s"}
+#: what the README tells a studio to give workers that serve no dashboard: the embedded cluster's own settings
+QUIET_ENV = {"DASK_DISTRIBUTED__WORKER__PROFILE__ENABLED": "False",
+             "DASK_DISTRIBUTED__ADMIN__TICK__INTERVAL": QUIET_TICK,
+             "DASK_DISTRIBUTED__ADMIN__SYSTEM_MONITOR__INTERVAL": QUIET_MONITOR}
 
 
 class Cluster:
