@@ -137,6 +137,19 @@ def test_a_frame_is_seeked_before_decode_not_selected_from_the_start(clips, tmp_
     assert len(runs) <= 2, "at most one ffprobe (none when the file was read before), one ffmpeg"
 
 
+def test_a_frame_is_decoded_on_one_thread_into_the_bytes_a_threaded_decode_gives(tmp_path, monkeypatch):
+    # The request hash covers the PNG's bytes: one decoder thread must not change one of them.
+    clip = make_test_clip(tmp_path / "b.mp4", w=640, h=360, frames=30, extra=("-bf", "3", "-g", "30"))
+    runs = ffmpeg_runs(monkeypatch)
+    png = extract_frame(clip, 17, tmp_path / "one.png")
+    [argv] = [a for a in runs if "ffprobe" not in a[0]]
+    assert argv[argv.index("-i") - 2:argv.index("-i")] == ["-threads", "1"], argv
+    threaded = tmp_path / "threaded.png"
+    ffmpeg("-threads", "4", "-i", str(clip), "-vf", "select=eq(n\\,17)", "-frames:v", "1", "-c:v", "png",
+           "-update", "1", str(threaded))
+    assert png.read_bytes() == threaded.read_bytes()
+
+
 def test_edit_listed_cut_is_taken_by_decode_index(clips, tmp_path, monkeypatch):
     cut = tmp_path / "cut.mp4"
     ffmpeg("-ss", "0.5", "-i", str(clips["counter"]), "-c", "copy", str(cut))

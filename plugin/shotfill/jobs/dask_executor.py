@@ -317,6 +317,10 @@ class DaskExecutor(ServiceLimits):
             raise OSError(*value)
         return value  # type: ignore[no-any-return]
 
+    async def short(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        # On a cluster the worker's own slots share its cores out: a short stage is one more task.
+        return await self.cpu(fn, *args, **kwargs)
+
     def worker(self) -> Optional[str]:
         return _last_worker.get()
 

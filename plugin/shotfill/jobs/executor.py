@@ -28,6 +28,11 @@ class Executor(Protocol):
         """Run a CPU-bound stage (conform, frame extraction) and return its result."""
         ...
 
+    async def short(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Run a short stage that spends much of its time waiting (a frame grab: an ffprobe, a process
+        start, one GOP's decode) beside the :meth:`cpu` stages, not queued behind every render."""
+        ...
+
     async def io(self, key: str, coro_fn: Callable[[], Awaitable[T]]) -> T:
         """Run an I/O-bound stage (a provider job) under the limit named ``key``."""
         ...
@@ -53,18 +58,27 @@ class LocalExecutor(ServiceLimits):
                  threads_per_job: int = 2) -> None:
         super().__init__(limits, default_limit=default_limit, total_limit=total_limit)
         self.threads_per_job = threads_per_job
-        self._pool = ThreadPoolExecutor(max_workers=cpu_slots or conform_slots(threads_per_job=threads_per_job),
-                                        thread_name_prefix="shotfill-cpu")
+        slots = cpu_slots or conform_slots(threads_per_job=threads_per_job)
+        self._pool = ThreadPoolExecutor(max_workers=slots, thread_name_prefix="shotfill-cpu")
+        # As many again for short stages: a grab's ffmpeg idles between its probe, its start and its
+        # seek, which a render's core would otherwise wait through (measured: frame grabs of four 1080p
+        # holes queued with the renders kept both cores half idle for a second before the first render).
+        self._short = ThreadPoolExecutor(max_workers=slots, thread_name_prefix="shotfill-short")
 
     async def cpu(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._pool, lambda: fn(*args, **kwargs))
+
+    async def short(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._short, lambda: fn(*args, **kwargs))
 
     def worker(self) -> Optional[str]:
         return None
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
+        self._short.shutdown(wait=False, cancel_futures=True)
         children.kill_all_if_interrupted()
 
 

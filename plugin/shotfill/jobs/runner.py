@@ -148,6 +148,12 @@ class Runner:
         self.ctx.cpu_threads = threads
         self.ctx.offload = executor.cpu   # the offline generator renders where conforms run
         try:
+            if self._offline_only(specs):
+                # Nothing is paid or sent, so nothing must wait until every plan is known (a budget, or a
+                # bad note found in the last plan before the first submit): each placeholder goes on to
+                # its render as soon as its own plan is made, overlapping the other holes' frame grabs.
+                async with _Sessions(self.providers.values()):
+                    return list(await asyncio.gather(*(self._planned_media(executor, s, threads) for s in specs)))
             outcomes = list(await asyncio.gather(*(self._plan(executor, s) for s in specs)))
             self._budget(outcomes)
             async with _Sessions(self.providers.values()):
@@ -158,22 +164,39 @@ class Runner:
 
     # -- 1. plan ---------------------------------------------------------------------------
 
+    def _offline_only(self, specs: list[JobSpec]) -> bool:
+        """Every placeholder's clip is made on this machine, at no cost, and no budget is set."""
+        if self.settings.max_cost is not None:
+            return False
+        try:
+            return all(self.provider(preview_request(s.placeholder, self._plan_settings(s), s.take).provider).offline
+                       for s in specs)
+        except ShotFillError:   # an unknown provider: its own plan reports it
+            return False
+
+    def _plan_settings(self, spec: JobSpec) -> PlanSettings:
+        info = spec.info
+        return PlanSettings(width=info.width or 0, height=info.height or 0,
+                            provider=self.settings.provider or self.settings.config.default_provider,
+                            model=self.settings.model, references=tuple(self.settings.config.references),
+                            audio=self.settings.audio)
+
+    async def _planned_media(self, executor: Executor, spec: JobSpec, threads: int) -> Outcome:
+        return await self._media(executor, await self._plan(executor, spec), threads)
+
     async def _plan(self, executor: Executor, spec: JobSpec) -> Outcome:
         ph, info = spec.placeholder, spec.info
         out = Outcome(spec, "queued")
         t0 = time.monotonic()
         try:
             self.emit(spec.key, Stage.PLAN, ph.prompt)
-            ps = PlanSettings(width=info.width or 0, height=info.height or 0,
-                              provider=self.settings.provider or self.settings.config.default_provider,
-                              model=self.settings.model, references=tuple(self.settings.config.references),
-                              audio=self.settings.audio)
+            ps = self._plan_settings(spec)
             frames_dir = self.state_dir / "frames" / _timeline_dir(info)
             hole = preview_request(ph, ps, spec.take)   # no frame read: enough to know what length the model makes
             out.handles = handles.fit(hole, handles.asked(ph, self.settings.handles, self.settings.config.handles),
                                       self.provider(hole.provider).plan)
             out.warnings += [out.handles.note] if out.handles and out.handles.note else []
-            req = await executor.cpu(plan_request, ph, ps, frames_dir, spec.take,
+            req = await executor.short(plan_request, ph, ps, frames_dir, spec.take,
                                      out.handles.made if out.handles else 0)
             out.request, out.before_frame, out.after_frame = req, req.first_frame, req.last_frame
             plan = self.provider(req.provider).plan(req)

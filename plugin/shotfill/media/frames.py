@@ -11,6 +11,10 @@ the frame is chosen by decode index with ``select=eq(n,N)``, the count
 
 :func:`extract_frames` takes several frames (of one file or several) in one
 ffmpeg process, one input each: a placeholder's two neighbours cost one start.
+Each input is decoded on one thread: the frames up to N are decoded in order
+anyway, so a frame-threaded decoder reached N no sooner (measured: same wall,
+30% more CPU for a 1080p H.264 pair), and the plan takes several holes' frames
+at once; the pixels, and so the PNG bytes the request hash covers, are the same.
 """
 
 from __future__ import annotations
@@ -80,15 +84,16 @@ def extract_frames(grabs: list[FrameGrab]) -> list[Path]:
     for g in grabs:
         url = tools.file_url(g.info.path)
         if g.start_offset is None:
-            v = ffmpeg.input(url)["v:0"].filter("select", expr=f"eq(n,{g.index})")
+            v = ffmpeg.input(url, threads=1)["v:0"].filter("select", expr=f"eq(n,{g.index})")
         else:
             seek = max(Fraction(0), g.start_offset + (g.index - Fraction(1, 2)) / g.info.rate)
-            v = ffmpeg.input(url, ss=f"{float(seek):.6f}")["v:0"]
+            v = ffmpeg.input(url, ss=f"{float(seek):.6f}", threads=1)["v:0"]
         outputs.append(v)
     what = ", ".join(f"frame {g.index} of {g.info.path}" for g in grabs)
     with contextlib.ExitStack() as stack:
         tmps = [stack.enter_context(atomic_path(g.out_png)) for g in grabs]
-        outs = [ffmpeg.output(v, tools.file_url(tmp), **{"frames:v": 1, "update": 1, "format": "image2", "c:v": "png"})
+        outs = [ffmpeg.output(v, tools.file_url(tmp), **{"frames:v": 1, "update": 1, "format": "image2", "c:v": "png",
+                                                        "threads": 1})
                 for v, tmp in zip(outputs, tmps)]
         tools.run(tools.compile_argv(ffmpeg.merge_outputs(*outs)), what=f"taking {what}")
         for g, tmp in zip(grabs, tmps):

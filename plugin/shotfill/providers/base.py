@@ -126,6 +126,9 @@ class Provider(abc.ABC):
     #: the client sends its service's documented extend call (continue a clip); no client does yet, so
     #: long holes are made in segments by first frame only (shotfill.plan.segments)
     extends: bool = False
+    #: the clip is made on this machine with nothing paid or sent (the offline generator), so a run need
+    #: not know every placeholder's plan before it starts the first
+    offline: bool = False
 
     @abc.abstractmethod
     def plan(self, request: GenerationRequest) -> ServicePlan:

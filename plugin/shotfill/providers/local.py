@@ -28,6 +28,7 @@ class LocalProvider(Provider):
     """Renders on this machine: nothing is paid, so nothing is journaled or resumed."""
 
     name = "local"
+    offline = True
     model = "bridge-slate-1"
     description = "offline: a bridge between the neighbours' frames, or a slate card"
 
