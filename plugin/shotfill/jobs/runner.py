@@ -197,7 +197,7 @@ class Runner:
                                       self.provider(hole.provider).plan)
             out.warnings += [out.handles.note] if out.handles and out.handles.note else []
             req = await executor.short(plan_request, ph, ps, frames_dir, spec.take,
-                                     out.handles.made if out.handles else 0)
+                                       out.handles.made if out.handles else 0)
             out.request, out.before_frame, out.after_frame = req, req.first_frame, req.last_frame
             plan = self.provider(req.provider).plan(req)
             out.estimated_cost = plan.estimated_cost
